@@ -1,0 +1,141 @@
+"""Load a Python v2 function app the way the Azure Functions Python worker does.
+
+The host never imports the app's modules by name: it is pointed at a folder, loads
+`local.settings.json` into the environment (before the import, because apps configure
+clients at import time), imports the script, finds exactly one FunctionApp/DFApp and
+indexes its functions once (`get_functions()` may only be called once per app object).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import azure.functions as func
+
+
+class AppLoadError(Exception):
+    """The folder does not hold an app the worker could index."""
+
+
+@dataclass
+class AppFunction:
+    """One indexed function: its bindings as the worker sees them, and the callable to invoke."""
+
+    name: str
+    trigger: dict[str, Any]
+    bindings: list[dict[str, Any]]
+    user_function: Callable[..., Any]
+
+    @property
+    def trigger_type(self) -> str:
+        return self.trigger.get("type", "")
+
+    @property
+    def durable_name(self) -> str:
+        """Durable functions are addressed by their binding's name, falling back to the function name."""
+        for key in ("orchestration", "activity", "entityName"):
+            if self.trigger.get(key):
+                return str(self.trigger[key])
+        return self.name
+
+    def input_bindings(self) -> list[dict[str, Any]]:
+        return [b for b in self.bindings if b is not self.trigger and b.get("direction", "IN").upper() == "IN"]
+
+
+@dataclass
+class LoadedApp:
+    directory: Path
+    host_config: dict[str, Any]
+    functions: dict[str, AppFunction]
+    orchestrators: dict[str, AppFunction] = field(default_factory=dict)
+    activities: dict[str, AppFunction] = field(default_factory=dict)
+    entities: dict[str, AppFunction] = field(default_factory=dict)
+
+    def by_trigger(self, trigger_type: str) -> list[AppFunction]:
+        return [f for f in self.functions.values() if f.trigger_type == trigger_type]
+
+    def orchestrator(self, name: str) -> AppFunction | None:
+        return self.orchestrators.get(name.lower())
+
+    def activity(self, name: str) -> AppFunction | None:
+        return self.activities.get(name.lower())
+
+    def extension_config(self, name: str) -> dict[str, Any]:
+        return dict((self.host_config.get("extensions") or {}).get(name) or {})
+
+
+def load_local_settings(app_dir: Path) -> dict[str, str]:
+    """Copy `Values` of local.settings.json into os.environ; variables already set win, as with Core Tools."""
+    path = app_dir / "local.settings.json"
+    if not path.exists():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8-sig")).get("Values") or {}
+    except json.JSONDecodeError as exc:
+        raise AppLoadError(f"{path} is not valid JSON: {exc}") from exc
+    applied = {}
+    for key, value in values.items():
+        if key not in os.environ and value is not None:
+            os.environ[key] = str(value)
+            applied[key] = str(value)
+    return applied
+
+
+def read_host_config(app_dir: Path) -> dict[str, Any]:
+    path = app_dir / "host.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise AppLoadError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def _find_function_app(module: Any) -> func.FunctionRegister:
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if len(apps) != 1:
+        raise AppLoadError(
+            f"{module.__file__} must define exactly one FunctionApp or DFApp at module level, found {len(apps)}"
+        )
+    return apps[0]
+
+
+def _index(app_obj: func.FunctionRegister) -> dict[str, AppFunction]:
+    functions: dict[str, AppFunction] = {}
+    for fn in app_obj.get_functions():
+        bindings = fn.get_bindings_dict().get("bindings", [])
+        trigger = next((b for b in bindings if str(b.get("type", "")).endswith("Trigger")), None)
+        if trigger is None:
+            raise AppLoadError(f"function {fn.get_function_name()} has no trigger binding")
+        name = fn.get_function_name()
+        functions[name] = AppFunction(name, trigger, bindings, fn.get_user_function())
+    return functions
+
+
+def load_app(app_dir: Path | str) -> LoadedApp:
+    """Import and index the app in `app_dir` (a folder holding function_app.py)."""
+    app_dir = Path(app_dir).resolve()
+    script = os.environ.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
+    if not (app_dir / script).exists():
+        raise AppLoadError(f"{app_dir} has no {script}")
+    host_config = read_host_config(app_dir)
+    load_local_settings(app_dir)
+    if str(app_dir) not in sys.path:
+        sys.path.insert(0, str(app_dir))
+    module = importlib.import_module(Path(script).stem)
+    functions = _index(_find_function_app(module))
+    loaded = LoadedApp(app_dir, host_config, functions)
+    for f in functions.values():
+        key = f.durable_name.lower()
+        if f.trigger_type == "orchestrationTrigger":
+            loaded.orchestrators[key] = f
+        elif f.trigger_type == "activityTrigger":
+            loaded.activities[key] = f
+        elif f.trigger_type == "entityTrigger":
+            loaded.entities[key] = f
+    return loaded

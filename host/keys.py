@@ -1,0 +1,54 @@
+"""The host's system keys, as Azure names them: read from the environment or created once in the state folder."""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+KEY_NAMES = {
+    "mcp_extension": "MCP_EXTENSION_KEY",
+    "durabletask_extension": "DURABLETASK_EXTENSION_KEY",
+    "default": "FUNCTIONS_DEFAULT_KEY",
+    "master": "FUNCTIONS_MASTER_KEY",
+}
+
+
+def load_keys(state_dir: Path) -> dict[str, str]:
+    """Environment variables win; otherwise keys persist in <state>/keys.json so configured clients keep working."""
+    path = Path(state_dir) / "keys.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    keys: dict[str, str] = {}
+    for name, env in KEY_NAMES.items():
+        if os.environ.get(env):
+            keys[name] = os.environ[env]
+            continue
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(32)
+            changed = True
+        keys[name] = stored[name]
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    return keys
+
+
+def key_matches(presented: str | None, *accepted: str) -> bool:
+    """Constant-time comparison against each accepted key."""
+    if not presented:
+        return False
+    ok = False
+    for key in accepted:
+        ok |= hmac.compare_digest(presented.encode(), key.encode())
+    return ok
+
+
+def presented_key(headers, query_params) -> str | None:
+    return headers.get("x-functions-key") or query_params.get("code")

@@ -1,0 +1,287 @@
+"""The Durable Functions HTTP management API, with Azure's routes, status codes and bodies.
+
+Served twice, as the extension does: under /runtime/webhooks/durabletask/ (the public webhook,
+which needs the `durabletask_extension` or master key) and under /durabletask/ (the rpcBaseUrl
+the SDK's DurableOrchestrationClient talks to, loopback callers only).
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .engine import Engine, EngineError, PayloadTooLarge
+from .history_store import InstanceRow
+from .keys import key_matches, presented_key
+from .settings import HostSettings
+
+PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
+RPC_PREFIX = "/durabletask"
+RUNNING_STATUSES = ("Pending", "Running", "ContinuedAsNew", "Suspended")
+
+
+def format_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.timestamp()
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def status_payload(row: InstanceRow, show_input: bool = True, history: list[dict[str, Any]] | None = None) -> dict:
+    payload: dict[str, Any] = {
+        "name": row.name,
+        "instanceId": row.instance_id,
+        "runtimeStatus": row.status,
+        "input": _json_or_none(row.input) if show_input else None,
+        "customStatus": _json_or_none(row.custom_status),
+        "output": _json_or_none(row.output),
+        "createdTime": format_time(row.created_at),
+        "lastUpdatedTime": format_time(row.updated_at),
+    }
+    if history is not None:
+        payload["historyEvents"] = history
+    return payload
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
+
+
+def _truthy(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in ("true", "1", "yes")
+
+
+class ManagementApi:
+    def __init__(self, engine: Engine, settings: HostSettings):
+        self.engine = engine
+        self.settings = settings
+
+    # ---- plumbing --------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        table = [
+            ("/orchestrators/{function_name}", self.start, ["POST"]),
+            ("/orchestrators/{function_name}/{instance_id}", self.start, ["POST"]),
+            ("/instances", self.list_instances, ["GET"]),
+            ("/instances/", self.list_instances, ["GET"]),
+            ("/instances", self.purge_by_filter, ["DELETE"]),
+            ("/instances/", self.purge_by_filter, ["DELETE"]),
+            ("/instances/{instance_id}", self.get_status, ["GET"]),
+            ("/instances/{instance_id}", self.purge, ["DELETE"]),
+            ("/instances/{instance_id}/raiseEvent/{event_name}", self.raise_event, ["POST"]),
+            ("/instances/{instance_id}/terminate", self.terminate, ["POST"]),
+            ("/instances/{instance_id}/suspend", self.suspend, ["POST"]),
+            ("/instances/{instance_id}/resume", self.resume, ["POST"]),
+            ("/instances/{instance_id}/rewind", self.rewind, ["POST"]),
+            ("/instances/{instance_id}/restart", self.restart, ["POST"]),
+            ("/entities/{name}/{key}", self.entities, ["GET", "POST"]),
+        ]
+        routes = []
+        for prefix, guard in ((PUBLIC_PREFIX, self._require_key), (RPC_PREFIX, self._require_loopback)):
+            for path, handler, methods in table:
+                routes.append(Route(prefix + path, self._guarded(guard, handler), methods=methods))
+        return routes
+
+    def _guarded(self, guard, handler):
+        async def endpoint(request: Request) -> Response:
+            refusal = guard(request)
+            if refusal is not None:
+                return refusal
+            try:
+                return await handler(request)
+            except PayloadTooLarge as exc:
+                return _error(413, str(exc))
+            except EngineError as exc:
+                return _error(exc.status_code, str(exc))
+            except (ValueError, json.JSONDecodeError) as exc:
+                return _error(400, str(exc))
+
+        return endpoint
+
+    def _require_key(self, request: Request) -> Response | None:
+        keys = self.settings.keys
+        if key_matches(presented_key(request.headers, request.query_params),
+                       keys["durabletask_extension"], keys["master"]):
+            return None
+        return Response("Unauthorized: send the durabletask_extension key in x-functions-key or ?code=",
+                        status_code=401)
+
+    def _require_loopback(self, request: Request) -> Response | None:
+        if _is_loopback(request):
+            return None
+        return Response("The rpc endpoint only accepts loopback callers", status_code=403)
+
+    async def _body_json(self, request: Request) -> Any:
+        limit = self.engine.config.max_payload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The request body is {declared} bytes, over the local host's limit of {limit} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"The request body is over the local host's limit of {limit} bytes")
+        if not body.strip():
+            return None
+        return json.loads(body)
+
+    def management_links(self, request: Request, instance_id: str) -> dict[str, str]:
+        urls = self.settings.durable_client_binding()["managementUrls"]
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        links = {"id": instance_id}
+        for key, template in urls.items():
+            if key == "id":
+                continue
+            url = template.replace("INSTANCEID", quote(instance_id, safe=""))
+            links[key] = url.replace(self.settings.public_base, origin, 1)
+        return links
+
+    def check_status_response(self, request: Request, instance_id: str) -> JSONResponse:
+        links = self.management_links(request, instance_id)
+        return JSONResponse(links, status_code=202,
+                            headers={"Location": links["statusQueryGetUri"], "Retry-After": "10"})
+
+    # ---- handlers ------------------------------------------------------------------------------
+    async def start(self, request: Request) -> Response:
+        name = request.path_params["function_name"]
+        input_value = await self._body_json(request)
+        instance_id = await self.engine.start_new(name, request.path_params.get("instance_id"), input_value,
+                                                  replace_terminal=True)
+        timeout = request.query_params.get("timeout")
+        if timeout:
+            interval = float(request.query_params.get("pollingInterval") or 1)
+            deadline = time.time() + float(timeout)
+            while time.time() < deadline:
+                row = self.engine.get_instance(instance_id)
+                if row is not None and row.is_terminal:
+                    return self._finished_response(row)
+                await self.engine.wait_for_change(instance_id, min(interval, max(0.0, deadline - time.time())))
+        return self.check_status_response(request, instance_id)
+
+    def _finished_response(self, row: InstanceRow) -> Response:
+        if row.status == "Completed":
+            return Response(row.output or "null", status_code=200, media_type="application/json")
+        return JSONResponse(status_payload(row), status_code=500 if row.status == "Failed" else 200)
+
+    async def get_status(self, request: Request) -> Response:
+        instance_id = request.path_params["instance_id"]
+        row = self.engine.get_instance(instance_id)
+        if row is None:
+            return Response(status_code=404)
+        params = request.query_params
+        history = None
+        if _truthy(params.get("showHistory")):
+            history = self.engine.get_history(instance_id)
+            if not _truthy(params.get("showHistoryOutput")):
+                for ev in history:
+                    ev.pop("Result", None)
+        payload = status_payload(row, _truthy(params.get("showInput"), True), history)
+        if row.status in RUNNING_STATUSES:
+            location = str(request.url)
+            return JSONResponse(payload, status_code=202, headers={"Location": location, "Retry-After": "5"})
+        if row.status == "Failed" and _truthy(params.get("returnInternalServerErrorOnFailure")):
+            return JSONResponse(payload, status_code=500)
+        return JSONResponse(payload, status_code=200)
+
+    async def list_instances(self, request: Request) -> Response:
+        params = request.query_params
+        statuses = [s for s in (params.get("runtimeStatus") or "").split(",") if s]
+        top = int(params.get("top") or 100)
+        if top <= 0:
+            raise ValueError("top must be a positive number")
+        after = _decode_token(request.headers.get("x-ms-continuation-token"))
+        rows = self.engine.store.query_instances(
+            statuses, parse_time(params.get("createdTimeFrom")), parse_time(params.get("createdTimeTo")),
+            params.get("instanceIdPrefix"), after, top + 1)
+        headers = {}
+        if len(rows) > top:
+            rows = rows[:top]
+            headers["x-ms-continuation-token"] = _encode_token(rows[-1])
+        show_input = _truthy(params.get("showInput"), False)
+        return JSONResponse([status_payload(r, show_input) for r in rows], headers=headers)
+
+    async def purge(self, request: Request) -> Response:
+        deleted = await self.engine.purge(request.path_params["instance_id"])
+        if not deleted:
+            return Response(status_code=404)
+        return JSONResponse({"instancesDeleted": deleted})
+
+    async def purge_by_filter(self, request: Request) -> Response:
+        params = request.query_params
+        statuses = [s for s in (params.get("runtimeStatus") or "").split(",") if s]
+        created_from = parse_time(params.get("createdTimeFrom"))
+        if created_from is None:
+            raise ValueError("createdTimeFrom is required to purge by filter")
+        deleted = await self.engine.purge_by(statuses, created_from, parse_time(params.get("createdTimeTo")))
+        if not deleted:
+            return Response(status_code=404)
+        return JSONResponse({"instancesDeleted": deleted})
+
+    async def raise_event(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type:
+            return _error(400, "Only application/json request content is supported")
+        value = await self._body_json(request)
+        await self.engine.raise_event(request.path_params["instance_id"], request.path_params["event_name"], value)
+        return Response(status_code=202)
+
+    async def terminate(self, request: Request) -> Response:
+        await self.engine.terminate(request.path_params["instance_id"], request.query_params.get("reason"))
+        return Response(status_code=202)
+
+    async def suspend(self, request: Request) -> Response:
+        await self.engine.suspend(request.path_params["instance_id"], request.query_params.get("reason"))
+        return Response(status_code=202)
+
+    async def resume(self, request: Request) -> Response:
+        await self.engine.resume(request.path_params["instance_id"], request.query_params.get("reason"))
+        return Response(status_code=202)
+
+    async def rewind(self, request: Request) -> Response:
+        await self.engine.rewind(request.path_params["instance_id"], request.query_params.get("reason"))
+        return Response(status_code=202)
+
+    async def restart(self, request: Request) -> Response:
+        new_id = _truthy(request.query_params.get("restartWithNewInstanceId"), True)
+        instance_id = await self.engine.restart(request.path_params["instance_id"], new_id)
+        return self.check_status_response(request, instance_id)
+
+    async def entities(self, request: Request) -> Response:
+        return _error(501, "Durable entities are not supported by the local host")
+
+
+def _encode_token(row: InstanceRow) -> str:
+    return json.dumps([row.created_at, row.instance_id])
+
+
+def _decode_token(token: str | None) -> tuple[float, str] | None:
+    if not token:
+        return None
+    created_at, instance_id = json.loads(token)
+    return float(created_at), str(instance_id)

@@ -1,0 +1,68 @@
+"""Plan a rewind: take a failed instance back to just before its failure.
+
+The last failed attempt of every failed task is undone (its failure event removed, and the
+extra retry timer the SDK waits for after a final attempt), so replay finds the task still
+running and the host runs that attempt again. Everything that completed stays in history and
+is not run again. A failed sub-orchestration is rewound in place rather than re-created, so
+its own finished steps are kept too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dateutil.parser import parse as parse_datetime
+
+from .history_events import COMPLETION_EVENTS, FAILURE_EVENTS, EventType
+
+
+@dataclass
+class RewindPlan:
+    history: list[dict[str, Any]]
+    activities_to_rerun: list[dict[str, Any]] = field(default_factory=list)
+    timers_to_rearm: list[tuple[int, float]] = field(default_factory=list)
+    pending_children: list[tuple[int, str]] = field(default_factory=list)
+    children_to_rewind: list[str] = field(default_factory=list)
+
+
+def plan_rewind(history: list[dict[str, Any]]) -> RewindPlan:
+    scheduled = {ev["EventId"]: ev for ev in history
+                 if ev["EventType"] in (EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated,
+                                        EventType.TimerCreated)}
+    drop: set[int] = set()  # positions in history
+    dropped_timer_ids: set[int] = set()
+    children_to_rewind: list[str] = []
+    for pos, ev in enumerate(history):
+        if ev["EventType"] == EventType.ExecutionCompleted:
+            drop.add(pos)
+        if ev["EventType"] not in FAILURE_EVENTS:
+            continue
+        task_id = ev["TaskScheduledId"]
+        attempt = scheduled.get(task_id, {})
+        root = attempt.get("RetryOf", task_id)
+        later = [s for s in scheduled.values() if s.get("RetryOf") == root and s["EventId"] > task_id]
+        if any(s["EventType"] != EventType.TimerCreated for s in later):
+            continue  # an intermediate attempt: the SDK retried it, and that is history
+        drop.add(pos)
+        dropped_timer_ids.update(s["EventId"] for s in later)
+        if attempt.get("EventType") == EventType.SubOrchestrationInstanceCreated:
+            children_to_rewind.append(attempt["InstanceId"])
+    for pos, ev in enumerate(history):
+        if ev["EventType"] == EventType.TimerCreated and ev["EventId"] in dropped_timer_ids:
+            drop.add(pos)
+        if ev["EventType"] == EventType.TimerFired and ev["TimerId"] in dropped_timer_ids:
+            drop.add(pos)
+    kept = [ev for pos, ev in enumerate(history) if pos not in drop]
+    finished = {ev[COMPLETION_EVENTS[EventType(ev["EventType"])]] for ev in kept
+                if ev["EventType"] in COMPLETION_EVENTS}
+    plan = RewindPlan(kept, children_to_rewind=children_to_rewind)
+    for ev in kept:
+        if ev["EventType"] in (EventType.TaskScheduled, EventType.TimerCreated,
+                               EventType.SubOrchestrationInstanceCreated) and ev["EventId"] not in finished:
+            if ev["EventType"] == EventType.TaskScheduled:
+                plan.activities_to_rerun.append(ev)
+            elif ev["EventType"] == EventType.TimerCreated:
+                plan.timers_to_rearm.append((ev["EventId"], parse_datetime(ev["FireAt"]).timestamp()))
+            elif ev["InstanceId"] not in children_to_rewind:
+                plan.pending_children.append((ev["EventId"], ev["InstanceId"]))
+    return plan

@@ -1,0 +1,97 @@
+"""Start the real host in a subprocess on a free loopback port, and kill it the hard way when a test asks."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_KEYS = {
+    "MCP_EXTENSION_KEY": "test-mcp-key",
+    "DURABLETASK_EXTENSION_KEY": "test-durable-key",
+    "FUNCTIONS_DEFAULT_KEY": "test-function-key",
+    "FUNCTIONS_MASTER_KEY": "test-master-key",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class HostProcess:
+    """One `python -m host` process; `restart()` keeps the port and the state folder."""
+
+    def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+        self.app_dir = Path(app_dir)
+        self.state_dir = Path(state_dir)
+        self.port = port or free_port()
+        self.env = {**os.environ, **TEST_KEYS, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.state_dir / "host.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def durable_key(self) -> str:
+        return self.env["DURABLETASK_EXTENSION_KEY"]
+
+    @property
+    def mcp_key(self) -> str:
+        return self.env["MCP_EXTENSION_KEY"]
+
+    def start(self, timeout: float = 60) -> "HostProcess":
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "host", "--app", str(self.app_dir), "--state", str(self.state_dir),
+             "--port", str(self.port)],
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"host exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/admin/host/ping", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"host did not start in {timeout}s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, exactly like a crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> "HostProcess":
+        self.kill()
+        return self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> "HostProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
