@@ -1,0 +1,57 @@
+"""The startup banner: where the MCP server and the Durable API listen, and client configs to paste."""
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, TextIO
+
+from .mcp_server import MCP_PATH, SSE_PATH
+
+if TYPE_CHECKING:
+    from .server import LocalHost
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or "functions"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def banner_text(local_host: "LocalHost") -> str:
+    """The banner as text (separate from printing so it can be checked)."""
+    settings, mcp = local_host.settings, local_host.mcp
+    base = settings.public_base
+    url, sse_url = f"{base}{MCP_PATH}", f"{base}{SSE_PATH}"
+    name = _slug(mcp.server.name)
+    key = settings.keys["mcp_extension"] if settings.mcp_auth_level.lower() != "anonymous" else None
+    counts = mcp.catalog.counts()
+    summary = ", ".join(_plural(counts[kind], kind) for kind in ("tool", "resource", "prompt"))
+    lines = [
+        f"MCP server '{mcp.server.name}' {mcp.server.version}: {summary}",
+        f"  Streamable HTTP  {url}",
+        f"  Legacy SSE       {sse_url}",
+        f"  Key              {key}  (x-functions-key header or ?code=)" if key
+        else "  Key              none (webhookAuthorizationLevel Anonymous)",
+        "",
+    ]
+    headers = {"x-functions-key": key} if key else {}
+    vscode = {"servers": {name: {"type": "http", "url": url, **({"headers": headers} if key else {})}}}
+    lines += ["VS Code (.vscode/mcp.json):", f"  {json.dumps(vscode)}"]
+    header_flag = f' --header "x-functions-key: {key}"' if key else ""
+    lines += ["Claude Code:", f"  claude mcp add --transport http {name} {url}{header_flag}"]
+    remote_args = ["-y", "mcp-remote", url, *(["--header", f"x-functions-key:{key}"] if key else [])]
+    desktop = {"mcpServers": {name: {"command": "npx", "args": remote_args}}}
+    lines += ["Claude Desktop (claude_desktop_config.json):", f"  {json.dumps(desktop)}"]
+    inspector_auth = f', header "x-functions-key: {key}"' if key else ""
+    lines += ["MCP Inspector (npx @modelcontextprotocol/inspector):",
+              f"  transport Streamable HTTP, URL {url}{inspector_auth}", ""]
+    lines += [f"Durable management API  {base}/runtime/webhooks/durabletask/instances"
+              f"?code={settings.keys['durabletask_extension']}"]
+    return "\n".join(lines)
+
+
+def print_banner(local_host: "LocalHost", out: TextIO | None = None) -> None:
+    """Print the banner; `out` defaults to stdout."""
+    print(banner_text(local_host), file=out, flush=True)

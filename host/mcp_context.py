@@ -1,0 +1,94 @@
+"""The invocation context JSON an MCP function receives, and the client state behind `Mcp-Session-Id`.
+
+Azure's streamable endpoint is stateless: at `initialize` it answers with an `Mcp-Session-Id`
+that encodes the client's state and reads it back on every later request
+(StreamableHttpRequestHandler.cs). The local host does the same with an unencrypted,
+self-describing token (base64url JSON of a random id and the client's `clientInfo`), so tools
+see a session id and client info on every call and a host restart breaks no client.
+
+The context shapes follow ToolInvocationContext.cs / ResourceInvocationContext.cs /
+PromptInvocationContext.cs and McpTriggerTransportHelper.cs; nulls are omitted, as Azure's
+serializer does.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from typing import Any
+
+from mcp.server import ServerRequestContext
+from starlette.requests import Request
+
+SESSION_HEADER = "mcp-session-id"
+SSE_MESSAGE_SUFFIX = "/message"
+STREAMABLE = "http-streamable"
+SSE = "http-sse"
+
+
+class InvalidClientState(ValueError):
+    """An `Mcp-Session-Id` this host never issued."""
+
+
+def new_session_id(client_info: dict[str, Any] | None) -> str:
+    """The token handed out with the `initialize` response."""
+    state = {"id": secrets.token_hex(8), "client": client_info}
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
+    try:
+        padded = session_id + "=" * (-len(session_id) % 4)
+        state = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidClientState(session_id) from exc
+    if not isinstance(state, dict) or not isinstance(state.get("id"), str):
+        raise InvalidClientState(session_id)
+    client = state.get("client")
+    return client if isinstance(client, dict) else None
+
+
+def _transport(request: Request | None) -> tuple[dict[str, Any], str | None]:
+    """The `transport` object and the session id the function sees, for one HTTP request."""
+    if request is None:
+        return {"name": "unknown"}, None
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    transport: dict[str, Any] = {"name": STREAMABLE, "properties": {"headers": headers}}
+    if request.url.path.endswith(SSE_MESSAGE_SUFFIX):
+        transport["name"] = SSE
+        return transport, request.query_params.get("session_id")
+    session_id = headers.get(SESSION_HEADER)
+    if session_id:
+        transport["sessionId"] = session_id
+    return transport, session_id
+
+
+def _client_info(ctx: ServerRequestContext[Any, Any], session_id: str | None, transport: dict[str, Any]) -> Any:
+    """From the SDK when it knows the client (SSE, 2026-07-28 envelopes), else from our session token."""
+    params = ctx.session.client_params
+    if params is not None and params.client_info is not None:
+        return params.client_info.model_dump(by_alias=True, exclude_none=True, mode="json")
+    if transport["name"] == STREAMABLE and session_id:
+        try:
+            return client_info_from_session_id(session_id)
+        except InvalidClientState:
+            return None
+    return None
+
+
+def invocation_context(ctx: ServerRequestContext[Any, Any], fields: dict[str, Any],
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The context dict: `fields` (name+arguments, or uri) plus session, client and transport."""
+    transport, session_id = _transport(ctx.request if isinstance(ctx.request, Request) else None)
+    context = dict(fields)
+    if session_id:
+        context["sessionid"] = session_id
+    client_info = _client_info(ctx, session_id, transport)
+    if client_info:
+        context["clientinfo"] = client_info
+    context["transport"] = transport
+    context.update(extra or {})
+    return context

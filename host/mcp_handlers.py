@@ -1,0 +1,121 @@
+"""MCP request handlers: look the target up in the catalog, invoke the function, shape the result.
+
+Error behaviour mirrors the extension (McpWebJobsBuilderExtensions.cs, McpToolListener.cs,
+McpPromptListener.cs): unknown names/URIs and missing required values are JSON-RPC InvalidParams
+errors; a tool whose function raises answers with an `isError` result carrying the message; a
+resource or prompt whose function raises answers with a JSON-RPC internal error.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import azure.functions as func
+import mcp_types as types
+from mcp.server import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+
+from .app_loader import AppFunction
+from .invoker import FunctionInvoker
+from .mcp_catalog import McpCatalog, missing_values
+from .mcp_context import invocation_context
+from .mcp_results import (ResultConversionError, prompt_result, resource_result, tool_error_result,
+                          tool_result)
+from .tool_progress import ProgressRelay
+
+log = logging.getLogger("host.mcp")
+
+Ctx = ServerRequestContext[Any, Any]
+T = TypeVar("T")
+
+
+def invalid_params(message: str) -> MCPError:
+    return MCPError(code=types.INVALID_PARAMS, message=message)
+
+
+class McpHandlers:
+    """The `on_*` callbacks of the SDK's lowlevel `Server`."""
+
+    def __init__(self, catalog: McpCatalog, invoker: FunctionInvoker, progress: ProgressRelay):
+        self.catalog = catalog
+        self.invoker = invoker
+        self.progress = progress
+
+    async def list_tools(self, _ctx: Ctx, _params: Any) -> types.ListToolsResult:
+        return self.catalog.tools_result
+
+    async def list_resources(self, _ctx: Ctx, _params: Any) -> types.ListResourcesResult:
+        return self.catalog.resources_result
+
+    async def list_resource_templates(self, _ctx: Ctx, _params: Any) -> types.ListResourceTemplatesResult:
+        return self.catalog.templates_result
+
+    async def list_prompts(self, _ctx: Ctx, _params: Any) -> types.ListPromptsResult:
+        return self.catalog.prompts_result
+
+    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = self.catalog.tool(params.name)
+        if tool is None:
+            raise invalid_params(f"Unknown tool: '{params.name}'")
+        missing = missing_values(tool.required, params.arguments)
+        if missing:
+            raise invalid_params("One or more required tool properties are missing values. "
+                                 f"Please provide: {', '.join(missing)}")
+        fields = {"name": params.name, "arguments": params.arguments or {}}
+        with self._progress_for(ctx) as extra:
+            context = json.dumps(invocation_context(ctx, fields, extra))
+            try:
+                return tool_result(tool, await self.invoker.invoke(tool.function, context))
+            except Exception as exc:
+                log.warning("tool %s failed: %s: %s", params.name, type(exc).__name__, exc)
+                return tool_error_result(params.name, exc)
+
+    @contextlib.contextmanager
+    def _progress_for(self, ctx: Ctx) -> Iterator[dict[str, Any] | None]:
+        """Context additions for a call whose client asked for progress: a live progress URL."""
+        if progress_token_from_params(ctx.params) is None:
+            yield None
+            return
+        with self.progress.opened(ctx.session.report_progress) as url:
+            yield {"progress": {"url": url}}
+
+    async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        resource = self.catalog.resource(params.uri)
+        if resource is None:
+            raise invalid_params(f"Unknown resource: '{params.uri}'")
+        context = json.dumps(invocation_context(ctx, {"uri": params.uri}))
+        value = await self._invoke(resource.function, context, f"reading resource '{params.uri}'")
+        return self._converted(lambda: resource_result(resource, params.uri, value))
+
+    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        prompt = self.catalog.prompt(params.name)
+        if prompt is None:
+            raise invalid_params(f"Unknown prompt: '{params.name}'")
+        missing = missing_values(prompt.required, params.arguments)
+        if missing:
+            raise invalid_params("One or more required prompt arguments are missing values. "
+                                 f"Please provide: {', '.join(missing)}")
+        fields = {"name": params.name, "arguments": params.arguments or {}}
+        context = func.PromptInvocationContext(invocation_context(ctx, fields))
+        value = await self._invoke(prompt.function, context, f"getting prompt '{params.name}'")
+        return self._converted(lambda: prompt_result(value))
+
+    async def _invoke(self, function: AppFunction, trigger_value: Any, doing: str) -> Any:
+        try:
+            return await self.invoker.invoke(function, trigger_value)
+        except Exception as exc:
+            log.warning("function %s failed %s: %s: %s", function.name, doing, type(exc).__name__, exc)
+            raise MCPError(code=types.INTERNAL_ERROR,
+                           message=f"An error occurred {doing}: {type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _converted(convert: Callable[[], T]) -> T:
+        """A result the extension cannot shape is a failure of the request, not of the function."""
+        try:
+            return convert()
+        except ResultConversionError as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=str(exc)) from exc

@@ -1,0 +1,236 @@
+"""The HTTP side of the MCP endpoints: checks every request, then hands it to the SDK transport.
+
+Checks, in order, each answered with a JSON-RPC error body and the matching status:
+Host (421) and Origin (403) against loopback plus configured names (DNS-rebinding protection),
+the `mcp_extension` key at auth level System (401), the method (405), and for POSTs the content
+type (415), the size (413, over 4 MiB) and, on the streamable endpoint, the Accept header (406,
+Azure requires both `application/json` and `text/event-stream`).
+
+The streamable endpoint is stateless, like Azure's: a request whose client asked for progress
+(`_meta.progressToken`) goes to an SDK manager that may answer with an SSE stream, so progress
+notifications can precede the result; everything else goes to a JSON-response manager, which is
+faster (the SDK drops notifications in JSON mode). `initialize` responses carry an
+`Mcp-Session-Id` client-state token, as Azure's do.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from .keys import key_matches, presented_key
+from .mcp_context import SESSION_HEADER, InvalidClientState, client_info_from_session_id, new_session_id
+from .settings import HostSettings
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_BIND = frozenset({"0.0.0.0", "::", ""})
+SERVER_ERROR = -32000
+INVALID_REQUEST = -32600
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
+                  headers: dict[str, str] | None = None) -> Response:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def _hostname(authority: str) -> str:
+    """`host[:port]` → host, lower-cased, IPv6 brackets removed."""
+    return (urlsplit(f"//{authority}").hostname or "").lower()
+
+
+class RequestGuard:
+    """DNS-rebinding protection and key authentication, shared by every MCP endpoint."""
+
+    def __init__(self, settings: HostSettings):
+        self.require_key = settings.mcp_auth_level.lower() != "anonymous"
+        self._keys = [settings.keys["mcp_extension"], settings.keys["master"]]
+        extra = [h.lower() for h in settings.allowed_hosts]
+        self._names = set(LOOPBACK_HOSTS) | {h for h in extra if ":" not in h or h.startswith("[")}
+        self._authorities = {h for h in extra if h not in self._names}
+        if settings.host.lower() not in WILDCARD_BIND:
+            self._names.add(settings.host.lower())
+
+    def _host_allowed(self, authority: str) -> bool:
+        authority = authority.lower()
+        if authority in self._authorities or f"{authority.rsplit(':', 1)[0]}:*" in self._authorities:
+            return True
+        return _hostname(authority) in {n.strip("[]") for n in self._names}
+
+    def _origin_allowed(self, origin: str) -> bool:
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and bool(parts.netloc) and self._host_allowed(parts.netloc)
+
+    def rejection(self, request: Request, authenticate: bool = True) -> Response | None:
+        """The error response for a request that must not reach the MCP server, else None."""
+        if not self._host_allowed(request.headers.get("host", "")):
+            return jsonrpc_error(421, "Misdirected Request: invalid Host header. Allow other names "
+                                      "with the MCP_ALLOWED_HOSTS environment variable.")
+        origin = request.headers.get("origin")
+        if origin and not self._origin_allowed(origin):
+            return jsonrpc_error(403, "Forbidden: invalid Origin header")
+        if authenticate and self.require_key and not key_matches(
+                presented_key(request.headers, request.query_params), *self._keys):
+            return jsonrpc_error(401, "Unauthorized: this MCP endpoint requires the mcp_extension system key "
+                                      "in the x-functions-key header or the code query parameter.")
+        return None
+
+
+async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The whole body, or None when it exceeds `limit` (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields the already-read body once, then defers to the real one (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class GatedEndpoint:
+    """An ASGI endpoint behind the guard, one method, and (for POSTs) content-type and size checks."""
+
+    def __init__(self, guard: RequestGuard, method: str, handler: Callable[[Request, Send, bytes], Awaitable[None]],
+                 authenticate: bool = True):
+        self.guard = guard
+        self.method = method
+        self.handler = handler
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        error = self.guard.rejection(request, self.authenticate)
+        if error is None and request.method != self.method:
+            error = jsonrpc_error(405, f"Method Not Allowed: use {self.method}", headers={"Allow": self.method})
+        body = b""
+        if error is None and self.method == "POST":
+            error, body = await self._post_body(request)
+        if error is not None:
+            await error(scope, receive, send)
+            return
+        replay = Request(scope, replaying(body, receive))
+        await self.handler(replay, send, body)
+
+    @staticmethod
+    async def _post_body(request: Request) -> tuple[Response | None, bytes]:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return jsonrpc_error(415, "Unsupported Media Type: Content-Type must be application/json"), b""
+        body = await read_limited_body(request)
+        if body is None:
+            return jsonrpc_error(413, f"Payload Too Large: request bodies are limited to {MAX_BODY_BYTES} bytes"), b""
+        return None, body
+
+
+def _peek(body: bytes) -> dict[str, Any]:
+    """The JSON-RPC message when the body is a single object; the SDK reports anything malformed."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _with_header(send: Send, name: bytes, value: bytes) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            message = {**message, "headers": [*message.get("headers", []), (name, value)]}
+        await send(message)
+
+    return sender
+
+
+class StreamableHttp:
+    """`POST /runtime/webhooks/mcp`: Accept check, client state, and the JSON-or-SSE routing."""
+
+    def __init__(self, json_app: Handler, sse_app: Handler):
+        self.json_app = json_app
+        self.sse_app = sse_app
+
+    async def __call__(self, request: Request, send: Send, body: bytes) -> None:
+        scope, receive = request.scope, request.receive
+        has_json, has_sse = check_accept_headers(request)
+        if not (has_json and has_sse):
+            await jsonrpc_error(406, "Not Acceptable: Client must accept both application/json and "
+                                     "text/event-stream")(scope, receive, send)
+            return
+        session_id = request.headers.get(SESSION_HEADER)
+        message = _peek(body)
+        if session_id:
+            try:
+                client_info_from_session_id(session_id)
+            except InvalidClientState:
+                await jsonrpc_error(400, "Invalid client state.")(scope, receive, send)
+                return
+        elif message.get("method") == "initialize":
+            client_info = (message.get("params") or {}).get("clientInfo")
+            token = new_session_id(client_info if isinstance(client_info, dict) else None)
+            send = _with_header(send, SESSION_HEADER.encode(), token.encode())
+        wants_progress = progress_token_from_params(message.get("params")) is not None
+        await (self.sse_app if wants_progress else self.json_app)(scope, receive, send)
+
+
+class SseConnection:
+    """`GET /runtime/webhooks/mcp/sse`: the legacy HTTP+SSE transport's long-lived stream.
+
+    Azure's `endpoint` event repeats the `code` query parameter so a client authenticated by URL
+    can post its messages; the SDK's does not, so it is added to the event here.
+    """
+
+    def __init__(self, serve: Handler):
+        self.serve = serve
+
+    async def __call__(self, request: Request, send: Send, _body: bytes) -> None:
+        code = request.query_params.get("code")
+        if code:
+            send = _with_code_in_endpoint(send, quote(code, safe="").encode())
+        await self.serve(request.scope, request.receive, send)
+
+
+def _with_code_in_endpoint(send: Send, code: bytes) -> Send:
+    rewritten = False
+
+    async def sender(message: Message) -> None:
+        nonlocal rewritten
+        body = message.get("body", b"")
+        if not rewritten and message["type"] == "http.response.body" and b"?session_id=" in body:
+            message = {**message, "body": body.replace(b"?session_id=", b"?code=" + code + b"&session_id=", 1)}
+            rewritten = True
+        await send(message)
+
+    return sender
+
+
+def asgi(handler: Handler) -> Callable[[Request, Send, bytes], Awaitable[None]]:
+    """Adapt a plain ASGI app (an SDK transport) to the gated-endpoint handler signature."""
+    async def call(request: Request, send: Send, _body: bytes) -> None:
+        await handler(request.scope, request.receive, send)
+
+    return call

@@ -1,0 +1,97 @@
+"""The app's MCP server at Azure's URLs, built on the official `mcp` SDK (2.x lowlevel `Server`).
+
+  POST /runtime/webhooks/mcp           Streamable HTTP, stateless (both the 2025-11-25 handshake
+                                       era and 2026-07-28 single-exchange requests)
+  GET  /runtime/webhooks/mcp/sse       legacy HTTP+SSE stream ...
+  POST /runtime/webhooks/mcp/message   ... and its message endpoint
+  POST /runtime/webhooks/mcp/progress/<token>   progress reports from running tools (local only)
+
+The lowlevel `Server` fits because tool schemas come from bindings, not Python signatures.
+Its identity and instructions come from host.json `extensions.mcp`, as on Azure.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from mcp.server import Server
+from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .app_loader import LoadedApp
+from .invoker import FunctionInvoker
+from .mcp_catalog import McpCatalog
+from .mcp_handlers import McpHandlers
+from .mcp_http import GatedEndpoint, RequestGuard, SseConnection, StreamableHttp, asgi
+from .settings import HostSettings
+from .tool_progress import PROGRESS_PATH, ProgressRelay
+
+MCP_PATH = "/runtime/webhooks/mcp"
+SSE_PATH = f"{MCP_PATH}/sse"
+MESSAGE_PATH = f"{MCP_PATH}/message"
+DEFAULT_SERVER_NAME = "Azure Functions MCP server"
+DEFAULT_SERVER_VERSION = "1.0.0"
+
+
+def loopback_base(settings: HostSettings) -> str:
+    """Where code in this process reaches the host: the bind address, or loopback for wildcards."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
+class McpEndpoint:
+    """Everything MCP the host serves; `routes()` for the Starlette app, `running()` for its lifespan."""
+
+    def __init__(self, app: LoadedApp, invoker: FunctionInvoker, settings: HostSettings):
+        # The SDK logs every stateless request at INFO ("Terminating session: None"): console noise.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+        self.settings = settings
+        self.catalog = McpCatalog(app)
+        self.progress = ProgressRelay(loopback_base(settings))
+        handlers = McpHandlers(self.catalog, invoker, self.progress)
+        config = settings.mcp_config
+        self.server: Server = Server(
+            str(config.get("serverName") or DEFAULT_SERVER_NAME),
+            version=str(config.get("serverVersion") or DEFAULT_SERVER_VERSION),
+            instructions=config.get("instructions"),
+            get_tool_input_schema=self.catalog.tool_input_schema,
+            on_list_tools=handlers.list_tools,
+            on_call_tool=handlers.call_tool,
+            on_list_resources=handlers.list_resources,
+            on_list_resource_templates=handlers.list_resource_templates,
+            on_read_resource=handlers.read_resource,
+            on_list_prompts=handlers.list_prompts,
+            on_get_prompt=handlers.get_prompt,
+        )
+        self._json_responses = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
+        self._sse_responses = StreamableHTTPSessionManager(self.server, json_response=False, stateless=True)
+        self._legacy_sse = SseServerTransport(MESSAGE_PATH)
+        self._guard = RequestGuard(settings)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self._json_responses.run(), self._sse_responses.run():
+            yield
+
+    def routes(self) -> list[Route]:
+        streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
+        return [
+            Route(MCP_PATH, GatedEndpoint(self._guard, "POST", streamable)),
+            Route(SSE_PATH, GatedEndpoint(self._guard, "GET", SseConnection(self._serve_sse))),
+            Route(MESSAGE_PATH, GatedEndpoint(self._guard, "POST", asgi(self._legacy_sse.handle_post_message))),
+            Route(f"{PROGRESS_PATH}/{{token}}",
+                  GatedEndpoint(self._guard, "POST", self._report_progress, authenticate=False)),
+        ]
+
+    async def _serve_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One legacy SSE connection: a stateful MCP session for as long as the stream stays open."""
+        async with self._legacy_sse.connect_sse(scope, receive, send) as (read, write):
+            await self.server.run(read, write, self.server.create_initialization_options())
+
+    async def _report_progress(self, request: Request, send: Send, _body: bytes) -> None:
+        response = await self.progress.endpoint(request)
+        await response(request.scope, request.receive, send)
