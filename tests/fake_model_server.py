@@ -1,0 +1,632 @@
+"""A scripted, OpenAI-compatible model server on a loopback port: the one fake in the test suite.
+
+Everything the project talks to over the network that is *not* the project is a model server, so
+this stands in for OpenAI / Azure OpenAI / Ollama and speaks the real wire format over real HTTP:
+the `openai` client, the Agents SDK and the durable `run_model` activity run unmodified against it.
+
+Endpoints (non-streaming; `stream: true` gets a 400 that says so):
+  POST /v1/responses          Responses API: `output` items `message` / `function_call`
+  POST /v1/chat/completions   Chat Completions: `choices[0].message.content` / `.tool_calls`
+  GET  /v1/models
+  GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reset
+The `/_fake/*` control routes take the same JSON as the in-process methods of `FakeModelServer`,
+so a test can drive a server in another process (`python -m tests.fake_model_server`).
+
+Scripts map an agent key to its turns. The key is the `[agent:NAME]` marker found in the
+instructions (Responses `instructions`, or a system/developer message), else the request's
+`model`; a `"*"` entry serves any agent that has no script of its own. A turn is a dict:
+  {"text": "Hello"}                                    final text message
+  {"json": {"score": 90}}                              structured output (the text is the JSON)
+  {"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+2"}}]}
+                                                       one or more function calls (arguments: dict or
+                                                       raw string; optional "call_id")
+  {"text": "...", "tool_calls": [...]}                 both, in that order
+  any of the above with "repeat": true                 served again for every later call (last turn only)
+or a callable `(ModelRequest) -> turn dict`, so a test can answer from the input it got
+(`request.tool_outputs()`, `request.user_text()`). Example, for an agent whose instructions
+contain `[agent:planner]`:
+  {"planner": [
+      {"tool_calls": [{"name": "fetch_url", "arguments": {"url": "http://example.test/"}}]},
+      lambda request: {"text": "fetched: " + request.tool_outputs()[-1]},
+  ]}
+When an agent's turns run out (or it has no script) the server answers 500 with an error whose
+type is `fake_script_error` and which names the agent: a test that under-scripts an agent fails
+loudly instead of looping on a repeated turn. Opt in to repetition with `"repeat": true`.
+
+Faults are served before the script and do not consume a turn: `fail_next(agent, status, count)`
+queues failures for one agent (or `"*"` for any), `fail_randomly(probability, ...)` fails a seeded
+fraction of calls. Error bodies follow OpenAI's `{"error": {message, type, param, code}}`, and
+`retry_after` adds `retry-after` (seconds) and `retry-after-ms` headers.
+
+Run standalone: `python -m tests.fake_model_server --port 8001 --script demo` where `--script` is a
+JSON file, a module path `package.module[:ATTRIBUTE]` (attribute defaults to `SCRIPT`), or a bare
+name looked up as `tests.model_scripts.<name>`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+AGENT_MARKER = re.compile(r"\[agent:([A-Za-z0-9_.\-]+)\]")
+ANY_AGENT = "*"
+RESPONSES = "responses"
+CHAT_COMPLETIONS = "chat_completions"
+
+Turn = Union[dict[str, Any], Callable[["ModelRequest"], dict[str, Any]]]
+
+
+class ScriptError(ValueError):
+    """A script the server cannot serve; raised when the script is set, so the test fails at its cause."""
+
+
+# ---------------------------------------------------------------------------------------------
+# What a script callable sees
+
+
+def _content_text(content: Any) -> str:
+    """Text of a message `content`, which both APIs allow to be a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return "" if content is None else json.dumps(content)
+
+
+@dataclass
+class ModelRequest:
+    """One parsed model call, with accessors that read the same in both APIs."""
+
+    api: str
+    agent: str
+    model: str
+    turn_index: int
+    body: dict[str, Any]
+
+    def _messages(self) -> list[dict[str, Any]]:
+        if self.api == CHAT_COMPLETIONS:
+            return [m for m in self.body.get("messages") or [] if isinstance(m, dict)]
+        items = self.body.get("input")
+        if isinstance(items, str):
+            return [{"role": "user", "content": items}]
+        return [item for item in items or [] if isinstance(item, dict)]
+
+    def instructions(self) -> str:
+        """The system prompt: Responses `instructions` plus any system/developer messages."""
+        parts = [self.body.get("instructions") or ""] if self.api == RESPONSES else []
+        parts += [_content_text(m.get("content")) for m in self._messages() if m.get("role") in ("system", "developer")]
+        return "\n".join(part for part in parts if part)
+
+    def user_text(self) -> str:
+        """The last user message, the usual place a task arrives."""
+        users = [_content_text(m.get("content")) for m in self._messages() if m.get("role") == "user"]
+        return users[-1] if users else ""
+
+    def tool_outputs(self) -> list[str]:
+        """Every tool result sent back so far, oldest first (`function_call_output` / `role: tool`)."""
+        if self.api == CHAT_COMPLETIONS:
+            return [_content_text(m.get("content")) for m in self._messages() if m.get("role") == "tool"]
+        return [_content_text(m.get("output")) for m in self._messages() if m.get("type") == "function_call_output"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Turns: validation and wire shapes
+
+
+def _validate_turn(agent: str, index: int, turn: Any, is_last: bool) -> None:
+    if callable(turn):
+        return
+    where = f"turn {index} of agent {agent!r}"
+    if not isinstance(turn, dict):
+        raise ScriptError(f"{where} must be a dict or a callable, got {type(turn).__name__}")
+    unknown = set(turn) - {"text", "json", "tool_calls", "repeat"}
+    if unknown:
+        raise ScriptError(f"{where} has unknown keys {sorted(unknown)}; use text, json, tool_calls, repeat")
+    if not ({"text", "json", "tool_calls"} & set(turn)):
+        raise ScriptError(f"{where} needs one of text, json, tool_calls")
+    if "text" in turn and "json" in turn:
+        raise ScriptError(f"{where} has both text and json; a json turn's text is the JSON")
+    if "text" in turn and not isinstance(turn["text"], str):
+        raise ScriptError(f"{where}: text must be a string")
+    calls = turn.get("tool_calls", [])
+    if not isinstance(calls, list) or ("tool_calls" in turn and not calls):
+        raise ScriptError(f"{where}: tool_calls must be a non-empty list")
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise ScriptError(f"{where}: each tool call needs a string 'name', got {call!r}")
+        if not isinstance(call.get("arguments", {}), (dict, str)):
+            raise ScriptError(f"{where}: tool call arguments must be a dict or a JSON string")
+    if turn.get("repeat") and not is_last:
+        raise ScriptError(f"{where} repeats forever, so it must be the agent's last turn")
+
+
+def validate_script(script: Mapping[str, Sequence[Turn]]) -> dict[str, list[Turn]]:
+    """Check a script up front so a typo fails where it was written, not in the middle of a run."""
+    if not isinstance(script, Mapping):
+        raise ScriptError(f"a script maps agent names to lists of turns, got {type(script).__name__}")
+    checked: dict[str, list[Turn]] = {}
+    for agent, turns in script.items():
+        if not isinstance(turns, (list, tuple)):
+            raise ScriptError(f"the turns of agent {agent!r} must be a list, got {type(turns).__name__}")
+        for index, turn in enumerate(turns):
+            _validate_turn(agent, index, turn, index == len(turns) - 1)
+        checked[str(agent)] = list(turns)
+    return checked
+
+
+def _text_of(turn: dict[str, Any]) -> str | None:
+    if "json" in turn:
+        return json.dumps(turn["json"])
+    return turn.get("text")
+
+
+def _tool_calls_of(turn: dict[str, Any]) -> list[dict[str, str]]:
+    """Normalised calls: every call gets a call_id and string arguments, as on the wire."""
+    calls = []
+    for call in turn.get("tool_calls", []):
+        arguments = call.get("arguments", {})
+        calls.append({
+            "call_id": call.get("call_id") or f"call_{uuid.uuid4().hex[:24]}",
+            "name": call["name"],
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        })
+    return calls
+
+
+def _token_count(payload: Any) -> int:
+    """A stable stand-in for token counting (about four characters per token), never zero."""
+    return max(1, len(json.dumps(payload)) // 4)
+
+
+def render_responses(turn: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    """A `Response` object as `POST /v1/responses` returns it (validated against openai's model in the tests)."""
+    output: list[dict[str, Any]] = []
+    text = _text_of(turn)
+    if text is not None:
+        output.append({
+            "type": "message", "id": f"msg_{uuid.uuid4().hex}", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        })
+    for call in _tool_calls_of(turn):
+        output.append({"type": "function_call", "id": f"fc_{uuid.uuid4().hex}", "status": "completed", **call})
+    input_tokens, output_tokens = _token_count(request.body), _token_count(output)
+    return {
+        "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": time.time(), "completed_at": time.time(),
+        "status": "completed", "model": request.model, "output": output,
+        "parallel_tool_calls": bool(request.body.get("parallel_tool_calls", True)), "tool_choice": "auto", "tools": [],
+        "usage": {
+            "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": input_tokens + output_tokens,
+        },
+    }
+
+
+def render_chat_completion(turn: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    """A `ChatCompletion` object as `POST /v1/chat/completions` returns it."""
+    calls = _tool_calls_of(turn)
+    message: dict[str, Any] = {"role": "assistant", "content": _text_of(turn), "refusal": None}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ]
+    prompt_tokens, completion_tokens = _token_count(request.body), _token_count(message)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+        "model": request.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop", "logprobs": None}],
+        "usage": {
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+
+
+RENDERERS = {RESPONSES: render_responses, CHAT_COMPLETIONS: render_chat_completion}
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors in OpenAI's shape
+
+_ERROR_KINDS = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_denied", None),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("requests", "rate_limit_exceeded"),
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server sends back: a status, a JSON body and any extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_reply(status: int, message: str, *, retry_after: float | None = None, kind: str | None = None) -> Reply:
+    """An OpenAI-style error; `retry_after` sets both headers the openai client honours."""
+    error_type, code = _ERROR_KINDS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+    headers = {}
+    if retry_after is not None:
+        headers = {"retry-after": f"{retry_after:g}", "retry-after-ms": str(int(retry_after * 1000))}
+    body = {"error": {"message": message, "type": kind or error_type, "param": None, "code": code}}
+    return Reply(status, body, headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults, accounting and the script cursor: the server's whole state
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int
+    retry_after: float | None = None
+    message: str | None = None
+
+    def reply(self, agent: str) -> Reply:
+        message = self.message or f"fake model server: injected {self.status} for agent {agent!r}"
+        return error_reply(self.status, message, retry_after=self.retry_after)
+
+
+@dataclass
+class RandomFaults:
+    probability: float
+    fault: Fault
+    rng: random.Random
+    agents: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One request the server answered, in arrival order."""
+
+    seq: int
+    api: str
+    agent: str | None
+    status: int
+    body: Any
+
+
+@dataclass
+class CallStats:
+    """Counts of every call; `by_status` keys are ints in-process and strings in the JSON form."""
+
+    total: int
+    by_agent: dict[str, int]
+    by_status: dict[int, int]
+    by_api: dict[str, int]
+    requests: list[RecordedCall]
+
+    def bodies(self, agent: str | None = None, status: int | None = 200) -> list[Any]:
+        """Request bodies, optionally for one agent, by default only those answered with 200."""
+        return [r.body for r in self.requests
+                if (agent is None or r.agent == agent) and (status is None or r.status == status)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "by_status": {str(k): v for k, v in self.by_status.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "CallStats":
+        return cls(
+            total=data["total"], by_agent=dict(data["by_agent"]), by_api=dict(data["by_api"]),
+            by_status={int(k): v for k, v in data["by_status"].items()},
+            requests=[RecordedCall(**r) for r in data["requests"]],
+        )
+
+
+class FakeModelState:
+    """Script, faults and counters behind one lock: the HTTP layer and the test thread both use it."""
+
+    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None):
+        self._lock = threading.Lock()
+        self.reset()
+        if script:
+            self.set_script(script)
+
+    def reset(self) -> None:
+        """Forget scripts, faults and counts."""
+        with self._lock:
+            self._script: dict[str, list[Turn]] = {}
+            self._served: Counter[str] = Counter()
+            self._faults: dict[str, deque[Fault]] = {}
+            self._random: RandomFaults | None = None
+            self._calls: list[RecordedCall] = []
+
+    def set_script(self, script: Mapping[str, Sequence[Turn]]) -> None:
+        """Set the turns of the agents named (others keep theirs); each named agent starts from its first turn."""
+        checked = validate_script(script)
+        with self._lock:
+            for agent, turns in checked.items():
+                self._script[agent] = turns
+                self._served[agent] = 0
+
+    def fail_next(self, agent: str, status: int = 429, count: int = 1, *,
+                  retry_after: float | None = None, message: str | None = None) -> None:
+        """The next `count` calls of `agent` (`"*"`: of any agent) fail with `status`."""
+        if not 400 <= status <= 599:
+            raise ValueError(f"a fault needs an HTTP error status (400-599), got {status}")
+        with self._lock:
+            self._faults.setdefault(agent, deque()).extend([Fault(status, retry_after, message)] * count)
+
+    def fail_randomly(self, probability: float, status: int = 429, *, seed: int = 0,
+                      retry_after: float | None = None, agents: Iterable[str] | None = None) -> None:
+        """Fail this fraction of calls (of `agents`, default all) with a seeded, repeatable sequence; 0 turns it off."""
+        if not 0 <= probability <= 1:
+            raise ValueError(f"probability must be within 0..1, got {probability}")
+        with self._lock:
+            self._random = None if probability == 0 else RandomFaults(
+                probability, Fault(status, retry_after), random.Random(seed), frozenset(agents) if agents else None)
+
+    def scripted_agents(self) -> list[str]:
+        with self._lock:
+            return sorted(self._script)
+
+    def stats(self) -> CallStats:
+        with self._lock:
+            calls = list(self._calls)
+        return CallStats(
+            total=len(calls),
+            by_agent=dict(Counter(c.agent for c in calls if c.agent is not None)),
+            by_status=dict(Counter(c.status for c in calls)),
+            by_api=dict(Counter(c.api for c in calls)),
+            requests=calls,
+        )
+
+    def record(self, api: str, agent: str | None, reply: Reply, body: Any) -> Reply:
+        with self._lock:
+            self._calls.append(RecordedCall(len(self._calls) + 1, api, agent, reply.status, body))
+        return reply
+
+    def _take_fault(self, agent: str) -> Fault | None:
+        for key in (agent, ANY_AGENT):
+            queue = self._faults.get(key)
+            if queue:
+                return queue.popleft()
+        chance = self._random
+        if chance and (chance.agents is None or agent in chance.agents) and chance.rng.random() < chance.probability:
+            return chance.fault
+        return None
+
+    def _take_turn(self, agent: str) -> tuple[int, Turn] | str:
+        """The turn to serve and its index, or why there is none."""
+        key = agent if agent in self._script else ANY_AGENT
+        turns = self._script.get(key)
+        if turns is None:
+            return f"no script for agent {agent!r}; scripted agents: {sorted(self._script)}"
+        index = self._served[key]
+        if index >= len(turns):
+            last = turns[-1] if turns else None
+            if isinstance(last, dict) and last.get("repeat"):
+                return len(turns) - 1, last
+            return f"the script of agent {agent!r} is exhausted after {len(turns)} turns"
+        self._served[key] += 1
+        return index, turns[index]
+
+    def answer(self, api: str, body: dict[str, Any], agent: str, model: str) -> Reply:
+        """Serve one model call: a queued or random fault first, else the agent's next turn."""
+        with self._lock:
+            fault = self._take_fault(agent)
+            taken = None if fault else self._take_turn(agent)
+        if fault:
+            return fault.reply(agent)
+        if isinstance(taken, str):
+            return error_reply(500, f"fake model server: {taken}", kind="fake_script_error")
+        index, turn = taken
+        request = ModelRequest(api=api, agent=agent, model=model, turn_index=index, body=body)
+        if callable(turn):
+            try:
+                turn = turn(request)
+                _validate_turn(agent, index, turn, is_last=True)
+            except Exception as exc:  # a broken test callable must show up as a readable error
+                return error_reply(500, f"fake model server: script callable of agent {agent!r} failed: {exc!r}",
+                                   kind="fake_script_error")
+        return Reply(200, RENDERERS[api](turn, request))
+
+
+def agent_key(api: str, body: dict[str, Any]) -> str:
+    """`[agent:NAME]` from the instructions, else the requested model name."""
+    probe = ModelRequest(api=api, agent="", model="", turn_index=0, body=body)
+    match = AGENT_MARKER.search(probe.instructions())
+    return match.group(1) if match else str(body.get("model") or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+def _json_response(reply: Reply) -> JSONResponse:
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def create_app(state: FakeModelState) -> Starlette:
+    """The ASGI app: model endpoints plus the `/_fake` control routes over the given state."""
+
+    def model_endpoint(api: str) -> Callable:
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                body = json.loads(await request.body())
+            except ValueError as exc:
+                return _json_response(state.record(api, None, error_reply(400, f"request body is not JSON: {exc}"), None))
+            if not isinstance(body, dict):
+                return _json_response(state.record(api, None, error_reply(400, "request body must be a JSON object"), body))
+            agent = agent_key(api, body)
+            if body.get("stream"):
+                reply = error_reply(400, "the fake model server does not implement streaming; send stream=false")
+            else:
+                reply = state.answer(api, body, agent, str(body.get("model") or "fake-model"))
+            return _json_response(state.record(api, agent, reply, body))
+        return endpoint
+
+    async def models(request: Request) -> JSONResponse:
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"} for name in state.scripted_agents()]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def control(request: Request) -> JSONResponse:
+        action = request.path_params["action"]
+        if request.method == "GET" and action == "stats":
+            return JSONResponse(state.stats().to_json())
+        try:
+            payload = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            return JSONResponse({"error": f"control body is not JSON: {exc}"}, status_code=400)
+        handlers: dict[str, Callable[[], None]] = {
+            "script": lambda: state.set_script(payload),
+            "fail_next": lambda: state.fail_next(**payload),
+            "fail_randomly": lambda: state.fail_randomly(**payload),
+            "reset": state.reset,
+        }
+        if request.method != "POST" or action not in handlers:
+            return JSONResponse({"error": f"unknown control route {request.method} /_fake/{action}"}, status_code=404)
+        try:
+            handlers[action]()
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[
+        Route("/v1/responses", model_endpoint(RESPONSES), methods=["POST"]),
+        Route("/v1/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/_fake/{action}", control, methods=["GET", "POST"]),
+    ])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bind before serving, so the caller knows the port (even for port 0) before uvicorn starts.
+
+    The protocol must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only
+    then, and without it every keep-alive response waits ~40 ms for a delayed ACK.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def _uvicorn_server(state: FakeModelState) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(create_app(state), lifespan="off", log_level="warning", access_log=False))
+
+
+class FakeModelServer:
+    """The fake server in a background thread, for pytest fixtures.
+
+    `with FakeModelServer(script) as server:` then point a client at `server.base_url`
+    (`http://127.0.0.1:<port>/v1`). The control methods act on the live state directly, so script
+    callables work; the same state is reachable over `/_fake/*` for other processes.
+    """
+
+    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, host: str = "127.0.0.1", port: int = 0):
+        self.state = FakeModelState(script)
+        self._sock = _listening_socket(host, port)
+        self.host, self.port = self._sock.getsockname()[:2]
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What `OPENAI_BASE_URL` / `AsyncOpenAI(base_url=...)` needs."""
+        return f"{self.url}/v1"
+
+    def start(self, timeout: float = 10) -> "FakeModelServer":
+        self._server = _uvicorn_server(self.state)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name=f"fake-model-server:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fake model server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> "FakeModelServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def script(self, turns_by_agent: Mapping[str, Sequence[Turn]]) -> None:
+        """Set the turns of the agents named; see the module docstring for the turn format."""
+        self.state.set_script(turns_by_agent)
+
+    def fail_next(self, agent: str, status: int = 429, count: int = 1, *,
+                  retry_after: float | None = None, message: str | None = None) -> None:
+        self.state.fail_next(agent, status, count, retry_after=retry_after, message=message)
+
+    def fail_randomly(self, probability: float, status: int = 429, *, seed: int = 0,
+                      retry_after: float | None = None, agents: Iterable[str] | None = None) -> None:
+        self.state.fail_randomly(probability, status, seed=seed, retry_after=retry_after, agents=agents)
+
+    def stats(self) -> CallStats:
+        return self.state.stats()
+
+    def reset(self) -> None:
+        self.state.reset()
+
+
+# ---------------------------------------------------------------------------------------------
+# Standalone
+
+
+def load_script(spec: str) -> dict[str, list[Turn]]:
+    """A script from a JSON file, `package.module[:ATTRIBUTE]` (default `SCRIPT`), or a name in `tests.model_scripts`."""
+    path = Path(spec)
+    if spec.endswith(".json") or path.is_file():
+        return validate_script(json.loads(path.read_text()))
+    module_name, _, attribute = spec.partition(":")
+    if "." not in module_name:
+        module_name = f"tests.model_scripts.{module_name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ScriptError(f"cannot load script {spec!r}: no module {module_name!r} ({exc})") from exc
+    return validate_script(getattr(module, attribute or "SCRIPT"))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_model_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the first line)")
+    parser.add_argument("--script", help="JSON file, package.module[:ATTRIBUTE], or a name in tests.model_scripts")
+    args = parser.parse_args(argv)
+    state = FakeModelState(load_script(args.script) if args.script else None)
+    sock = _listening_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    print(f"fake model server listening on http://{host}:{port}/v1", flush=True)
+    _uvicorn_server(state).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
