@@ -49,23 +49,36 @@ def _hostname(authority: str) -> str:
     return (urlsplit(f"//{authority}").hostname or "").lower()
 
 
+def _has_port(authority: str) -> bool:
+    try:
+        return urlsplit(f"//{authority}").port is not None
+    except ValueError:
+        return False
+
+
 class RequestGuard:
-    """DNS-rebinding protection and key authentication, shared by every MCP endpoint."""
+    """DNS-rebinding protection and key authentication, shared by every MCP endpoint.
+
+    Allowed Host names: loopback and the bind address with any port, plus MCP_ALLOWED_HOSTS
+    entries (`name` or `name:*` for any port, `name:port` for exactly that authority).
+    """
 
     def __init__(self, settings: HostSettings):
         self.require_key = settings.mcp_auth_level.lower() != "anonymous"
         self._keys = [settings.keys["mcp_extension"], settings.keys["master"]]
-        extra = [h.lower() for h in settings.allowed_hosts]
-        self._names = set(LOOPBACK_HOSTS) | {h for h in extra if ":" not in h or h.startswith("[")}
-        self._authorities = {h for h in extra if h not in self._names}
+        self._hostnames = set(LOOPBACK_HOSTS)
+        self._authorities: set[str] = set()
         if settings.host.lower() not in WILDCARD_BIND:
-            self._names.add(settings.host.lower())
+            self._hostnames.add(_hostname(settings.host) or settings.host.lower())
+        for entry in (h.lower() for h in settings.allowed_hosts):
+            if entry.endswith(":*") or not _has_port(entry):
+                self._hostnames.add(_hostname(entry.removesuffix(":*")))
+            else:
+                self._authorities.add(entry)
 
     def _host_allowed(self, authority: str) -> bool:
         authority = authority.lower()
-        if authority in self._authorities or f"{authority.rsplit(':', 1)[0]}:*" in self._authorities:
-            return True
-        return _hostname(authority) in {n.strip("[]") for n in self._names}
+        return authority in self._authorities or _hostname(authority) in self._hostnames
 
     def _origin_allowed(self, origin: str) -> bool:
         parts = urlsplit(origin)

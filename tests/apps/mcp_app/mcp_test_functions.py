@@ -119,6 +119,11 @@ def logo(context: str) -> bytes:
     return b"\x89PNG-not-really"
 
 
+@app.mcp_resource_trigger(arg_name="context", uri="broken://thing", resource_name="broken")
+def broken(context: str) -> str:
+    raise RuntimeError("storage unavailable")
+
+
 @app.mcp_prompt_trigger(
     arg_name="context",
     prompt_name="review",

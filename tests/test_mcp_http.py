@@ -1,0 +1,189 @@
+"""The MCP endpoints at the HTTP level: auth, DNS-rebinding protection, malformed requests.
+
+Each refusal must come with a clear JSON-RPC error and the right status code, and the host must
+keep serving afterwards (every test ends with a normal call).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .host_process import TEST_KEYS, HostProcess
+
+APP = Path(__file__).resolve().parent / "apps" / "mcp_app"
+ACCEPT = "application/json, text/event-stream"
+PROXY_NAME = "mcp.proxy.example"
+
+
+def rpc(method: str, params: dict | None = None, request_id: int = 1) -> dict:
+    return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
+
+
+def echo_call(text: str = "ok") -> dict:
+    return rpc("tools/call", {"name": "echo", "arguments": {"text": text}})
+
+
+class Http:
+    """Raw POSTs to one host's streamable endpoint."""
+
+    def __init__(self, host: HostProcess, key: str | None):
+        self.url = f"{host.base_url}/runtime/webhooks/mcp"
+        self.key = key
+        self.client = httpx.Client(timeout=30)
+
+    def post(self, body, headers: dict | None = None, key: str | None = "default", **kwargs) -> httpx.Response:
+        sent = {"content-type": "application/json", "accept": ACCEPT}
+        key = self.key if key == "default" else key
+        if key:
+            sent["x-functions-key"] = key
+        sent.update(headers or {})
+        content = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        return self.client.post(self.url, content=content, headers=sent, **kwargs)
+
+    def assert_serving(self) -> None:
+        response = self.post(echo_call("still serving"))
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["content"][0]["text"] == "still serving"
+
+
+def error_of(response: httpx.Response) -> dict:
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    return response.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def system_host(tmp_path_factory) -> HostProcess:
+    process = HostProcess(APP, tmp_path_factory.mktemp("mcp-system")).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def anonymous_host(tmp_path_factory) -> HostProcess:
+    process = HostProcess(APP / "anonymous", tmp_path_factory.mktemp("mcp-anonymous"),
+                          env={"MCP_ALLOWED_HOSTS": PROXY_NAME}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def http(system_host) -> Http:
+    return Http(system_host, system_host.mcp_key)
+
+
+def test_stateless_call_needs_no_handshake(http):
+    http.assert_serving()
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key-123"])
+def test_missing_or_wrong_key_is_401(http, system_host, key):
+    response = http.post(echo_call(), key=key)
+    assert response.status_code == 401
+    assert "mcp_extension" in error_of(response)["message"]
+    assert "wrong-key-123" not in system_host.log()
+    http.assert_serving()
+
+
+def test_key_in_code_query_and_master_key_are_accepted(http):
+    assert http.post(echo_call(), key=None, params={"code": TEST_KEYS["MCP_EXTENSION_KEY"]}).status_code == 200
+    assert http.post(echo_call(), key=TEST_KEYS["FUNCTIONS_MASTER_KEY"]).status_code == 200
+    assert http.post(echo_call(), key=TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]).status_code == 401
+
+
+def test_sse_endpoints_need_the_key(system_host, http):
+    base = f"{system_host.base_url}/runtime/webhooks/mcp"
+    assert httpx.get(f"{base}/sse", timeout=10).status_code == 401
+    message = httpx.post(f"{base}/message?session_id=00", json=echo_call(), timeout=10)
+    assert message.status_code == 401
+    unknown = httpx.post(f"{base}/message?session_id={'0' * 32}", json=echo_call(), timeout=10,
+                         headers={"x-functions-key": system_host.mcp_key})
+    assert unknown.status_code == 404
+    http.assert_serving()
+
+
+@pytest.mark.parametrize("host_header", ["evil.example", "evil.example:7071", "127.0.0.1.evil.example:80"])
+def test_foreign_host_header_is_421(http, host_header):
+    response = http.post(echo_call(), headers={"host": host_header})
+    assert response.status_code == 421
+    assert "Host" in error_of(response)["message"]
+    http.assert_serving()
+
+
+def test_foreign_origin_is_403_and_local_origins_pass(http):
+    response = http.post(echo_call(), headers={"origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "Origin" in error_of(response)["message"]
+    assert http.post(echo_call(), headers={"origin": "http://localhost:6274"}).status_code == 200
+    assert http.post(echo_call(), headers={"host": "localhost:1234"}).status_code == 200
+    http.assert_serving()
+
+
+def test_wrong_content_type_is_415(http):
+    response = http.post(json.dumps(echo_call()), headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+    assert "application/json" in error_of(response)["message"]
+    http.assert_serving()
+
+
+def test_missing_accept_is_406(http):
+    response = http.post(echo_call(), headers={"accept": "application/json"})
+    assert response.status_code == 406
+    assert "text/event-stream" in error_of(response)["message"]
+    http.assert_serving()
+
+
+def test_malformed_json_is_a_parse_error(http):
+    response = http.post(b'{"jsonrpc": "2.0", "id": 1, "method": ')
+    assert response.status_code == 400
+    assert error_of(response)["code"] == -32700
+    http.assert_serving()
+
+
+def test_invalid_jsonrpc_is_400(http):
+    response = http.post({"jsonrpc": "2.0", "id": 1})
+    assert response.status_code == 400
+    assert error_of(response)["code"] in (-32600, -32602)
+    http.assert_serving()
+
+
+def test_body_over_4_mib_is_413(http):
+    response = http.post(echo_call("x" * (4 * 1024 * 1024 + 1)))
+    assert response.status_code == 413
+    assert "4194304" in error_of(response)["message"]
+    http.assert_serving()
+
+
+def test_get_on_streamable_endpoint_is_405(http, system_host):
+    response = httpx.get(http.url, headers={"x-functions-key": system_host.mcp_key}, timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    http.assert_serving()
+
+
+def test_initialize_hands_out_client_state_and_rejects_forged_state(http):
+    response = http.post(rpc("initialize", {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "1.2"}}))
+    assert response.status_code == 200
+    session_id = response.headers["mcp-session-id"]
+    context_call = rpc("tools/call", {"name": "echo_context", "arguments": {"text": "t"}})
+    echoed = http.post(context_call, headers={"mcp-session-id": session_id}).json()
+    context = json.loads(echoed["result"]["content"][0]["text"])
+    assert context["clientinfo"] == {"name": "raw-test", "version": "1.2"}
+    assert context["sessionid"] == session_id
+    forged = http.post(context_call, headers={"mcp-session-id": "not-a-state-token"})
+    assert forged.status_code == 400
+    assert error_of(forged)["message"] == "Invalid client state."
+    http.assert_serving()
+
+
+def test_anonymous_level_needs_no_key_but_still_checks_host(anonymous_host):
+    http = Http(anonymous_host, key=None)
+    http.assert_serving()
+    assert http.post(echo_call(), headers={"host": "evil.example"}).status_code == 421
+    proxied = http.post(echo_call(), headers={"host": PROXY_NAME, "origin": f"https://{PROXY_NAME}"})
+    assert proxied.status_code == 200
+    http.assert_serving()
