@@ -145,11 +145,11 @@ class GatedEndpoint:
         body = b""
         if error is None and self.method == "POST":
             error, body = await self._post_body(request)
+            request = Request(scope, replaying(body, receive))
         if error is not None:
             await error(scope, receive, send)
             return
-        replay = Request(scope, replaying(body, receive))
-        await self.handler(replay, send, body)
+        await self.handler(request, send, body)
 
     @staticmethod
     async def _post_body(request: Request) -> tuple[Response | None, bytes]:

@@ -49,7 +49,6 @@ class McpEndpoint:
     def __init__(self, app: LoadedApp, invoker: FunctionInvoker, settings: HostSettings):
         # The SDK logs every stateless request at INFO ("Terminating session: None"): console noise.
         logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
-        self.settings = settings
         self.catalog = McpCatalog(app)
         self.progress = ProgressRelay(loopback_base(settings))
         handlers = McpHandlers(self.catalog, invoker, self.progress)
