@@ -108,7 +108,7 @@ def _find_function_app(module: Any) -> func.FunctionRegister:
 def _index(app_obj: func.FunctionRegister) -> dict[str, AppFunction]:
     functions: dict[str, AppFunction] = {}
     for fn in app_obj.get_functions():
-        bindings = fn.get_bindings_dict().get("bindings", [])
+        bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]
         trigger = next((b for b in bindings if str(b.get("type", "")).endswith("Trigger")), None)
         if trigger is None:
             raise AppLoadError(f"function {fn.get_function_name()} has no trigger binding")

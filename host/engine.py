@@ -400,7 +400,7 @@ class Engine:
             error = "The instance's history has no ExecutionStarted event."
         else:
             head = [next(ev for ev in full if ev["EventType"] == EventType.OrchestratorStarted), starts[0]]
-            input_value = None if row.input is None else json.loads(row.input)
+            input_value = _context_input(row.input)
             try:
                 result = await asyncio.get_running_loop().run_in_executor(self._pool, partial(
                     self._run_orchestrator, state, orchestrator, head, input_value, events, parsed_new, now))
@@ -613,6 +613,22 @@ class Engine:
             self.store.op_fire_timer(timer.instance_id, timer.execution_id, timer.timer_id, dumps(event)))
         if fired:
             self._mark_ready(timer.instance_id)
+
+
+def _context_input(stored: str | None) -> str | None:
+    """The context's "input" must be JSON text for the SDK's get_input(). The SDK client sends JSON
+    text, which stays as it is; any other value (a raw HTTP body: an object, a number, a plain
+    string) is serialised, where Azure would hand the SDK something it cannot decode."""
+    if stored is None:
+        return None
+    value = json.loads(stored)
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+            return value
+        except ValueError:
+            pass
+    return stored
 
 
 def _is_stale(state: InstanceState, ev: dict[str, Any]) -> bool:

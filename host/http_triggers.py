@@ -15,6 +15,7 @@ from .keys import key_matches, presented_key
 from .settings import HostSettings
 
 MAX_HTTP_BODY_BYTES = 4 * 1024 * 1024
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def starlette_path(route: str) -> str:
@@ -32,7 +33,7 @@ class HttpTriggers:
         routes = []
         for function in self.app.by_trigger("httpTrigger"):
             route = function.trigger.get("route") or function.name
-            methods = [m.upper() for m in (function.trigger.get("methods") or [])] or None
+            methods = [m.upper() for m in (function.trigger.get("methods") or [])] or ALL_METHODS
             routes.append(Route(starlette_path(route), self._endpoint(function), methods=methods))
         return routes
 

@@ -259,3 +259,9 @@ def counter_loop(context: df.DurableOrchestrationContext):
         context.continue_as_new(n + 1)
         return None
     return n
+
+
+@app.orchestration_trigger(context_name="context")
+def http_caller(context: df.DurableOrchestrationContext):
+    response = yield context.call_http("GET", context.get_input())
+    return {"status": response["statusCode"], "content": response["content"]}
