@@ -102,6 +102,18 @@ def _index_event(state: InstanceState, ev: dict[str, Any]) -> None:
 
 
 @dataclass
+class Intake:
+    """What one episode takes in: inbox rows (durable) and activity results handed over in memory."""
+
+    inbox_ids: list[int] = field(default_factory=list)
+    delivered: list[tuple[PendingActivity, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def delivered_activities(self) -> list[PendingActivity]:
+        return [item for item, _ in self.delivered]
+
+
+@dataclass
 class EngineConfig:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     max_concurrent_activities: int = 200
@@ -124,6 +136,7 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._activity_slots: asyncio.Semaphore | None = None
         self._listeners: dict[str, list[asyncio.Future]] = {}
+        self._mailbox: dict[str, list[tuple[PendingActivity, dict[str, Any]]]] = {}
         self._stopping = False
         self.episodes = 0
 
@@ -314,7 +327,7 @@ class Engine:
             return None
         state = InstanceState(row)
         events = [json.loads(text) for text in self.store.load_history(instance_id)]
-        state.append(events, [HistoryEvent(**ev) for ev in events])
+        state.append(events, [he.to_sdk_event(ev) for ev in events])
         self._cache[instance_id] = state
         while len(self._cache) > self.config.cache_size:
             self._cache.popitem(last=False)
@@ -322,14 +335,15 @@ class Engine:
 
     async def _episode(self, instance_id: str) -> None:
         inbox = self.store.load_inbox(instance_id)
-        if not inbox:
+        delivered = self._mailbox.pop(instance_id, [])
+        if not inbox and not delivered:
             return
         state = self._load_state(instance_id)
         if state is None:
             return
         row = state.row
         now = time.time()
-        consumed: list[int] = []
+        intake = Intake()
         control: list[dict[str, Any]] = []
         new_events: list[dict[str, Any]] = []
         terminate_reason: str | None = None
@@ -340,52 +354,59 @@ class Engine:
             ev = json.loads(text)
             kind = ev["EventType"]
             if row.is_terminal:
-                consumed.append(rowid)
+                intake.inbox_ids.append(rowid)
                 continue
             if kind == EventType.ExecutionTerminated:
-                consumed.append(rowid)
+                intake.inbox_ids.append(rowid)
                 terminated, terminate_reason = True, ev.get("Input")
                 control.append(ev)
                 break
-            if kind == EventType.ExecutionSuspended:
-                consumed.append(rowid)
-                status = "Suspended"
-                control.append(ev)
-                continue
-            if kind == EventType.ExecutionResumed:
-                consumed.append(rowid)
-                status = "Running"
+            if kind in (EventType.ExecutionSuspended, EventType.ExecutionResumed):
+                intake.inbox_ids.append(rowid)
+                status = "Suspended" if kind == EventType.ExecutionSuspended else "Running"
                 control.append(ev)
                 continue
             if status == "Suspended":
                 left_behind = True
                 continue
-            consumed.append(rowid)
-            if _is_stale(state, ev):
-                continue
-            new_events.append(ev)
+            intake.inbox_ids.append(rowid)
+            if not _is_stale(state, ev):
+                new_events.append(ev)
         if row.is_terminal:
-            await self.store.write(self.store.op_delete_inbox(consumed))
+            await self.store.write(self.store.op_delete_inbox(intake.inbox_ids))
             return
         if terminated:
-            await self._finish(state, consumed, control, "Terminated", dumps(terminate_reason), now,
+            await self._finish(state, intake, control, "Terminated", dumps(terminate_reason), now,
                                failure_reason=f"Sub-orchestration terminated: {terminate_reason}")
             return
+        if status == "Suspended":
+            await self._persist_results(delivered)
+        else:
+            for item, ev in delivered:
+                if item.execution_id == row.execution_id and not _is_stale(state, ev):
+                    intake.delivered.append((item, ev))
+                    new_events.append(ev)
         if not new_events:
             row.status = status if status != "Pending" else row.status
-            await self._commit(state, EpisodeCommit(row, consumed, [], [], [], []), control, [])
+            await self._commit(state, EpisodeCommit(row, intake.inbox_ids, [], [], [], []), intake, control, [])
             if left_behind and status != "Suspended":
                 self._mark_ready(instance_id)
             return
-        await self._replay_and_commit(state, consumed, control, new_events, now)
+        await self._replay_and_commit(state, intake, control, new_events, now)
         if left_behind and state.row.status not in ("Suspended", *TERMINAL_STATUSES):
             self._mark_ready(instance_id)
 
-    async def _replay_and_commit(self, state: InstanceState, consumed: list[int], control: list[dict[str, Any]],
+    async def _persist_results(self, delivered: list[tuple[PendingActivity, dict[str, Any]]]) -> None:
+        """Results for a suspended instance wait in its durable inbox, not in memory."""
+        for item, ev in delivered:
+            await self.store.write(
+                self.store.op_complete_activity(item.instance_id, item.execution_id, item.task_id, dumps(ev)))
+
+    async def _replay_and_commit(self, state: InstanceState, intake: Intake, control: list[dict[str, Any]],
                                  new_events: list[dict[str, Any]], now: float) -> None:
         row = state.row
         episode = control + [he.event(EventType.OrchestratorStarted, now)] + new_events
-        parsed_new = [HistoryEvent(**ev) for ev in episode]
+        parsed_new = [he.to_sdk_event(ev) for ev in episode]
         for ev in state.parsed:
             ev._is_played = True
         events = state.parsed + parsed_new
@@ -417,26 +438,26 @@ class Engine:
             error = self._check_result_size(result)
         if error is not None:
             message = f"Orchestrator function '{row.name}' failed: {error}"
-            await self._finish(state, consumed, episode, "Failed", dumps(message), now,
+            await self._finish(state, intake, episode, "Failed", dumps(message), now,
                                failure_reason=message, parsed=parsed_new,
                                custom_status=result.custom_status if result else None)
             return
         assert result is not None
         if result.done and result.continue_as_new:
-            await self._continue_as_new(state, consumed, result, now)
+            await self._continue_as_new(state, intake, result, now)
             return
         if result.done:
-            await self._finish(state, consumed, episode, "Completed", dumps(result.output), now, parsed=parsed_new,
+            await self._finish(state, intake, episode, "Completed", dumps(result.output), now, parsed=parsed_new,
                                custom_status=result.custom_status)
             return
         scheduling, activities, timers, children = self._schedule(row, result.new_work, now)
         episode = episode + scheduling + [he.event(EventType.OrchestratorCompleted, now)]
-        parsed_new = parsed_new + [HistoryEvent(**ev) for ev in episode[len(parsed_new):]]
+        parsed_new = parsed_new + [he.to_sdk_event(ev) for ev in episode[len(parsed_new):]]
         row.status = "Running"
         row.custom_status = None if result.custom_status is None else dumps(result.custom_status)
         row.updated_at = now
-        commit = EpisodeCommit(row, consumed, [], activities, timers, children)
-        await self._commit(state, commit, episode, parsed_new)
+        commit = EpisodeCommit(row, intake.inbox_ids, [], activities, timers, children)
+        await self._commit(state, commit, intake, episode, parsed_new)
 
     @staticmethod
     def _run_orchestrator(state: InstanceState, orchestrator: AppFunction, head: list[dict[str, Any]],
@@ -497,7 +518,7 @@ class Engine:
                 children.append((child, dumps(started)))
         return scheduling, activities, timers, children
 
-    async def _continue_as_new(self, state: InstanceState, consumed: list[int], result: Any, now: float) -> None:
+    async def _continue_as_new(self, state: InstanceState, intake: Intake, result: Any, now: float) -> None:
         row = state.row
         row.execution_id = uuid.uuid4().hex
         row.input = None if result.continue_as_new_input is None else dumps(result.continue_as_new_input)
@@ -506,11 +527,11 @@ class Engine:
         row.custom_status = None if result.custom_status is None else dumps(result.custom_status)
         row.updated_at = now
         started = he.execution_started(now, row.name, row.instance_id, row.execution_id, row.input)
-        commit = EpisodeCommit(row, consumed, [], [], [], [], reset_history=True,
+        commit = EpisodeCommit(row, intake.inbox_ids, [], [], [], [], reset_history=True,
                                enqueue=[(row.instance_id, dumps(started))])
-        await self._commit(state, commit, [], [])
+        await self._commit(state, commit, intake, [], [])
 
-    async def _finish(self, state: InstanceState, consumed: list[int], episode: list[dict[str, Any]], status: str,
+    async def _finish(self, state: InstanceState, intake: Intake, episode: list[dict[str, Any]], status: str,
                       output_json: str, now: float, failure_reason: str | None = None,
                       parsed: list[HistoryEvent] | None = None, custom_status: Any = None) -> None:
         row = state.row
@@ -532,14 +553,15 @@ class Engine:
                                         TaskScheduledId=row.parent_task_id, Reason=failure_reason,
                                         Details=json.loads(output_json) if status == "Failed" else None)
             enqueue.append((row.parent_instance_id, dumps(parent_event)))
-        commit = EpisodeCommit(row, consumed, [], [], [], [], finished=True, enqueue=enqueue)
-        await self._commit(state, commit, episode + closing, None)
+        commit = EpisodeCommit(row, intake.inbox_ids, [], [], [], [], finished=True, enqueue=enqueue)
+        await self._commit(state, commit, intake, episode + closing, None)
 
-    async def _commit(self, state: InstanceState, commit: EpisodeCommit, episode: list[dict[str, Any]],
-                      parsed: list[HistoryEvent] | None) -> None:
+    async def _commit(self, state: InstanceState, commit: EpisodeCommit, intake: Intake,
+                      episode: list[dict[str, Any]], parsed: list[HistoryEvent] | None) -> None:
         row = state.row
         base = 0 if commit.reset_history else len(state.history)
         commit.new_history = [(base + i, dumps(ev)) for i, ev in enumerate(episode)]
+        commit.delivered = intake.delivered_activities
         try:
             started_children = await self.store.write(self.store.op_commit_episode(commit))
         except InstanceGone:
@@ -547,6 +569,9 @@ class Engine:
             return
         except Exception:
             self._cache.pop(row.instance_id, None)
+            if intake.delivered:  # not recorded: hand the results to the next episode
+                self._mailbox.setdefault(row.instance_id, [])[:0] = intake.delivered
+                self._mark_ready(row.instance_id)
             raise
         if commit.finished:
             self._cache.pop(row.instance_id, None)
@@ -554,7 +579,7 @@ class Engine:
             state.history, state.parsed, state.scheduled, state.completed = [], [], {}, set()
             state.session = None
         else:
-            state.append(episode, parsed if parsed is not None else [HistoryEvent(**ev) for ev in episode])
+            state.append(episode, parsed if parsed is not None else [he.to_sdk_event(ev) for ev in episode])
         for activity in commit.activities:
             self._spawn(self._run_activity(activity))
         for timer in commit.timers:
@@ -570,10 +595,11 @@ class Engine:
         assert self._activity_slots is not None
         async with self._activity_slots:
             event = await self._execute_activity(item)
-        recorded = await self.store.write(
-            self.store.op_complete_activity(item.instance_id, item.execution_id, item.task_id, dumps(event)))
-        if recorded:
-            self._mark_ready(item.instance_id)
+        # The result is recorded by the orchestrator's next episode, in the same commit as its history
+        # (one fsync per step, not two). Until then it is only in memory: a crash re-runs the activity,
+        # which at-least-once semantics allow; a recorded result is never run again.
+        self._mailbox.setdefault(item.instance_id, []).append((item, event))
+        self._mark_ready(item.instance_id)
 
     async def _execute_activity(self, item: PendingActivity) -> dict[str, Any]:
         now = time.time

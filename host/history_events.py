@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from enum import IntEnum
 from typing import Any
 
+from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
+
 
 class EventType(IntEnum):
     ExecutionStarted = 0
@@ -44,6 +46,28 @@ COMPLETION_EVENTS = {
     EventType.TimerFired: "TimerId",
 }
 FAILURE_EVENTS = (EventType.TaskFailed, EventType.SubOrchestrationInstanceFailed)
+
+
+def to_sdk_event(data: dict[str, Any]) -> HistoryEvent:
+    """Build the SDK's HistoryEvent without its dateutil parse, which dominated short orchestrations.
+
+    Same attributes as `HistoryEvent(**data)`: the timestamps we write are ISO 8601 in UTC, which
+    `datetime.fromisoformat` reads (about 50x faster) to the same aware datetime.
+    """
+    ev = HistoryEvent.__new__(HistoryEvent)
+    ev._event_type = data["EventType"]
+    ev._event_id = data["EventId"]
+    ev._is_played = data["IsPlayed"]
+    ev._timestamp = datetime.fromisoformat(data["Timestamp"])
+    ev._is_processed = False
+    ev.Name = ev.InstanceId = ev.TaskScheduledId = ev.Reason = ev.Details = ev.Input = None
+    for key, value in data.items():
+        if key not in _CORE_KEYS:
+            setattr(ev, key, value)
+    return ev
+
+
+_CORE_KEYS = frozenset(("EventType", "EventId", "IsPlayed", "Timestamp"))
 
 
 def iso(ts: float) -> str:

@@ -119,6 +119,7 @@ class EpisodeCommit:
     timers: list[PendingTimer]
     children: list[tuple[InstanceRow, str]]  # (child row, ExecutionStarted event JSON)
     enqueue: list[tuple[str, str]] = field(default_factory=list)  # (instance id, event JSON), if it exists
+    delivered: list[PendingActivity] = field(default_factory=list)  # activities whose results this episode records
     reset_history: bool = False  # continue-as-new or rewind: the instance's history is rewritten
     finished: bool = False  # terminal: drop pending work and timers
 
@@ -340,6 +341,11 @@ class HistoryStore:
                 raise InstanceGone(row.instance_id)
             if commit.consumed_inbox_ids:
                 conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in commit.consumed_inbox_ids])
+            if commit.delivered:
+                conn.executemany(
+                    "DELETE FROM activities WHERE instance_id = ? AND task_id = ? AND execution_id = ?",
+                    [(a.instance_id, a.task_id, a.execution_id) for a in commit.delivered],
+                )
             if commit.reset_history:
                 conn.execute("DELETE FROM history WHERE instance_id = ?", (row.instance_id,))
             if commit.finished or commit.reset_history:
