@@ -157,7 +157,7 @@ class ResourceDef:
     def from_function(cls, function: AppFunction) -> "ResourceDef":
         trigger = function.trigger
         uri = trigger.get("uri") or ""
-        if "://" not in uri and ":" not in uri:
+        if ":" not in uri:
             raise McpDefinitionError(f"function {function.name}: invalid resource URI format: '{uri}'")
         common = dict(
             name=trigger.get("resourceName") or function.name,

@@ -33,7 +33,6 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD_BIND = frozenset({"0.0.0.0", "::", ""})
 SERVER_ERROR = -32000
-INVALID_REQUEST = -32600
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 

@@ -26,7 +26,7 @@ from .app_loader import LoadedApp
 from .invoker import FunctionInvoker
 from .mcp_catalog import McpCatalog
 from .mcp_handlers import McpHandlers
-from .mcp_http import GatedEndpoint, RequestGuard, SseConnection, StreamableHttp, asgi
+from .mcp_http import WILDCARD_BIND, GatedEndpoint, RequestGuard, SseConnection, StreamableHttp, asgi
 from .settings import HostSettings
 from .tool_progress import PROGRESS_PATH, ProgressRelay
 
@@ -39,7 +39,7 @@ DEFAULT_SERVER_VERSION = "1.0.0"
 
 def loopback_base(settings: HostSettings) -> str:
     """Where code in this process reaches the host: the bind address, or loopback for wildcards."""
-    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = "127.0.0.1" if settings.host in WILDCARD_BIND else settings.host
     return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 

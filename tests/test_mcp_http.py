@@ -187,3 +187,30 @@ def test_anonymous_level_needs_no_key_but_still_checks_host(anonymous_host):
     proxied = http.post(echo_call(), headers={"host": PROXY_NAME, "origin": f"https://{PROXY_NAME}"})
     assert proxied.status_code == 200
     http.assert_serving()
+
+
+def banner_config(log: str, title: str) -> dict:
+    """The JSON printed on the line after `title` in the startup banner."""
+    lines = log.splitlines()
+    return json.loads(lines[lines.index(title) + 1])
+
+
+def test_banner_client_config_works_as_pasted(system_host):
+    log = system_host.log()
+    url = f"http://localhost:{system_host.port}/runtime/webhooks/mcp"
+    assert f"Legacy SSE       {url}/sse" in log
+    assert f'claude mcp add --transport http mcp-test-server {url} --header "x-functions-key: test-mcp-key"' in log
+    assert f"/runtime/webhooks/durabletask/instances?code={system_host.durable_key}" in log
+    server = banner_config(log, "VS Code (.vscode/mcp.json):")["servers"]["mcp-test-server"]
+    assert (server["type"], server["url"]) == ("http", url)
+    response = httpx.post(server["url"], headers={**server["headers"], "accept": ACCEPT}, json=echo_call("pasted"))
+    assert response.json()["result"]["content"][0]["text"] == "pasted"
+    desktop = banner_config(log, "Claude Desktop (claude_desktop_config.json):")
+    assert desktop["mcpServers"]["mcp-test-server"]["args"][-2:] == ["--header", "x-functions-key:test-mcp-key"]
+
+
+def test_banner_at_anonymous_level_has_no_key(anonymous_host):
+    log = anonymous_host.log()
+    assert "Key              none (webhookAuthorizationLevel Anonymous)" in log
+    server = banner_config(log, "VS Code (.vscode/mcp.json):")["servers"]["azure-functions-mcp-server"]
+    assert "headers" not in server
