@@ -7,6 +7,8 @@ the `openai` client, the Agents SDK and the durable `run_model` activity run unm
 Endpoints (non-streaming; `stream: true` gets a 400 that says so):
   POST /v1/responses          Responses API: `output` items `message` / `function_call`
   POST /v1/chat/completions   Chat Completions: `choices[0].message.content` / `.tool_calls`
+  POST /openai/responses, /openai/deployments/{deployment}/chat/completions   the same, on Azure OpenAI's
+                              routes, so an `AsyncAzureOpenAI` client can be pointed at the server
   GET  /v1/models
   GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reset
 The `/_fake/*` control routes take the same JSON as the in-process methods of `FakeModelServer`,
@@ -66,6 +68,7 @@ from starlette.routing import Route
 
 AGENT_MARKER = re.compile(r"\[agent:([A-Za-z0-9_.\-]+)\]")
 ANY_AGENT = "*"
+AUTH_HEADERS = ("authorization", "api-key")
 RESPONSES = "responses"
 CHAT_COMPLETIONS = "chat_completions"
 
@@ -299,13 +302,15 @@ class RandomFaults:
 
 @dataclass(frozen=True)
 class RecordedCall:
-    """One request the server answered, in arrival order."""
+    """One request the server answered, in arrival order, with its URL path and query and its auth headers."""
 
     seq: int
     api: str
     agent: str | None
     status: int
     body: Any
+    path: str = ""
+    auth: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -393,9 +398,11 @@ class FakeModelState:
             requests=calls,
         )
 
-    def record(self, api: str, agent: str | None, reply: Reply, body: Any) -> Reply:
+    def record(self, api: str, agent: str | None, reply: Reply, body: Any, request: Request) -> Reply:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        auth = {name: request.headers[name] for name in AUTH_HEADERS if name in request.headers}
         with self._lock:
-            self._calls.append(RecordedCall(len(self._calls) + 1, api, agent, reply.status, body))
+            self._calls.append(RecordedCall(len(self._calls) + 1, api, agent, reply.status, body, path, auth))
         return reply
 
     def _take_fault(self, agent: str) -> Fault | None:
@@ -467,15 +474,17 @@ def create_app(state: FakeModelState) -> Starlette:
             try:
                 body = json.loads(await request.body())
             except ValueError as exc:
-                return _json_response(state.record(api, None, error_reply(400, f"request body is not JSON: {exc}"), None))
+                reply = error_reply(400, f"request body is not JSON: {exc}")
+                return _json_response(state.record(api, None, reply, None, request))
             if not isinstance(body, dict):
-                return _json_response(state.record(api, None, error_reply(400, "request body must be a JSON object"), body))
+                reply = error_reply(400, "request body must be a JSON object")
+                return _json_response(state.record(api, None, reply, body, request))
             agent = agent_key(api, body)
             if body.get("stream"):
                 reply = error_reply(400, "the fake model server does not implement streaming; send stream=false")
             else:
                 reply = state.answer(api, body, agent, str(body.get("model") or "fake-model"))
-            return _json_response(state.record(api, agent, reply, body))
+            return _json_response(state.record(api, agent, reply, body, request))
         return endpoint
 
     async def models(request: Request) -> JSONResponse:
@@ -507,6 +516,8 @@ def create_app(state: FakeModelState) -> Starlette:
     return Starlette(routes=[
         Route("/v1/responses", model_endpoint(RESPONSES), methods=["POST"]),
         Route("/v1/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
+        Route("/openai/responses", model_endpoint(RESPONSES), methods=["POST"]),
+        Route("/openai/deployments/{deployment}/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
         Route("/v1/models", models),
         Route("/_fake/{action}", control, methods=["GET", "POST"]),
     ])

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 from agents import Agent, OpenAIProvider, RunConfig, Runner, function_tool
-from openai import AsyncOpenAI
+from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel
@@ -90,6 +90,22 @@ async def test_openai_client_in_both_apis(fake, client):
     assert completion.choices[0].message.content == "two"
     models = await client.models.list()
     assert [m.id for m in models.data] == ["a"]
+    calls = fake.stats().requests
+    assert [c.path for c in calls] == ["/v1/responses", "/v1/chat/completions"]
+    assert calls[0].auth == {"authorization": "Bearer test-key"}
+
+
+async def test_azure_routes_answer_an_azure_client(fake):
+    fake.script({"a": [{"text": "by responses"}, {"text": "by chat"}]})
+    azure = AsyncAzureOpenAI(azure_endpoint=fake.url, api_key="azure-key", api_version="2025-04-01-preview",
+                             max_retries=0)
+    assert (await azure.responses.create(model="dep", instructions="[agent:a]", input="x")).output_text == "by responses"
+    completion = await azure.chat.completions.create(model="dep", messages=[{"role": "system", "content": "[agent:a]"}])
+    assert completion.choices[0].message.content == "by chat"
+    calls = fake.stats().requests
+    assert [c.path for c in calls] == ["/openai/responses?api-version=2025-04-01-preview",
+                                       "/openai/deployments/dep/chat/completions?api-version=2025-04-01-preview"]
+    assert calls[0].auth == {"api-key": "azure-key"}
 
 
 async def test_agent_key_falls_back_to_model_then_to_wildcard(fake, client):
