@@ -1,0 +1,218 @@
+"""Model configuration from the environment: each provider, the API mode, the missing-config message.
+
+`configure_model()` sets process-wide Agents SDK defaults; the autouse fixture puts them back, so
+these tests run in-process. End-to-end checks run a plain `Runner.run` (no durable orchestrator)
+against the fake model server with no explicit client, proving the defaults are what the SDK uses.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import openai
+import pytest
+from agents import Agent, Runner, trace
+from agents.models import _openai_shared, get_default_model
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
+from agents.models.openai_provider import OpenAIProvider
+from agents.models.openai_responses import OpenAIResponsesModel
+from agents.tracing import set_tracing_disabled
+from agents.tracing.traces import NoOpTrace
+from openai import AsyncAzureOpenAI
+
+from orchestrations import model_config
+from orchestrations.model_config import (
+    DEFAULT_AZURE_API_VERSION, ModelNotConfiguredError, configure_model, model_status, require_model,
+)
+
+from .fake_model_server import FakeModelServer
+from .host_process import PROJECT_ROOT
+
+MODEL_ENV = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL", "OPENAI_API_MODE", "OPENAI_API_VERSION",
+    "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
+    "AZURE_OPENAI_AD_TOKEN", "OPENAI_AGENTS_DISABLE_TRACING",
+)
+
+
+def tracing_enabled() -> bool:
+    return not isinstance(trace("probe"), NoOpTrace)
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch):
+    """No model variables, and the SDK's global defaults restored afterwards."""
+    for name in MODEL_ENV:
+        monkeypatch.setenv(name, "")  # recorded, so configure_model's own writes are undone too
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(model_config, "_current", model_config._current)
+    saved = (_openai_shared.get_default_openai_client(), _openai_shared.get_use_responses_by_default(), tracing_enabled())
+    yield
+    _openai_shared.set_default_openai_client(saved[0])
+    _openai_shared.set_use_responses_by_default(saved[1])
+    set_tracing_disabled(not saved[2])
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeModelServer() as server:
+        yield server
+
+
+def default_client():
+    return _openai_shared.get_default_openai_client()
+
+
+def test_nothing_configured_says_what_to_set():
+    before = default_client()
+    config = configure_model()
+    assert not config.configured
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_MODE=chat_completions", "AZURE_OPENAI_ENDPOINT",
+                 "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY", "managed identity"):
+        assert name in model_status()
+    with pytest.raises(ModelNotConfiguredError) as caught:
+        require_model()
+    assert str(caught.value) == model_status()
+    assert default_client() is before
+
+
+def test_status_before_configure_model_ran():
+    probe = ("from orchestrations.model_config import model_status, require_model\n"
+             "print(model_status())\n"
+             "require_model()\n")
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == "no model is configured: configure_model() has not run"
+    assert "ModelNotConfiguredError: no model is configured: configure_model() has not run" in ran.stderr
+
+
+def test_openai_with_a_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    config = configure_model()
+    assert config.configured and require_model() is config
+    assert model_status() == f"configured: openai, model {get_default_model()}, api responses"
+    client = default_client()
+    assert (str(client.base_url), client.api_key, client.max_retries) == ("https://api.openai.com/v1/", "sk-test", 0)
+    model = OpenAIProvider().get_model(None)
+    assert isinstance(model, OpenAIResponsesModel) and model.model == get_default_model()
+
+
+def test_openai_compatible_server_in_chat_completions_mode(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1")
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "llama3.2")
+    monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
+    configure_model()
+    assert model_status() == ("configured: openai-compatible (http://localhost:11434/v1), model llama3.2, "
+                              "api chat_completions")
+    assert str(default_client().base_url) == "http://localhost:11434/v1/"
+    assert _openai_shared.get_use_responses_by_default() is False
+    model = OpenAIProvider().get_model(None)
+    assert isinstance(model, OpenAIChatCompletionsModel) and model.model == "llama3.2"
+
+
+def test_invalid_api_mode_is_reported_not_raised(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_MODE", "completions")
+    assert not configure_model().configured
+    assert model_status() == "OPENAI_API_MODE must be one of responses, chat_completions, not 'completions'"
+
+
+def test_azure_with_an_api_key(monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com/")
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "gpt-prod")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-ignored")  # Azure wins when both are set
+    configure_model()
+    assert model_status() == ("configured: azure-openai (https://contoso.openai.azure.com/, api key), model gpt-prod, "
+                              "api responses")
+    client = default_client()
+    assert isinstance(client, AsyncAzureOpenAI) and client.max_retries == 0
+    assert str(client.base_url) == "https://contoso.openai.azure.com/openai/"
+    assert client.default_query == {"api-version": DEFAULT_AZURE_API_VERSION}
+    assert OpenAIProvider().get_model(None).model == "gpt-prod"
+
+
+def test_azure_with_managed_identity_and_api_version(monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "gpt-prod")
+    monkeypatch.setenv("AZURE_OPENAI_API_VERSION", "2025-03-01-preview")
+    monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
+    config = configure_model()
+    assert config.provider == "azure-openai (https://contoso.openai.azure.com, managed identity)"
+    assert config.api == "chat_completions"
+    client = default_client()
+    assert client.default_query == {"api-version": "2025-03-01-preview"}
+    assert callable(client._azure_ad_token_provider)  # not called: no token is fetched at import
+
+
+def test_azure_without_a_deployment_says_so(monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    assert not configure_model().configured
+    assert "AZURE_OPENAI_DEPLOYMENT is not" in model_status()
+
+
+def test_a_failing_client_is_reported_not_raised(monkeypatch):
+    def refuse(**kwargs):
+        raise ValueError("bad option")
+
+    monkeypatch.setattr(model_config, "AsyncOpenAI", refuse)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert not configure_model().configured
+    assert model_status() == "the model client could not be created: bad option"
+
+
+def test_tracing_is_disabled_unless_asked_for(monkeypatch):
+    set_tracing_disabled(False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "false")
+    configure_model()
+    assert tracing_enabled()
+    monkeypatch.delenv("OPENAI_AGENTS_DISABLE_TRACING")
+    configure_model()
+    assert not tracing_enabled()
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the SDK's defaults reach the fake model server
+
+
+@pytest.mark.parametrize("api", ["responses", "chat_completions"])
+async def test_configured_defaults_drive_a_plain_agent(fake, monkeypatch, api):
+    fake.reset()
+    fake.script({"local": [{"text": f"answered over {api}"}]})
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "llama3.2")
+    monkeypatch.setenv("OPENAI_API_MODE", api)
+    configure_model()
+    result = await Runner.run(Agent(name="local", instructions="[agent:local] Answer."), "hello")
+    assert result.final_output == f"answered over {api}"
+    (call,) = fake.stats().requests
+    assert (call.api, call.body["model"], call.auth) == (api, "llama3.2", {"authorization": "Bearer not-needed"})
+
+
+async def test_azure_defaults_drive_a_plain_agent(fake, monkeypatch):
+    fake.reset()
+    fake.script({"gpt-prod": [{"text": "from azure"}, {"text": "from azure chat"}]})
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake.url)
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "gpt-prod")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    configure_model()
+    assert (await Runner.run(Agent(name="a", instructions="Answer."), "hi")).final_output == "from azure"
+    monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
+    configure_model()
+    assert (await Runner.run(Agent(name="a", instructions="Answer."), "hi")).final_output == "from azure chat"
+    paths = [call.path for call in fake.stats().requests]
+    assert paths == [f"/openai/responses?api-version={DEFAULT_AZURE_API_VERSION}",
+                     f"/openai/deployments/gpt-prod/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}"]
+    assert fake.stats().requests[0].auth == {"api-key": "azure-key"}
+
+
+async def test_client_does_not_retry_so_the_durable_policy_owns_backoff(fake, monkeypatch):
+    fake.reset()
+    fake.script({"local": [{"text": "would succeed on a retry"}]})
+    fake.fail_next("local", 429, retry_after=0.01)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    configure_model()
+    with pytest.raises(openai.RateLimitError):
+        await Runner.run(Agent(name="local", instructions="[agent:local] Answer."), "hello")
+    assert fake.stats().by_status == {429: 1}
