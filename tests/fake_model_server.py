@@ -31,6 +31,12 @@ contain `[agent:planner]`:
       {"tool_calls": [{"name": "fetch_url", "arguments": {"url": "http://example.test/"}}]},
       lambda request: {"text": "fetched: " + request.tool_outputs()[-1]},
   ]}
+A request identical to one already answered (same API, same JSON body) gets the same answer again
+and does not consume a turn, like a deterministic model: so a `run_model` activity that is re-run
+after a crash, or retried, sees what the first attempt saw. Setting an agent's script forgets these;
+`remember_answers=False` (`--forget-answers`) serves every request from the script instead, for a test
+whose code retries with an identical prompt and expects a different answer.
+
 When an agent's turns run out (or it has no script) the server answers 500 with an error whose
 type is `fake_script_error` and which names the agent: a test that under-scripts an agent fails
 loudly instead of looping on a repeated turn. Opt in to repetition with `"repeat": true`.
@@ -260,11 +266,15 @@ _ERROR_KINDS = {
 
 @dataclass(frozen=True)
 class Reply:
-    """What the server sends back: a status, a JSON body and any extra headers."""
+    """What the server sends back: a status, a JSON body and any extra headers.
+
+    `repeated` marks the stored answer to a request seen before.
+    """
 
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    repeated: bool = False
 
 
 def error_reply(status: int, message: str, *, retry_after: float | None = None, kind: str | None = None) -> Reply:
@@ -311,6 +321,7 @@ class RecordedCall:
     body: Any
     path: str = ""
     auth: dict[str, str] = field(default_factory=dict)
+    repeated: bool = False
 
 
 @dataclass
@@ -343,17 +354,19 @@ class CallStats:
 class FakeModelState:
     """Script, faults and counters behind one lock: the HTTP layer and the test thread both use it."""
 
-    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None):
+    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, remember_answers: bool = True):
         self._lock = threading.Lock()
+        self.remember_answers = remember_answers
         self.reset()
         if script:
             self.set_script(script)
 
     def reset(self) -> None:
-        """Forget scripts, faults and counts."""
+        """Forget scripts, faults, stored answers and counts."""
         with self._lock:
             self._script: dict[str, list[Turn]] = {}
             self._served: Counter[str] = Counter()
+            self._answers: dict[str, dict[str, dict[str, Any]]] = {}  # script key -> request -> answer body
             self._faults: dict[str, deque[Fault]] = {}
             self._random: RandomFaults | None = None
             self._calls: list[RecordedCall] = []
@@ -365,6 +378,7 @@ class FakeModelState:
             for agent, turns in checked.items():
                 self._script[agent] = turns
                 self._served[agent] = 0
+                self._answers.pop(agent, None)
 
     def fail_next(self, agent: str, status: int = 429, count: int = 1, *,
                   retry_after: float | None = None, message: str | None = None) -> None:
@@ -402,7 +416,8 @@ class FakeModelState:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         auth = {name: request.headers[name] for name in AUTH_HEADERS if name in request.headers}
         with self._lock:
-            self._calls.append(RecordedCall(len(self._calls) + 1, api, agent, reply.status, body, path, auth))
+            seq = len(self._calls) + 1
+            self._calls.append(RecordedCall(seq, api, agent, reply.status, body, path, auth, reply.repeated))
         return reply
 
     def _take_fault(self, agent: str) -> Fault | None:
@@ -415,9 +430,12 @@ class FakeModelState:
             return chance.fault
         return None
 
+    def _script_key(self, agent: str) -> str:
+        return agent if agent in self._script else ANY_AGENT
+
     def _take_turn(self, agent: str) -> tuple[int, Turn] | str:
         """The turn to serve and its index, or why there is none."""
-        key = agent if agent in self._script else ANY_AGENT
+        key = self._script_key(agent)
         turns = self._script.get(key)
         if turns is None:
             return f"no script for agent {agent!r}; scripted agents: {sorted(self._script)}"
@@ -431,12 +449,17 @@ class FakeModelState:
         return index, turns[index]
 
     def answer(self, api: str, body: dict[str, Any], agent: str, model: str) -> Reply:
-        """Serve one model call: a queued or random fault first, else the agent's next turn."""
+        """Serve one model call: a queued or random fault first, else a repeated answer, else the next turn."""
+        request_key = api + json.dumps(body, sort_keys=True)
         with self._lock:
             fault = self._take_fault(agent)
-            taken = None if fault else self._take_turn(agent)
-        if fault:
-            return fault.reply(agent)
+            if fault:
+                return fault.reply(agent)
+            script_key = self._script_key(agent)
+            seen = self._answers.get(script_key, {}).get(request_key) if self.remember_answers else None
+            if seen is not None:
+                return Reply(200, seen, repeated=True)
+            taken = self._take_turn(agent)
         if isinstance(taken, str):
             return error_reply(500, f"fake model server: {taken}", kind="fake_script_error")
         index, turn = taken
@@ -448,7 +471,10 @@ class FakeModelState:
             except Exception as exc:  # a broken test callable must show up as a readable error
                 return error_reply(500, f"fake model server: script callable of agent {agent!r} failed: {exc!r}",
                                    kind="fake_script_error")
-        return Reply(200, RENDERERS[api](turn, request))
+        reply = Reply(200, RENDERERS[api](turn, request))
+        with self._lock:
+            self._answers.setdefault(script_key, {})[request_key] = reply.body
+        return reply
 
 
 def agent_key(api: str, body: dict[str, Any]) -> str:
@@ -548,8 +574,9 @@ class FakeModelServer:
     callables work; the same state is reachable over `/_fake/*` for other processes.
     """
 
-    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, host: str = "127.0.0.1", port: int = 0):
-        self.state = FakeModelState(script)
+    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 remember_answers: bool = True):
+        self.state = FakeModelState(script, remember_answers=remember_answers)
         self._sock = _listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._server: uvicorn.Server | None = None
@@ -631,8 +658,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the first line)")
     parser.add_argument("--script", help="JSON file, package.module[:ATTRIBUTE], or a name in tests.model_scripts")
+    parser.add_argument("--forget-answers", action="store_true", help="serve identical requests from the script too")
     args = parser.parse_args(argv)
-    state = FakeModelState(load_script(args.script) if args.script else None)
+    state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers)
     sock = _listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"fake model server listening on http://{host}:{port}/v1", flush=True)

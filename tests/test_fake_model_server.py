@@ -75,7 +75,8 @@ def test_chat_completion_wire_shape_validates_strictly(fake):
     calls = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls]
     assert calls == [("add", '{"a": 1}'), ("sub", "{}")]
     assert len({c.id for c in choice.message.tool_calls}) == 2
-    second = ChatCompletion.model_validate(httpx.post(f"{fake.base_url}/chat/completions", json=chat_body("a")).json())
+    second = ChatCompletion.model_validate(
+        httpx.post(f"{fake.base_url}/chat/completions", json=chat_body("a", "next")).json())
     assert second.choices[0].finish_reason == "stop"
     assert json.loads(second.choices[0].message.content) == {"score": 7}
     assert second.usage.total_tokens > 0
@@ -113,7 +114,7 @@ async def test_agent_key_falls_back_to_model_then_to_wildcard(fake, client):
     assert (await client.responses.create(model="gpt-planner", input="x")).output_text == "by model"
     assert (await client.responses.create(model="unknown", input="x")).output_text == "anyone"
     with pytest.raises(openai.InternalServerError, match="'gpt-planner' is exhausted"):
-        await client.responses.create(model="gpt-planner", input="x")  # its own script, not the wildcard's
+        await client.responses.create(model="gpt-planner", input="y")  # its own script, not the wildcard's
     assert fake.stats().by_agent == {"gpt-planner": 2, "unknown": 1}
 
 
@@ -232,12 +233,32 @@ def test_random_faults_are_seeded_and_counted(fake):
 def test_exhausted_or_missing_script_is_a_clear_500(fake):
     fake.script({"a": [{"text": "only"}]})
     assert httpx.post(f"{fake.base_url}/responses", json=responses_body("a")).status_code == 200
-    exhausted = httpx.post(f"{fake.base_url}/responses", json=responses_body("a"))
+    exhausted = httpx.post(f"{fake.base_url}/responses", json=responses_body("a", "more"))
     assert exhausted.status_code == 500
     assert exhausted.json()["error"]["type"] == "fake_script_error"
     assert "'a' is exhausted after 1 turns" in exhausted.json()["error"]["message"]
     missing = httpx.post(f"{fake.base_url}/chat/completions", json=chat_body("nobody"))
     assert missing.status_code == 500 and "no script for agent 'nobody'" in missing.json()["error"]["message"]
+
+
+def test_identical_requests_get_the_same_answer_without_using_a_turn(fake):
+    def post(text: str) -> dict:
+        return httpx.post(f"{fake.base_url}/responses", json=responses_body("a", text)).json()
+
+    fake.script({"a": [{"tool_calls": [{"name": "add", "arguments": {}}]}, {"text": "second"}]})
+    first = post("task")
+    assert post("task") == first  # ids included: a re-run `run_model` activity sees what the first attempt saw
+    assert post("another task")["output"][0]["content"][0]["text"] == "second"
+    assert [(c.status, c.repeated) for c in fake.stats().requests] == [(200, False), (200, True), (200, False)]
+    fake.script({"a": [{"text": "new script"}]})
+    assert post("task")["output"][0]["content"][0]["text"] == "new script"
+
+
+def test_forgetful_server_answers_identical_requests_from_the_script():
+    with FakeModelServer({"a": [{"text": "first"}, {"text": "second"}]}, remember_answers=False) as forgetful:
+        replies = [httpx.post(f"{forgetful.base_url}/responses", json=responses_body("a")).json() for _ in range(2)]
+    texts = [reply["output"][0]["content"][0]["text"] for reply in replies]
+    assert texts == ["first", "second"]
 
 
 def test_failing_script_callable_is_reported(fake):
