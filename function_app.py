@@ -1,0 +1,20 @@
+"""The function app: durable agent jobs published as MCP tools.
+
+Runs unmodified on Azure Functions (with the MCP and Durable extensions) and on the local host
+(`python -m host`). Blueprints: `tools/` holds the MCP tool triggers and HTTP starters,
+`orchestrations/` the orchestrators, activities and agents.
+"""
+import azure.durable_functions as df
+import azure.functions as func
+
+from orchestrations import agent, builtin_tools
+from orchestrations.model_config import configure_model
+from orchestrations.run_model import register_run_model
+from tools import jobs, launchers
+
+configure_model()
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+register_run_model(app)  # before any durable agent orchestrator: see orchestrations/run_model.py
+for blueprint in (builtin_tools.bp, agent.bp, jobs.bp, launchers.bp):
+    app.register_functions(blueprint)

@@ -1,0 +1,108 @@
+"""Our own `run_model` activity: the model call behind every durable agent turn.
+
+Registered before the first `durable_openai_agent_orchestrator`, with the app's
+`_is_durable_openai_agent_setup` flag set so the SDK does not register its own. It does three
+things the SDK's activity does not:
+
+1. Drops `None` fields from the returned output items. With openai 3.x / openai-agents 0.2x, a
+   replayed `function_call` item carries `namespace: null`, which the next turn's request model
+   rejects, so every durable agent that calls a tool failed on its second model call
+   (reference/durable-protocol.md §4). Runs identically on Azure.
+2. Classifies provider errors: 429, 408/409 and 5xx (and connection errors) are retried here,
+   honouring `Retry-After`/`retry-after-ms`; 400/401/403/404/422 fail at once with the
+   provider's message. The OpenAI client is built with max_retries=0 and the orchestrators
+   pass model_retry_options=None, so this is the only retry layer: no multiplied retries.
+3. Refuses to run when no model is configured, saying what to set.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+from typing import Any
+
+import openai
+from azure.durable_functions.openai_agents.orchestrator_generator import durable_openai_agent_activity
+
+from .model_config import require_model
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = int(os.environ.get("MODEL_MAX_ATTEMPTS", "6"))
+MAX_DELAY_SECONDS = float(os.environ.get("MODEL_MAX_RETRY_DELAY_SECONDS", "60"))
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+class ModelCallFailed(Exception):
+    """A model call that will not succeed by retrying (bad request, auth, unknown model)."""
+
+
+def strip_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nones(v) for v in value]
+    return value
+
+
+def clean_model_response(response_json: str) -> str:
+    response = json.loads(response_json)
+    if isinstance(response.get("output"), list):
+        response["output"] = [strip_nones(item) for item in response["output"]]
+    return json.dumps(response)
+
+
+def retry_delay(error: Exception, attempt: int) -> float:
+    """Server-directed delay when given, else exponential backoff with jitter."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw:
+            try:
+                return min(MAX_DELAY_SECONDS, max(0.0, float(raw) * scale))
+            except ValueError:
+                pass
+    return min(MAX_DELAY_SECONDS, (2 ** attempt) * 0.5 * (1 - 0.25 * random.random()))
+
+
+def is_retryable(error: Exception) -> bool:
+    if isinstance(error, (openai.APIConnectionError, openai.APITimeoutError)):
+        return True
+    status = getattr(error, "status_code", None)
+    return isinstance(status, int) and (status in RETRYABLE_STATUS or status >= 500)
+
+
+def provider_message(error: Exception) -> str:
+    status = getattr(error, "status_code", None)
+    body = getattr(error, "body", None)
+    detail = body.get("message") if isinstance(body, dict) else None
+    return f"model request failed with HTTP {status}: {detail or error}"
+
+
+async def invoke_model(activity_input: str) -> str:
+    require_model()
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return clean_model_response(await durable_openai_agent_activity(activity_input, None))
+        except openai.APIError as error:
+            if not is_retryable(error):
+                raise ModelCallFailed(provider_message(error)) from None
+            if attempt == MAX_ATTEMPTS - 1:
+                raise ModelCallFailed(f"{provider_message(error)} (gave up after {MAX_ATTEMPTS} attempts)") from None
+            delay = retry_delay(error, attempt)
+            log.warning("model call failed (%s); retrying in %.1fs", provider_message(error), delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def register_run_model(app: Any) -> None:
+    """Register `run_model` on the app before any durable_openai_agent_orchestrator does."""
+
+    @app.activity_trigger(input_name="input", activity="run_model")
+    async def run_model_activity(input: str) -> str:
+        return await invoke_model(input)
+
+    app._is_durable_openai_agent_setup = True

@@ -1,0 +1,273 @@
+"""Durable agent jobs end to end: the official MCP client drives the project's own function app on
+the real host; the only fake is the OpenAI-compatible model server (real HTTP)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from .fake_model_server import FakeModelServer
+from .host_process import PROJECT_ROOT, HostProcess
+
+AGENT = "fake-model"  # no [agent:...] marker in run_agent's instructions: scripts are keyed by model
+
+
+class CountingSite:
+    """A tiny HTTP site the agent's fetch_url tool reads; counts hits per path, /slow takes 2 s."""
+
+    def __init__(self):
+        self.hits: dict[str, int] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                site.hits[self.path] = site.hits.get(self.path, 0) + 1
+                if self.path.startswith("/slow"):
+                    time.sleep(2)
+                body = f"page {self.path}".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def model():
+    with FakeModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def site():
+    site = CountingSite()
+    yield site
+    site.server.shutdown()
+
+
+def project_host(state, model: FakeModelServer, site: CountingSite, **env) -> HostProcess:
+    return HostProcess(PROJECT_ROOT, state, env={
+        "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key", "OPENAI_DEFAULT_MODEL": AGENT,
+        "FETCH_URL_ALLOWED_HOSTS": site.base.removeprefix("http://"), "MODEL_MAX_RETRY_DELAY_SECONDS": "2",
+        **env})
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, model, site):
+    process = project_host(tmp_path_factory.mktemp("agent-jobs"), model, site).start()
+    yield process
+    process.stop()
+
+
+@contextlib.asynccontextmanager
+async def connect(host: HostProcess, sse: bool = False) -> AsyncIterator[Client]:
+    url = f"{host.base_url}/runtime/webhooks/mcp"
+    if sse:
+        async with Client(sse_client(f"{url}/sse?code={host.mcp_key}"), mode="legacy") as client:
+            yield client
+        return
+    async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=90) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+            yield client
+
+
+async def call(client: Client, tool: str, **arguments) -> dict:
+    result = await client.call_tool(tool, arguments)
+    text = result.content[0].text
+    assert not result.is_error, text
+    return json.loads(text)
+
+
+async def call_error(client: Client, tool: str, **arguments) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result.content[0].text
+    return result.content[0].text
+
+
+async def wait_until(client: Client, job_id: str, statuses=("completed", "failed", "canceled"),
+                     timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await call(client, "wait_for_job", job_id=job_id, timeout_seconds=10)
+        if job["status"] in statuses:
+            return job
+        assert time.monotonic() < deadline, job
+
+
+def calculator_turns() -> list:
+    return [
+        {"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+3"}}]},
+        lambda request: {"tool_calls": [{"name": "calculate",
+                                         "arguments": {"expression": f"{request.tool_outputs()[-1]}*7"}}]},
+        lambda request: {"text": f"The answer is {request.tool_outputs()[-1]}."},
+    ]
+
+
+async def test_agent_calls_tools_over_several_turns(host, model):
+    """Three model calls with tool calls in between: fails on the 2nd call without run_model's fix."""
+    model.reset()
+    model.script({AGENT: calculator_turns()})
+    async with connect(host) as client:
+        job = await call(client, "run_agent", task="Compute (2+3)*7", tools=["calculate"])
+        assert job["status"] in ("pending", "running") and job["workflow"] == "run_agent"
+        assert f":{host.port}/runtime/webhooks/durabletask/instances/{job['job_id']}" in job["links"]["status_url"]
+        progress: list[str] = []
+
+        async def on_progress(value, total, message):
+            progress.append(message)
+
+        result = await client.call_tool("wait_for_job", {"job_id": job["job_id"], "timeout_seconds": 30},
+                                        progress_callback=on_progress)
+        done = json.loads(result.content[0].text)
+        if done["status"] != "completed":
+            done = await wait_until(client, job["job_id"])
+    assert done["status"] == "completed", done
+    assert done["output"]["final_output"] == "The answer is 35."
+    assert done["output"]["model_calls"] == 3 and done["output"]["tool_calls"] == 2
+    assert progress, "wait_for_job sent no progress notifications"
+    assert model.stats().by_agent[AGENT] == 3
+
+
+async def test_job_status_over_sse_and_http_polling(host, model):
+    model.reset()
+    model.script({AGENT: [{"text": "plain answer"}]})
+    async with connect(host, sse=True) as client:
+        job = await call(client, "run_agent", task="Say something")
+        done = await wait_until(client, job["job_id"])
+    assert done["output"]["final_output"] == "plain answer"
+    response = httpx.get(done["links"]["status_url"])
+    assert response.status_code == 200 and response.json()["runtimeStatus"] == "Completed"
+
+
+async def test_bad_input_gets_clear_tool_errors(host):
+    async with connect(host) as client:
+        assert "Unknown job" in await call_error(client, "get_job", job_id="0123456789abcdef")
+        assert "Malformed job_id" in await call_error(client, "get_job", job_id="../etc/passwd")
+        assert "unknown tool 'rm_rf'" in await call_error(client, "run_agent", task="x", tools=["rm_rf"])
+        assert "task is required" in await call_error(client, "run_agent", task="   ")
+        assert "Unknown status" in await call_error(client, "list_jobs", status="sleeping")
+        assert "Malformed event name" in await call_error(client, "send_job_input", job_id="abc", event="no spaces!",
+                                                          data={})
+        assert "limit is 65536" in await call_error(client, "send_job_input", job_id="abc", event="approval",
+                                                    data={"blob": "x" * 70000})
+        listed = await call(client, "list_jobs", limit=2)
+        assert len(listed["jobs"]) <= 2
+
+
+async def test_list_jobs_filters_and_pages(host, model):
+    model.reset()
+    model.script({AGENT: [{"text": "ok", "repeat": True}]})
+    async with connect(host) as client:
+        ids = [(await call(client, "run_agent", task=f"job {i}"))["job_id"] for i in range(3)]
+        for job_id in ids:
+            await wait_until(client, job_id)
+        seen, cursor = [], None
+        while True:
+            page = await call(client, "list_jobs", status="completed", workflow="run_agent", limit=2,
+                              **({"cursor": cursor} if cursor else {}))
+            seen += [job["job_id"] for job in page["jobs"]]
+            assert all(job["status"] == "completed" for job in page["jobs"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    assert set(ids) <= set(seen)
+
+
+async def test_cancel_a_running_job(host, model):
+    model.reset()
+    # its own model name: the canceled job's in-flight model call goes on retrying (activities are
+    # not interrupted, as on Azure) and must not eat the turns scripted for other tests
+    model.script({"cancel-model": [{"text": "never reached"}]})
+    model.fail_next("cancel-model", 429, count=50, retry_after=1)
+    async with connect(host) as client:
+        job = await call(client, "run_agent", task="wait for me", model="cancel-model")
+        await asyncio.sleep(1)
+        canceled = await call(client, "cancel_job", job_id=job["job_id"], reason="changed my mind")
+        assert canceled["status"] == "canceled" and "changed my mind" in canceled["error"]
+        assert "already canceled" in await call_error(client, "cancel_job", job_id=job["job_id"])
+
+
+async def test_provider_errors_fail_fast_and_retry_job_resumes(host, model):
+    model.reset()
+    model.script({AGENT: calculator_turns()})
+    async with connect(host) as client:
+        first = await call(client, "run_agent", task="Compute (2+3)*7", tools=["calculate"])
+        done = await wait_until(client, first["job_id"])
+        assert done["status"] == "completed"
+        model.reset()
+        model.script({AGENT: calculator_turns()})
+        model.fail_next(AGENT, 401, count=1)
+        job = await call(client, "run_agent", task="Compute (2+3)*7", tools=["calculate"])
+        failed = await wait_until(client, job["job_id"])
+        assert failed["status"] == "failed"
+        assert "401" in failed["error"]
+        assert model.stats().by_agent[AGENT] == 1, "a 401 must not be retried"
+        retried = await call(client, "retry_job", job_id=job["job_id"])
+        assert retried["status"] != "failed"
+        done = await wait_until(client, job["job_id"])
+    assert done["status"] == "completed" and done["output"]["final_output"] == "The answer is 35."
+
+
+async def test_rate_limit_storm_still_completes(host, model):
+    model.reset()
+    model.script({AGENT: calculator_turns()})
+    model.fail_randomly(0.3, 429, seed=7, retry_after=0.05)
+    async with connect(host) as client:
+        job = await call(client, "run_agent", task="Compute (2+3)*7", tools=["calculate"])
+        done = await wait_until(client, job["job_id"], timeout=120)
+    stats = model.stats()
+    model.reset()
+    assert done["status"] == "completed", done
+    assert done["output"]["final_output"] == "The answer is 35."
+    assert stats.by_status.get(429, 0) >= 1
+
+
+async def test_crash_between_model_calls_repeats_no_recorded_call(tmp_path, model, site):
+    model.reset()
+    model.script({AGENT: [
+        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/fast-crash"}}]},
+        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/slow-crash"}}]},
+        lambda request: {"text": "read: " + " | ".join(request.tool_outputs())},
+    ]})
+    host = project_host(tmp_path / "state", model, site).start()
+    try:
+        async with connect(host) as client:
+            job = await call(client, "run_agent", task="Read two pages", tools=["fetch_url"])
+        deadline = time.monotonic() + 30
+        while site.hits.get("/slow-crash", 0) == 0:  # the job is inside its 2nd tool call
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        calls_before = model.stats().by_agent[AGENT]
+        host.kill()
+        host.start()
+        async with connect(host) as client:
+            done = await wait_until(client, job["job_id"])
+    finally:
+        host.stop()
+    assert done["status"] == "completed", done
+    assert "page /fast-crash" in done["output"]["final_output"]
+    assert calls_before == 2
+    assert model.stats().by_agent[AGENT] == 3, "a recorded model call was made again"
+    assert site.hits["/fast-crash"] == 1, "a recorded tool call was made again"
+    assert site.hits["/slow-crash"] in (1, 2)  # in flight at the kill: at least once
