@@ -12,6 +12,7 @@ Its identity and instructions come from host.json `extensions.mcp`, as on Azure.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -73,6 +74,14 @@ class McpEndpoint:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        """Serve MCP for the host's lifetime.
+
+        Starting also freezes everything allocated so far (the app, the SDKs it imported: ~185k
+        objects) out of the garbage collector's view: otherwise each full collection walks them
+        all and stalls the event loop for ~100 ms, which dominated tool-call p99 latency.
+        """
+        gc.collect()
+        gc.freeze()
         async with self._json_responses.run(), self._sse_responses.run():
             yield
 
