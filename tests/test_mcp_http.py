@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
 
 from .host_process import TEST_KEYS, HostProcess
 
@@ -214,3 +216,17 @@ def test_banner_at_anonymous_level_has_no_key(anonymous_host):
     assert "Key              none (webhookAuthorizationLevel Anonymous)" in log
     server = banner_config(log, "VS Code (.vscode/mcp.json):")["servers"]["azure-functions-mcp-server"]
     assert "headers" not in server
+
+
+async def test_malformed_sse_message_leaves_the_session_serving(system_host):
+    base, headers = f"{system_host.base_url}/runtime/webhooks/mcp", {"x-functions-key": system_host.mcp_key}
+    session_ids: list[str] = []
+    async with Client(sse_client(f"{base}/sse", headers=headers, on_session_created=session_ids.append),
+                      mode="legacy") as client:
+        async with httpx.AsyncClient(headers={**headers, "content-type": "application/json"}) as http:
+            bad = await http.post(f"{base}/message?session_id={session_ids[0]}", content=b"{not json")
+            assert bad.status_code == 400
+            wrong_type = await http.post(f"{base}/message?session_id={session_ids[0]}", content=b"{}",
+                                         headers={"content-type": "text/plain"})
+            assert wrong_type.status_code == 415
+        assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"
