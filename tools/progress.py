@@ -67,8 +67,9 @@ async def report_progress(
         total: total amount of work, when known (e.g. `progress=3, total=10`).
         message: a short human-readable status line.
 
-    Never raises: progress is advisory, so a failed report is logged and the tool carries on.
-    Call it from async tool code (the host runs async tools on its event loop).
+    Delivery problems never raise: progress is advisory, so a failed report is logged and the
+    tool carries on. Await it from async tool code; a synchronous tool (run in a worker thread)
+    can use `asyncio.run(report_progress(...))`.
     """
     url = progress_url(context)
     if url is None:
