@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from .mcp_server import MCP_PATH, SSE_PATH
 
@@ -20,7 +20,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def banner_text(local_host: "LocalHost") -> str:
-    """The banner as text (separate from printing so it can be checked)."""
+    """The banner as text: URLs and key first, then one ready-to-paste entry per client."""
     settings, mcp = local_host.settings, local_host.mcp
     base = settings.public_base
     url, sse_url = f"{base}{MCP_PATH}", f"{base}{SSE_PATH}"
@@ -36,8 +36,8 @@ def banner_text(local_host: "LocalHost") -> str:
         else "  Key              none (webhookAuthorizationLevel Anonymous)",
         "",
     ]
-    headers = {"x-functions-key": key} if key else {}
-    vscode = {"servers": {name: {"type": "http", "url": url, **({"headers": headers} if key else {})}}}
+    auth = {"headers": {"x-functions-key": key}} if key else {}
+    vscode = {"servers": {name: {"type": "http", "url": url, **auth}}}
     lines += ["VS Code (.vscode/mcp.json):", f"  {json.dumps(vscode)}"]
     header_flag = f' --header "x-functions-key: {key}"' if key else ""
     lines += ["Claude Code:", f"  claude mcp add --transport http {name} {url}{header_flag}"]
@@ -52,6 +52,5 @@ def banner_text(local_host: "LocalHost") -> str:
     return "\n".join(lines)
 
 
-def print_banner(local_host: "LocalHost", out: TextIO | None = None) -> None:
-    """Print the banner; `out` defaults to stdout."""
-    print(banner_text(local_host), file=out, flush=True)
+def print_banner(local_host: "LocalHost") -> None:
+    print(banner_text(local_host), flush=True)

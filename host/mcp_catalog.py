@@ -107,10 +107,6 @@ class ToolDef:
     required: list[str]
     use_result_schema: bool
 
-    @property
-    def name(self) -> str:
-        return self.listing.name
-
     @classmethod
     def from_function(cls, function: AppFunction) -> "ToolDef":
         trigger = function.trigger
