@@ -2,7 +2,7 @@
 import runpy
 import sys
 
-BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp"]
+BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp", "bench.bench_agent"]
 
 if __name__ == "__main__":
     for name in BENCHMARKS:

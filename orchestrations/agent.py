@@ -11,6 +11,9 @@ from .job_status import set_progress
 
 bp = agent_blueprint()
 
+# The SDK stops an agent after 10 turns; a long-running job is allowed more, and a spec may set its own.
+DEFAULT_MAX_TURNS = 40
+
 DEFAULT_INSTRUCTIONS = (
     "You are a careful assistant. Use the tools you are given when they help, and answer the task "
     "concisely once you have what you need."
@@ -44,7 +47,7 @@ def run_agent_workflow(context):
                   tools=tools, model=spec.get("model"))
     hooks = ProgressHooks(context)
     set_progress(context, "running", "starting the agent")
-    result = Runner.run_sync(agent, spec["task"], hooks=hooks)
+    result = Runner.run_sync(agent, spec["task"], hooks=hooks, max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS)
     set_progress(context, "completed", "the agent answered", hooks.model_calls)
     return {"final_output": result.final_output, "model_calls": hooks.model_calls,
             "tool_calls": hooks.tool_calls}
