@@ -6,6 +6,7 @@ public status object; keep the two in step.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -32,8 +33,6 @@ def request_input(context: Any, event: str, prompt: str, schema: dict[str, Any] 
 def event_data(value: Any) -> Any:
     """Event data as the sender meant it: Azure hands Python orchestrators JSON text when the
     sender was the SDK client (azure-functions-durable-python#295), plain HTTP callers the value."""
-    import json
-
     if isinstance(value, str):
         try:
             return json.loads(value)

@@ -2,12 +2,14 @@
 `orchestrations/job_status.py` writes."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient
+
+# custom status and output arrive as JSON text or as values, like event data
+from orchestrations.job_status import event_data
 
 # Durable runtime status -> our status; "running" becomes "waiting_for_input" when the
 # orchestration asked for input.
@@ -50,20 +52,11 @@ def _iso(value: Any) -> str | None:
     return value
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def status_object(raw: dict[str, Any], links: dict[str, str] | None) -> dict[str, Any]:
     """Build the status object from a management-API status payload (camelCase keys)."""
     runtime = raw.get("runtimeStatus") or "Pending"
     status = STATUS_MAP.get(runtime, runtime.lower())
-    custom = _json(raw.get("customStatus"))
+    custom = event_data(raw.get("customStatus"))
     custom = custom if isinstance(custom, dict) else {}
     input_request = custom.get("input_request") if status == "running" else None
     if input_request:
@@ -82,7 +75,7 @@ def status_object(raw: dict[str, Any], links: dict[str, str] | None) -> dict[str
     }
     if input_request:
         job["input_request"] = input_request
-    output = _json(raw.get("output"))
+    output = event_data(raw.get("output"))
     if status == "completed":
         job["output"] = output
     elif status == "failed":
