@@ -58,13 +58,16 @@ async def wait_for_job(job_id: str, client, tool_context: func.MCPToolContext, t
     timeout = max(0.0, min(float(timeout_seconds or 0), MAX_WAIT_SECONDS))
     deadline = time.monotonic() + timeout
     last_progress = None
+    reports = 0  # MCP progress values must increase: count reports, and say the job's own counts in words
     while True:
         job = await fetch_job(client, job_id)
         progress = job["progress"]
         if progress != last_progress:
             last_progress = progress
-            await report_progress(tool_context, progress.get("completed") or 0, progress.get("total"),
-                                  f"{job['status']}: {progress.get('message', '')}")
+            reports += 1
+            counts = f" ({progress['completed']} of {progress.get('total', '?')})" if "completed" in progress else ""
+            await report_progress(tool_context, reports, None,
+                                  f"{job['status']}: {progress.get('message', '')}{counts}")
         if job["status"] in TERMINAL or job["status"] == "waiting_for_input" or time.monotonic() >= deadline:
             return as_text(job)
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
