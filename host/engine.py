@@ -137,6 +137,9 @@ class Engine:
         self._activity_slots: asyncio.Semaphore | None = None
         self._listeners: dict[str, list[asyncio.Future]] = {}
         self._mailbox: dict[str, list[tuple[PendingActivity, dict[str, Any]]]] = {}
+        # Instances that may have rows in their durable inbox. An episode woken only by activity
+        # results handed over in memory skips the inbox query.
+        self._inbox_hint: set[str] = set()
         self._stopping = False
         self.episodes = 0
 
@@ -295,9 +298,12 @@ class Engine:
                 future.set_result(None)
 
     # ---- scheduling -----------------------------------------------------------------------------
-    def _mark_ready(self, instance_id: str) -> None:
+    def _mark_ready(self, instance_id: str, inbox: bool = True) -> None:
+        """Schedule an episode; `inbox=False` when the wake-up is only an in-memory activity result."""
         if self._stopping:
             return
+        if inbox:
+            self._inbox_hint.add(instance_id)
         self._ready.add(instance_id)
         if instance_id not in self._running:
             self._running.add(instance_id)
@@ -334,7 +340,9 @@ class Engine:
         return state
 
     async def _episode(self, instance_id: str) -> None:
-        inbox = self.store.load_inbox(instance_id)
+        has_inbox = instance_id in self._inbox_hint
+        self._inbox_hint.discard(instance_id)
+        inbox = self.store.load_inbox(instance_id) if has_inbox else []
         delivered = self._mailbox.pop(instance_id, [])
         if not inbox and not delivered:
             return
@@ -599,7 +607,7 @@ class Engine:
         # (one fsync per step, not two). Until then it is only in memory: a crash re-runs the activity,
         # which at-least-once semantics allow; a recorded result is never run again.
         self._mailbox.setdefault(item.instance_id, []).append((item, event))
-        self._mark_ready(item.instance_id)
+        self._mark_ready(item.instance_id, inbox=False)
 
     async def _execute_activity(self, item: PendingActivity) -> dict[str, Any]:
         now = time.time
