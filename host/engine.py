@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-import traceback
 import uuid
 from collections import OrderedDict
 from concurrent.futures import Executor
@@ -22,7 +21,6 @@ from functools import partial
 from typing import Any, Iterable
 
 from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
-from azure.functions import meta
 
 from . import history_events as he
 from .app_loader import AppFunction, LoadedApp
@@ -38,9 +36,9 @@ from .history_store import (
     dumps,
 )
 from .invoker import FunctionInvoker
-from .replay import HTTP_ACTIVITY, NewWork, NonDeterminismError, OrchestratorSession
+from .activities import execute_activity
+from .replay import NewWork, NonDeterminismError, OrchestratorSession
 from .rewind import plan_rewind
-from .http_activity import run_http_activity
 
 log = logging.getLogger("host.engine")
 
@@ -602,37 +600,12 @@ class Engine:
     async def _run_activity(self, item: PendingActivity) -> None:
         assert self._activity_slots is not None
         async with self._activity_slots:
-            event = await self._execute_activity(item)
+            event = await execute_activity(self.app, self.invoker, item, self.config.max_payload_bytes)
         # The result is recorded by the orchestrator's next episode, in the same commit as its history
         # (one fsync per step, not two). Until then it is only in memory: a crash re-runs the activity,
         # which at-least-once semantics allow; a recorded result is never run again.
         self._mailbox.setdefault(item.instance_id, []).append((item, event))
         self._mark_ready(item.instance_id, inbox=False)
-
-    async def _execute_activity(self, item: PendingActivity) -> dict[str, Any]:
-        now = time.time
-        if item.name == HTTP_ACTIVITY:
-            try:
-                return he.task_completed(now(), item.task_id, await run_http_activity(item.input))
-            except Exception as exc:
-                return he.task_failed(now(), item.task_id, f"Durable HTTP request failed: {exc}", None)
-        function = self.app.activity(item.name)
-        if function is None:
-            return he.task_failed(now(), item.task_id,
-                                  f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function.",
-                                  None)
-        try:
-            value = await self.invoker.invoke(function, _decode_activity_input(item.input))
-            result = _encode_activity_result(value)
-        except Exception as exc:
-            return he.task_failed(now(), item.task_id, f"Activity function '{function.durable_name}' failed: {exc}",
-                                  _details(exc))
-        if result is not None and len(result.encode()) > self.config.max_payload_bytes:
-            return he.task_failed(now(), item.task_id,
-                                  f"Activity function '{function.durable_name}' failed: its result is "
-                                  f"{len(result.encode())} bytes, over the local host's limit of "
-                                  f"{self.config.max_payload_bytes} bytes", None)
-        return he.task_completed(now(), item.task_id, result)
 
     def _arm_timer(self, timer: PendingTimer) -> None:
         if self._stopping:
@@ -672,17 +645,3 @@ def _is_stale(state: InstanceState, ev: dict[str, Any]) -> bool:
         return False
     task_id = ev.get(he.COMPLETION_EVENTS[EventType(kind)])
     return task_id not in state.scheduled or task_id in state.completed
-
-
-def _decode_activity_input(text: str | None) -> Any:
-    converter = meta.get_binding_registry().get("activityTrigger")
-    return converter.decode(meta.Datum(text, "string"), trigger_metadata=None)
-
-
-def _encode_activity_result(value: Any) -> str | None:
-    converter = meta.get_binding_registry().get("activityTrigger")
-    return converter.encode(value, expected_type=None).value
-
-
-def _details(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
