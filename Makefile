@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 demo: $(STAMP)
-	$(PY) -m host --demo $(ARGS)
+	$(PY) -m demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .durable .pytest_cache

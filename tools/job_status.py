@@ -1,5 +1,9 @@
 """The public job status object, built from a Durable status and the custom status that
-`orchestrations/job_status.py` writes."""
+`orchestrations/job_status.py` writes.
+
+An orchestration cannot terminate itself, so one that ends as canceled on its own (plan_trip's
+approval timeout) completes with progress stage "canceled" and the reason as message; such a job
+is reported as canceled, with the reason in `error` and its output kept."""
 from __future__ import annotations
 
 import re
@@ -31,7 +35,7 @@ RUNTIME_FILTERS = {
     "suspended": ["Suspended"],
     "completed": ["Completed"],
     "failed": ["Failed"],
-    "canceled": ["Terminated", "Canceled"],
+    "canceled": ["Terminated", "Canceled", "Completed"],  # Completed: ended itself as canceled
 }
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$")
 
@@ -62,6 +66,9 @@ def status_object(raw: dict[str, Any], links: dict[str, str] | None) -> dict[str
     if input_request:
         status = "waiting_for_input"
     progress = custom.get("progress") or {"stage": status, "message": f"job is {status}"}
+    ended_as_canceled = status == "completed" and progress.get("stage") == "canceled"
+    if ended_as_canceled:
+        status = "canceled"
     if status in TERMINAL and progress.get("stage") not in TERMINAL:
         progress = {**progress, "stage": status, "message": f"job is {status}"}
     job: dict[str, Any] = {
@@ -80,6 +87,9 @@ def status_object(raw: dict[str, Any], links: dict[str, str] | None) -> dict[str
         job["output"] = output
     elif status == "failed":
         job["error"] = output
+    elif ended_as_canceled:
+        job["output"] = output
+        job["error"] = f"canceled: {progress.get('message')}"
     elif status == "canceled":
         job["error"] = f"canceled: {output}" if output else "canceled"
     return job

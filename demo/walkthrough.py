@@ -1,0 +1,103 @@
+"""The README's walkthrough, run as an MCP client (the official `mcp` client over Streamable HTTP):
+launch a swarm and watch its progress, launch a trip and approve it, poll a job over plain HTTP."""
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from orchestrations.wording import plural
+
+SWARM_GOAL = "Plan a two-day offsite for 12 people with 4800 EUR"
+TRIP_REQUEST = "A long weekend in spring, trains only, good food"
+POLL_SECONDS = 0.05
+
+
+class Walkthrough:
+    """Numbered steps that print what a user would type and what came back."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        self.step = 0
+        self.last_progress = ""
+
+    def title(self, text: str) -> None:
+        self.step += 1
+        print(f"\n== {self.step}. {text}", flush=True)
+
+    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        shown = ", ".join(f"{name}={json.dumps(value)}" for name, value in arguments.items())
+        print(f"> {tool}({shown})", flush=True)
+        result = await self.client.call_tool(tool, arguments)
+        text = result.content[0].text
+        if result.is_error:
+            raise RuntimeError(f"{tool} failed: {text}")
+        return json.loads(text)
+
+    async def follow(self, job: dict[str, Any], until: tuple[str, ...]) -> dict[str, Any]:
+        """Poll get_job and print each new progress message until the job reaches one of `until`."""
+        while True:
+            progress = job["progress"]
+            line = f"  [{job['status']}] {progress['stage']}: {progress['message'].splitlines()[0]}"
+            if line != self.last_progress:
+                print(line, flush=True)
+                self.last_progress = line
+            if job["status"] in until:
+                return job
+            if job["status"] in ("completed", "failed", "canceled"):
+                raise RuntimeError(f"job {job['job_id']} ended as {job['status']}: {job.get('error')}")
+            await asyncio.sleep(POLL_SECONDS)
+            job = json.loads((await self.client.call_tool("get_job", {"job_id": job["job_id"]})).content[0].text)
+
+
+async def swarm(walk: Walkthrough) -> None:
+    walk.title("Launch a swarm and watch its progress")
+    job = await walk.call("run_swarm", goal=SWARM_GOAL, max_workers=3)
+    print(f"  job_id {job['job_id']}")
+    out = (await walk.follow(job, ("completed",)))["output"]
+    print(f"  plan: contract + tasks {[task['id'] for task in out['plan']['tasks']]} (ids normalised to text)")
+    for part in out["contributions"]:
+        retried = f", retried because {part['problems'][0]}" if part["problems"] else ""
+        print(f"  task {part['task_id']} {part['title']}: {part['status']} after {plural(part['attempts'], 'attempt')}"
+              f"{retried}")
+    print(f"  judge: {out['score']}/100 (threshold {out['quality_threshold']}) after "
+          f"{plural(out['rounds'], 'fixing round')}; gaps: {out['gaps'] or 'none'}")
+    print("  final result:\n    " + out["result"].replace("\n", "\n    "))
+
+
+async def trip(walk: Walkthrough) -> dict[str, Any]:
+    walk.title("Launch a trip and approve it")
+    job = await walk.call("plan_trip", request=TRIP_REQUEST)
+    job = await walk.follow(job, ("waiting_for_input",))
+    request = job["input_request"]
+    print(f"  input_request: event {request['event']!r}, schema {json.dumps(request['schema'])}")
+    print("  prompt:\n    " + request["prompt"].replace("\n", "\n    "))
+    job = await walk.call("send_job_input", job_id=job["job_id"], event="approval",
+                          data={"approved": True, "comment": "window seats, please"})
+    job = await walk.follow(job, ("completed",))
+    booking = job["output"]["booking"]
+    print(f"  booked: {booking['reference']} at {booking['booked_at']} (one booking per job, however often it runs)")
+    return job
+
+
+async def poll_over_http(walk: Walkthrough, job: dict[str, Any]) -> None:
+    walk.title("Poll a job over HTTP (the Durable management API)")
+    url = job["links"]["status_url"]
+    print(f'$ curl "{url}"')
+    body = httpx.get(url, timeout=30).json()
+    print(f"  runtimeStatus {body['runtimeStatus']}, customStatus {json.dumps(body['customStatus'])}")
+
+
+async def run_walkthrough(base_url: str, keys: dict[str, str]) -> None:
+    async with httpx2.AsyncClient(headers={"x-functions-key": keys["mcp_extension"]}, timeout=90) as http:
+        async with Client(streamable_http_client(f"{base_url}/runtime/webhooks/mcp", http_client=http),
+                          mode="legacy") as client:
+            walk = Walkthrough(client)
+            await swarm(walk)
+            job = await trip(walk)
+            await poll_over_http(walk, job)

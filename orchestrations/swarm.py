@@ -1,0 +1,136 @@
+"""`run_swarm`: a contract-first planner, specialist workers in parallel, a judge, and a bounded fixer.
+
+Structure: `run_swarm_workflow` is a plain generator orchestrator; every agent is a sub-orchestration
+(`agent_step.py` says why: the OpenAI wrapper orchestrator counts only activity completions and is
+replayed whole, so it is no place for fan-out or for many agents in a row). Steps, in order:
+
+1. planning: the planner agent returns a shared contract (names, interfaces, data shapes) and
+   independent tasks as structured output; `swarm_plan.normalise_plan` validates and normalises it
+   (deterministic code before any further model call) and the job fails here, before anything is
+   scheduled, if the plan is unusable;
+2. workers: one `swarm_worker` sub-orchestration per task, all at once; progress counts them as they
+   finish (`task_any` over the ones still running). A worker never fails the swarm: after its retries
+   it comes back as a gap, which the output lists and the judge sees;
+3. judging: the judge agent scores the combined result 0-100 and lists concrete complaints;
+4. fixing: while the score is below the threshold, at most `MAX_FIX_ROUNDS` times, the fixer agent
+   repairs the current result from the complaints (never a restart from scratch), and the judge
+   scores again.
+
+A failed planner, judge or fixer fails the job; `retry_job` continues it from there, and finished
+steps (the workers included) are not run again. Agent names carry the step (`swarm-planner`,
+`swarm-worker-<task id>`, `swarm-judge`, `swarm-fixer`), so logs and a scripted model tell them apart.
+"""
+from __future__ import annotations
+
+from typing import Any, Generator
+
+import azure.durable_functions as df
+
+from .agent_step import run_step, step_input
+from .builtin_tools import BUILTIN_TOOLS
+from .job_status import set_progress
+from .swarm_plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
+from .swarm_worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
+from .wording import plural, shorten
+
+bp = df.Blueprint()
+
+DEFAULT_MAX_WORKERS = 5
+MAX_WORKERS_LIMIT = 10
+DEFAULT_QUALITY_THRESHOLD = 80
+MAX_FIX_ROUNDS = 2
+
+PLANNER_INSTRUCTIONS = (
+    "You are the planner of a team of specialist agents working in parallel, who cannot talk to each "
+    "other. First write the shared contract: every name, interface and data shape the parts must agree "
+    "on, precise enough that independently written parts fit together. Then split the goal into at most "
+    "{max_workers} independent tasks, one per specialist; give each an id, a short title, complete "
+    "instructions, and the tools it must use ({tools}), or none."
+)
+JUDGE_INSTRUCTIONS = (
+    "You are a strict reviewer. Score how well the result meets the goal and follows the contract, from "
+    "0 (useless) to 100 (ready to use), and list concrete, actionable complaints (empty when there are none)."
+)
+FIXER_INSTRUCTIONS = (
+    "You repair a team's combined result. Fix exactly what the reviewer's complaints point at, keep "
+    "everything else as it is, follow the contract, and return the whole corrected result."
+)
+
+Steps = Generator[Any, Any, Any]
+
+
+def combined_result(goal: str, plan: dict[str, Any], contributions: list[dict[str, Any]]) -> str:
+    """The workers' parts in plan order, with gaps named, as the text the judge and fixer see."""
+    parts = [f"# {goal}", "", "## Contract", plan["contract"]]
+    for part in contributions:
+        body = part["result"] if part["status"] == "done" else f"(missing: {part['reason']})"
+        parts += ["", f"## {part['title']} (task {part['task_id']})", body]
+    return "\n".join(parts)
+
+
+def review_prompt(goal: str, contract: str, result: str, complaints: list[str] | None = None) -> str:
+    lines = [f"Goal: {goal}", "", "Contract:", contract, "", "Result:", result]
+    if complaints is not None:
+        lines += ["", "Reviewer's complaints:", *[f"- {complaint}" for complaint in complaints]]
+    return "\n".join(lines)
+
+
+def run_workers(context: df.DurableOrchestrationContext, goal: str, plan: dict[str, Any]) -> Steps:
+    """Fan out one worker per task, report each one finishing, and return their contributions in plan order."""
+    total = len(plan["tasks"])
+    set_progress(context, "workers", f"workers 0 of {total} done", 0, total)
+    workers = [context.call_sub_orchestrator(SWARM_WORKER, {"goal": goal, "contract": plan["contract"],
+                                                            "task": task})
+               for task in plan["tasks"]]
+    running = list(workers)
+    while running:
+        finished = yield context.task_any(running)
+        running.remove(finished)
+        done = total - len(running)
+        set_progress(context, "workers", f"workers {done} of {total} done", done, total)
+    # a worker orchestrator does not fail, but if one did (a bug, a host problem) it is a gap, not a failed swarm
+    return [contribution(task, None, 0, 0, [f"the worker failed ({shorten(str(worker.result), MAX_PROBLEM_CHARS)})"])
+            if isinstance(worker.result, Exception) else worker.result
+            for task, worker in zip(plan["tasks"], workers)]
+
+
+def judge(context: df.DurableOrchestrationContext, goal: str, contract: str, result: str, round_: int) -> Steps:
+    what = "the combined result" if round_ == 0 else f"the result of fixing round {round_}"
+    set_progress(context, "judging", f"the judge is scoring {what}")
+    step = yield from run_step(context, step_input(
+        "swarm-judge", JUDGE_INSTRUCTIONS, review_prompt(goal, contract, result), output_type=Verdict))
+    return normalise_verdict(step["output"])
+
+
+@bp.orchestration_trigger(context_name="context")
+def run_swarm_workflow(context: df.DurableOrchestrationContext):
+    spec = context.get_input()
+    goal, threshold = spec["goal"], spec["quality_threshold"]
+    set_progress(context, "planning", "the planner is writing the contract and the tasks")
+    planner = PLANNER_INSTRUCTIONS.format(max_workers=spec["max_workers"], tools=", ".join(BUILTIN_TOOLS))
+    planned = yield from run_step(context, step_input(
+        "swarm-planner", planner, f"Goal: {goal}", output_type=SwarmPlan))
+    plan = normalise_plan(planned["output"], spec["max_workers"])
+
+    contributions = yield from run_workers(context, goal, plan)
+    result = combined_result(goal, plan, contributions)
+    verdict = yield from judge(context, goal, plan["contract"], result, 0)
+    rounds = 0
+    while verdict["score"] < threshold and rounds < MAX_FIX_ROUNDS:
+        rounds += 1
+        set_progress(context, "fixing", f"fixing round {rounds}: score {verdict['score']} is below {threshold}, "
+                                        f"{plural(len(verdict['complaints']), 'complaint')}", rounds, MAX_FIX_ROUNDS)
+        fixed = yield from run_step(context, step_input(
+            "swarm-fixer", FIXER_INSTRUCTIONS, review_prompt(goal, plan["contract"], result, verdict["complaints"])))
+        result = fixed["output"]
+        verdict = yield from judge(context, goal, plan["contract"], result, rounds)
+
+    gaps = [{"task_id": part["task_id"], "title": part["title"], "reason": part["reason"]}
+            for part in contributions if part["status"] == "gap"]
+    passed = verdict["score"] >= threshold
+    set_progress(context, "completed", f"score {verdict['score']} ({'meets' if passed else 'below'} the "
+                                       f"threshold {threshold}) after {plural(rounds, 'fixing round')}, "
+                                       f"{plural(len(gaps), 'gap')}")
+    return {"goal": goal, "plan": plan, "contributions": contributions, "result": result,
+            "score": verdict["score"], "complaints": verdict["complaints"], "quality_threshold": threshold,
+            "passed": passed, "rounds": rounds, "gaps": gaps}

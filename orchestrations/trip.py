@@ -1,0 +1,141 @@
+"""`plan_trip`: three agents in sequence, a human decision, then an idempotent booking.
+
+`plan_trip_workflow` is a plain generator orchestrator and each agent an `agent_step`
+sub-orchestration (see `agent_step.py`): destination recommender (`trip-destinations`), itinerary
+planner (`trip-itinerary`), local recommendations (`trip-local`), each given what the previous ones
+wrote. Then the job asks for input (`approval`, `{approved: bool, comment?}`) and waits for the event
+or a durable timer, whichever comes first; the deadline is fixed when the wait starts, so input that
+does not match the schema is asked for again without extending it.
+
+- approved: `book_trip` records the booking in the app's store, keyed by the job id, so a retried
+  activity, a replayed orchestration or a rewound job never books twice;
+- rejected: the job completes with the decision;
+- no decision in time: the job ends as canceled with the reason. An orchestration cannot terminate
+  itself, so it completes with progress stage `canceled` and the reason as message, which
+  `tools/job_status.py` reports as status `canceled` (error `canceled: <reason>`); the output keeps
+  the proposal.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Generator
+
+import azure.durable_functions as df
+
+from .agent_step import run_step, step_input
+from .app_store import record_booking
+from .job_status import event_data, request_input, set_progress
+from .wording import plural, shorten
+
+bp = df.Blueprint()
+
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
+MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
+APPROVAL_EVENT = "approval"
+MAX_PART_CHARS = 1500
+BOOKING_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)  # safe: idempotent
+APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}, "comment": {"type": "string"}},
+                   "required": ["approved"]}
+
+# (output key, agent name, progress message, instructions), in order; each agent sees the earlier outputs
+AGENTS = [
+    ("destination", "trip-destinations", "recommending a destination",
+     "You are a travel advisor. Recommend the destination that best fits the traveller's request, with one "
+     "or two alternatives, and say briefly why."),
+    ("itinerary", "trip-itinerary", "planning the itinerary",
+     "You plan trips. Write a day-by-day itinerary for the recommended destination that fits the request: "
+     "transport, where to stay, and what to do each day."),
+    ("local_recommendations", "trip-local", "finding local recommendations",
+     "You are a local guide. For the itinerary, recommend places to eat, things to see off the usual path, "
+     "and practical tips (tickets, customs, getting around)."),
+]
+
+
+def label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def agent_prompt(request: str, proposal: dict[str, str]) -> str:
+    lines = [f"Traveller's request: {request}"]
+    for key, value in proposal.items():
+        lines += ["", f"{label(key)}:", value]
+    return "\n".join(lines)
+
+
+def describe_seconds(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
+
+
+def valid_decision(data: Any) -> dict[str, Any] | None:
+    """`{approved: bool, comment?: str}` from the event data, or None when it does not match the schema."""
+    decision = event_data(data)
+    if not isinstance(decision, dict) or not isinstance(decision.get("approved"), bool):
+        return None
+    comment = decision.get("comment")
+    return {"approved": decision["approved"], "comment": comment if isinstance(comment, str) else ""}
+
+
+def approval_prompt(proposal: dict[str, str], deadline: datetime) -> str:
+    """What the human reads: the proposal (each part shortened, custom status is small) and how to answer."""
+    parts = [f"{label(key)}: {shorten(text, MAX_PART_CHARS)}" for key, text in proposal.items()]
+    return "\n\n".join(["Proposed trip:", *parts,
+                         f"Approve it to book it, or reject it: send_job_input(event='{APPROVAL_EVENT}', "
+                         f"data={{\"approved\": true or false, \"comment\": \"optional\"}}) before "
+                         f"{deadline:%Y-%m-%d %H:%M:%S} UTC."])
+
+
+def await_decision(context: df.DurableOrchestrationContext, proposal: dict[str, str],
+                   timeout_seconds: int) -> Generator[Any, Any, dict[str, Any] | None]:
+    """The human's decision, or None when the deadline passes first."""
+    deadline = context.current_utc_datetime + timedelta(seconds=timeout_seconds)
+    timer = context.create_timer(deadline)
+    prompt = approval_prompt(proposal, deadline)
+    while True:
+        request_input(context, APPROVAL_EVENT, prompt, schema=APPROVAL_SCHEMA)
+        event = context.wait_for_external_event(APPROVAL_EVENT)
+        winner = yield context.task_any([event, timer])
+        if winner is timer:
+            return None
+        decision = valid_decision(event.result)
+        if decision is not None:
+            timer.cancel()
+            return decision
+        prompt = (f"The last input ({shorten(str(event.result), 200)}) did not match the schema "
+                  f"{{approved: boolean, comment?: string}}.\n\n" + approval_prompt(proposal, deadline))
+
+
+@bp.activity_trigger(input_name="booking")
+def book_trip(booking: dict) -> dict:
+    """Book the approved trip, once per job: the job id is the idempotency key."""
+    return record_booking(booking["job_id"], {"request": booking["request"], "proposal": booking["proposal"],
+                                              "comment": booking["comment"]})
+
+
+@bp.orchestration_trigger(context_name="context")
+def plan_trip_workflow(context: df.DurableOrchestrationContext):
+    spec = context.get_input()
+    proposal: dict[str, str] = {}
+    for number, (key, agent, message, instructions) in enumerate(AGENTS):
+        set_progress(context, key, message, number, len(AGENTS))
+        step = yield from run_step(context, step_input(
+            agent, instructions, agent_prompt(spec["request"], proposal)))
+        proposal[key] = step["output"]
+
+    timeout = spec["approval_timeout_seconds"]
+    decision = yield from await_decision(context, proposal, timeout)
+    if decision is None:
+        reason = f"no approval decision within {describe_seconds(timeout)}"
+        set_progress(context, "canceled", reason)
+        return {"request": spec["request"], "proposal": proposal, "decision": None, "booking": None}
+    if not decision["approved"]:
+        set_progress(context, "completed", "the trip was rejected")
+        return {"request": spec["request"], "proposal": proposal, "decision": decision, "booking": None}
+    set_progress(context, "booking", "booking the approved trip")
+    booking = yield context.call_activity_with_retry("book_trip", BOOKING_RETRY, {
+        "job_id": context.instance_id, "request": spec["request"], "proposal": proposal,
+        "comment": decision["comment"]})
+    set_progress(context, "completed", f"booked: {booking['reference']}")
+    return {"request": spec["request"], "proposal": proposal, "decision": decision, "booking": booking}
