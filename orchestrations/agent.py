@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents import Agent, RunContextWrapper, RunHooks, Runner, Tool
+from agents import Agent, RunContextWrapper, RunHooks, Tool
 
 from .builtin_tools import BUILTIN_TOOLS
-from .durable_agents import agent_blueprint, agent_orchestrator
+from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
 from .job_status import set_progress
 
 bp = agent_blueprint()
@@ -47,7 +47,8 @@ def run_agent_workflow(context):
                   tools=tools, model=spec.get("model"))
     hooks = ProgressHooks(context)
     set_progress(context, "running", "starting the agent")
-    result = Runner.run_sync(agent, spec["task"], hooks=hooks, max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS)
+    result = run_durably(context, agent, spec["task"], hooks=hooks,
+                         max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS)
     set_progress(context, "completed", "the agent answered", hooks.model_calls)
     return {"final_output": result.final_output, "model_calls": hooks.model_calls,
             "tool_calls": hooks.tool_calls}

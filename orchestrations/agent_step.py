@@ -25,18 +25,16 @@ from __future__ import annotations
 import json
 from typing import Any, Generator, TypeVar
 
-from agents import Agent, AgentOutputSchema, RunResult
-from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
+from agents import Agent, AgentOutputSchema
 from pydantic import BaseModel
 
 from .agent import DEFAULT_MAX_TURNS, ProgressHooks
 from .builtin_tools import BUILTIN_TOOLS
-from .durable_agents import agent_blueprint, agent_orchestrator
+from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
 
 bp = agent_blueprint()
 
 AGENT_STEP = "agent_step"
-RUN_MODEL_ACTIVITY = "run_model"  # the SDK's fixed name, registered by run_model.register_run_model
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {}
 Model = TypeVar("Model", bound=type[BaseModel])
 
@@ -55,16 +53,6 @@ def step_input(agent: str, instructions: str, prompt: str, *, tools: list[str] |
     """The input of one `agent_step` sub-orchestration."""
     return {"agent": agent, "instructions": instructions, "prompt": prompt, "tools": list(tools or []),
             "output_type": output_type.__name__ if output_type else None}
-
-
-def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunResult:
-    """`Runner.run_sync` for a durable agent orchestrator, safe when several run at the same time.
-
-    `Runner.run_sync` goes through the SDK's process-wide default runner, which every durable agent
-    orchestrator episode replaces with one bound to its own context: two agent orchestrators replayed
-    at once in two threads (a fan-out, or concurrent jobs) then make each other's model calls and one
-    ends with an empty result. A runner of our own is bound to this context only."""
-    return DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY).run_sync(agent, prompt, **kwargs)
 
 
 def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:

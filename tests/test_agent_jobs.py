@@ -271,3 +271,24 @@ async def test_crash_between_model_calls_repeats_no_recorded_call(tmp_path, mode
     assert model.stats().by_agent[AGENT] == 3, "a recorded model call was made again"
     assert site.hits["/fast-crash"] == 1, "a recorded tool call was made again"
     assert site.hits["/slow-crash"] in (1, 2)  # in flight at the kill: at least once
+
+
+async def test_concurrent_agents_get_their_own_answers(host, model):
+    """Agent orchestrators replayed at the same time in different threads must not share a runner
+    (the SDK's default runner is process-wide); each job must see only its own model's answers."""
+    model.reset()
+    names = [f"parallel-{i}" for i in range(8)]
+    model.script({name: [
+        {"tool_calls": [{"name": "calculate", "arguments": {"expression": f"{i}*100"}}]},
+        lambda request: {"text": f"result {request.tool_outputs()[-1]}"},
+    ] for i, name in enumerate(names)})
+    async with connect(host) as client:
+        jobs = await asyncio.gather(*(call(client, "run_agent", task="go", tools=["calculate"], model=name)
+                                      for name in names))
+        done = [await wait_until(client, job["job_id"]) for job in jobs]
+    assert [job["output"]["final_output"] for job in done] == [f"result {i * 100}" for i in range(8)]
+
+
+async def test_list_jobs_refuses_a_malformed_cursor(host):
+    async with connect(host) as client:
+        assert "Malformed cursor" in await call_error(client, "list_jobs", cursor="not-a-cursor")

@@ -5,6 +5,7 @@ build tool schemas and to find the `MCPToolContext` parameter.
 """
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -14,8 +15,8 @@ import azure.durable_functions as df
 import azure.functions as func
 import httpx
 
-from .job_status import (JobError, RUNTIME_FILTERS, TERMINAL, check_job_id, client_status, links_for,
-                         orchestrator_of, status_object, workflow_of)
+from .job_status import (WORKFLOWS, JobError, RUNTIME_FILTERS, TERMINAL, check_job_id, client_status, links_for,
+                         orchestrator_of, status_object)
 from .progress import report_progress
 
 bp = df.Blueprint()
@@ -23,6 +24,8 @@ bp = df.Blueprint()
 MAX_WAIT_SECONDS = 50  # common MCP clients give up on a call after 60 s
 POLL_SECONDS = 0.5
 MAX_INPUT_BYTES = 64 * 1024
+LIST_PAGE_SIZE = 100
+LIST_MAX_PAGES = 20  # one call reads at most this many backend pages, then hands back a cursor
 EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
 
@@ -87,25 +90,62 @@ async def list_jobs(client, status: Optional[str] = None, workflow: Optional[str
     """List jobs, oldest first, with optional status and workflow filters; page with next_cursor."""
     if status is not None and status not in RUNTIME_FILTERS:
         raise JobError(f"Unknown status {status!r}: expected one of {', '.join(RUNTIME_FILTERS)}")
-    orchestrator = orchestrator_of(workflow) if workflow else None
+    wanted = {orchestrator_of(workflow)} if workflow else set(WORKFLOWS)
     limit = int(limit or 20)
     if not 1 <= limit <= 100:
         raise JobError("limit must be between 1 and 100")
-    params = {"top": str(limit), "showInput": "false"}
+    token, skip = decode_cursor(cursor)
+    params = {"top": str(LIST_PAGE_SIZE), "showInput": "false"}
     if status:
         params["runtimeStatus"] = ",".join(RUNTIME_FILTERS[status])
-    headers = {"x-ms-continuation-token": cursor} if cursor else {}
-    base = client._orchestration_bindings.rpc_base_url
+    jobs: list[dict[str, Any]] = []
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.get(f"{base}instances/", params=params, headers=headers)
+        for _ in range(LIST_MAX_PAGES):
+            page, next_token = await _instances_page(http, client, params, token)
+            for position in range(skip, len(page)):
+                item = page[position]
+                if item.get("name") not in wanted:  # sub-orchestrations are steps of a job, not jobs
+                    continue
+                job = status_object(item, links_for(client, item["instanceId"]))
+                if status and job["status"] != status:
+                    continue
+                jobs.append(job)
+                if len(jobs) == limit:
+                    more_here = position + 1 < len(page)
+                    following = encode_cursor(token, position + 1) if more_here else encode_cursor(next_token, 0)
+                    return as_text({"jobs": jobs, "next_cursor": following})
+            if not next_token:
+                return as_text({"jobs": jobs, "next_cursor": None})
+            token, skip = next_token, 0
+    return as_text({"jobs": jobs, "next_cursor": encode_cursor(token, 0)})
+
+
+async def _instances_page(http: httpx.AsyncClient, client, params: dict[str, str],
+                          token: Optional[str]) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """One page of the management API's instance list (the rpc base URL, as the SDK client uses)."""
+    headers = {"x-ms-continuation-token": token} if token else {}
+    base = client._orchestration_bindings.rpc_base_url
+    response = await http.get(f"{base}instances/", params=params, headers=headers)
     if response.status_code != 200:
         raise JobError(f"listing jobs failed ({response.status_code}): {response.text}")
-    jobs = [status_object(item, links_for(client, item["instanceId"])) for item in response.json()]
-    if orchestrator:
-        jobs = [job for job in jobs if job["workflow"] == workflow_of(orchestrator)]
-    if status:
-        jobs = [job for job in jobs if job["status"] == status]
-    return as_text({"jobs": jobs, "next_cursor": response.headers.get("x-ms-continuation-token")})
+    return response.json(), response.headers.get("x-ms-continuation-token")
+
+
+def encode_cursor(token: Optional[str], skip: int) -> Optional[str]:
+    """Our cursor = the backend's continuation token (opaque, Azure's or ours) + how far into that page we got."""
+    if token is None and skip == 0:
+        return None
+    return base64.urlsafe_b64encode(json.dumps([token, skip]).encode()).decode()
+
+
+def decode_cursor(cursor: Optional[str]) -> tuple[Optional[str], int]:
+    if not cursor:
+        return None, 0
+    try:
+        token, skip = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return (str(token) if token is not None else None), int(skip)
+    except (ValueError, TypeError):
+        raise JobError("Malformed cursor: pass the next_cursor of the previous list_jobs page") from None
 
 
 @bp.mcp_tool()
