@@ -43,6 +43,7 @@ from .rewind import plan_rewind
 log = logging.getLogger("host.engine")
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+LIVE_STATUSES = ("Pending", "Running", "Suspended", "ContinuedAsNew")
 
 
 class EngineError(Exception):
@@ -59,7 +60,7 @@ class InstanceNotFound(EngineError):
     status_code = 404
 
 
-class InstanceGoneError(EngineError):
+class InstanceEnded(EngineError):
     status_code = 410
 
 
@@ -139,7 +140,6 @@ class Engine:
         # results handed over in memory skips the inbox query.
         self._inbox_hint: set[str] = set()
         self._stopping = False
-        self.episodes = 0
 
     # ---- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -215,12 +215,11 @@ class Engine:
         await self._enqueue_control(instance_id, he.event(EventType.ExecutionResumed, time.time(), Reason=reason))
 
     async def _enqueue_control(self, instance_id: str, event: dict[str, Any]) -> None:
-        live = [s for s in ("Pending", "Running", "Suspended", "ContinuedAsNew")]
-        status = await self.store.write(self.store.op_enqueue(instance_id, dumps(event), only_if_status=live))
+        status = await self.store.write(self.store.op_enqueue(instance_id, dumps(event), only_if_status=LIVE_STATUSES))
         if status is None:
             raise InstanceNotFound(f"No instance with ID '{instance_id}' was found.")
         if status in TERMINAL_STATUSES:
-            raise InstanceGoneError(f"The instance '{instance_id}' is in the {status} state.")
+            raise InstanceEnded(f"The instance '{instance_id}' is in the {status} state.")
         self._mark_ready(instance_id)
 
     async def rewind(self, instance_id: str, reason: str | None) -> None:
@@ -229,7 +228,7 @@ class Engine:
         if row is None:
             raise InstanceNotFound(f"No instance with ID '{instance_id}' was found.")
         if row.status != "Failed":
-            raise InstanceGoneError("Rewind is only supported on failed orchestration instances.")
+            raise InstanceEnded("Rewind is only supported on failed orchestration instances.")
         history = self.get_history(instance_id)
         plan = plan_rewind(history)
         for child_id in plan.children_to_rewind:
@@ -439,7 +438,6 @@ class Engine:
                 error = f"{type(exc).__name__}: {exc}"
             else:
                 error = result.error
-        self.episodes += 1
         if error is None and result is not None:
             error = self._check_result_size(result)
         if error is not None:

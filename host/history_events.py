@@ -37,7 +37,6 @@ class EventType(IntEnum):
     ExecutionResumed = 20
 
 
-SCHEDULING_EVENTS = (EventType.TaskScheduled, EventType.TimerCreated, EventType.SubOrchestrationInstanceCreated)
 COMPLETION_EVENTS = {
     EventType.TaskCompleted: "TaskScheduledId",
     EventType.TaskFailed: "TaskScheduledId",

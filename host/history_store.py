@@ -137,7 +137,6 @@ class HistoryStore:
         self._read_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_loop, name="history-store-writer", daemon=True)
         self._writer.start()
-        self.commits = 0
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -183,7 +182,6 @@ class HistoryStore:
                 results.append((done, value, None))
         try:
             conn.execute("COMMIT")
-            self.commits += 1
         except BaseException as exc:
             conn.execute("ROLLBACK")
             results = [(done, None, exc) for done, _, _ in results]
@@ -200,21 +198,6 @@ class HistoryStore:
 
         self._writes.put((op, done))
         return await future
-
-    def write_sync(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Blocking variant for callers outside the event loop (start-up, tools)."""
-        event = threading.Event()
-        box: list[Any] = [None, None]
-
-        def done(value: Any, exc: BaseException | None) -> None:
-            box[0], box[1] = value, exc
-            event.set()
-
-        self._writes.put((op, done))
-        event.wait()
-        if box[1] is not None:
-            raise box[1]
-        return box[0]
 
     def close(self) -> None:
         self._writes.put(None)
