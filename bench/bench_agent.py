@@ -30,6 +30,8 @@ from openai import AsyncOpenAI
 from tests.fake_model_server import FakeModelServer
 from tests.host_process import PROJECT_ROOT, HostProcess
 
+from .figures import percentile, spread
+
 TURNS = 20
 MODEL = "bench-model"
 
@@ -93,10 +95,6 @@ async def get_job_latencies(client: Client, job_id: str, calls: int) -> list[flo
     return sorted(latencies)
 
 
-def spread(values: list[float], unit: str) -> str:
-    return f"median {statistics.median(values):.1f} {unit} (min {min(values):.1f}, max {max(values):.1f}, n={len(values)})"
-
-
 async def main(runs: int, calls: int) -> None:
     set_tracing_disabled(True)
     with FakeModelServer() as model, tempfile.TemporaryDirectory() as state:
@@ -117,11 +115,11 @@ async def main(runs: int, calls: int) -> None:
         finally:
             host.stop()
     per_turn = [(d - p) / TURNS * 1000 for d, p in zip(sorted(durable), sorted(plain))]
-    print(f"durable {TURNS}-turn agent: {spread([d * 1000 for d in durable], 'ms')}; "
-          f"plain (no durability): {spread([p * 1000 for p in plain], 'ms')}")
-    print(f"durable overhead per agent turn: {spread(per_turn, 'ms')}  [target <= 10 ms]")
+    print(f"durable {TURNS}-turn agent: {spread([d * 1000 for d in durable], 'ms', 1)}; "
+          f"plain (no durability): {spread([p * 1000 for p in plain], 'ms', 1)}")
+    print(f"durable overhead per agent turn: {spread(per_turn, 'ms', 1)}  [target <= 10 ms]")
     print(f"get_job over MCP (Streamable HTTP, {calls} sequential calls): p50 {statistics.median(latencies):.2f} ms, "
-          f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms  [target p50 <= 3 ms]")
+          f"p99 {percentile(latencies, 0.99):.2f} ms  [target p50 <= 3 ms]")
 
 
 if __name__ == "__main__":

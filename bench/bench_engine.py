@@ -21,6 +21,8 @@ from host.engine import Engine, EngineConfig
 from host.history_store import HistoryStore
 from host.invoker import FunctionInvoker
 
+from .figures import percentile, spread
+
 APP_DIR = Path(__file__).resolve().parent.parent / "tests" / "apps" / "durable_app"
 
 
@@ -87,11 +89,7 @@ async def waiting(bench: Bench, n: int, sample: int = 200) -> dict[str, float]:
         latencies.append((time.perf_counter() - t0) * 1000)
     latencies.sort()
     return {"rss_mb": rss_mb(), "rss_growth_mb": rss_mb() - rss_before, "idle_cpu_pct": idle_cpu,
-            "p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1]}
-
-
-def spread(values: list[float]) -> str:
-    return f"median {statistics.median(values):,.0f} (min {min(values):,.0f}, max {max(values):,.0f}, n={len(values)})"
+            "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 0.99)}
 
 
 async def main(runs: int, waiting_count: int) -> None:
