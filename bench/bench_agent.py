@@ -20,15 +20,20 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-
 import httpx2
-from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool, set_tracing_disabled
+from agents import (
+    Agent,
+    OpenAIChatCompletionsModel,
+    Runner,
+    function_tool,
+    set_tracing_disabled,
+)
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI
 
-from tests.fake_model_server import FakeModelServer
-from tests.host_process import PROJECT_ROOT, HostProcess
+from testing.fake_model_server import FakeModelServer
+from testing.host_process import PROJECT_ROOT, HostProcess
 
 from .figures import percentile, spread
 

@@ -16,10 +16,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from host.app_loader import load_app
-from host.engine import Engine, EngineConfig
-from host.history_store import HistoryStore
-from host.invoker import FunctionInvoker
+from host.durable.config import EngineConfig
+from host.durable.engine import Engine
+from host.durable.store import HistoryStore
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import load_app
 
 from .figures import percentile, spread
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from host.keys import load_keys
-from tests.fake_model_server import FakeModelServer, load_script
+from testing.fake_model_server import FakeModelServer, load_script
 
 from .walkthrough import run_walkthrough
 
@@ -28,7 +28,7 @@ DEMO_MODEL = "scripted-demo-model"
 STARTUP_SECONDS = 60
 LABEL = "\n".join([
     "=" * 78,
-    " DEMO MODE: the model is SCRIPTED (tests/model_scripts/demo.py), NOT a real LLM.",
+    " DEMO MODE: the model is SCRIPTED (testing/model_scripts/demo.py), NOT a real LLM.",
     " Its answers are canned. The durable jobs, MCP tools, progress, approvals and",
     " crash safety are real. For real answers: set OPENAI_API_KEY and run `make run`.",
     "=" * 78,

@@ -6,8 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .app_loader import AppLoadError
-from .banner import print_banner
+from host.banner import print_banner
+from host.functions.loader import AppLoadError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show one-time progress URLs
-    from .server import LocalHost
+    from host.server import LocalHost
 
     try:
         local_host = LocalHost(args.app, args.state, args.host, args.port)

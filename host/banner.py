@@ -5,10 +5,10 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from .mcp_server import MCP_PATH, SSE_PATH
+from host.mcp.server import MCP_PATH, SSE_PATH
 
 if TYPE_CHECKING:
-    from .server import LocalHost
+    from host.server import LocalHost
 
 
 def _slug(name: str) -> str:

@@ -12,26 +12,17 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .app_loader import LoadedApp, load_app
-from .engine import Engine, EngineConfig
-from .history_store import HistoryStore
-from .http_triggers import HttpTriggers
-from .invoker import FunctionInvoker
-from .keys import load_keys
-from .management_api import ManagementApi
-from .mcp_server import McpEndpoint
-from .settings import HostSettings, settings_for
+from host.config import HostSettings, settings_for
+from host.durable.engine import Engine
+from host.durable.store import HistoryStore
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import load_app
+from host.http.management_api import ManagementApi
+from host.http.triggers import HttpTriggers
+from host.keys import load_keys
+from host.mcp.server import McpEndpoint
 
 log = logging.getLogger("host")
-
-
-def engine_config(app: LoadedApp) -> EngineConfig:
-    durable = app.extension_config("durableTask")
-    local = durable.get("localHost") or {}
-    config = EngineConfig()
-    config.max_concurrent_activities = int(durable.get("maxConcurrentActivityFunctions") or config.max_concurrent_activities)
-    config.max_payload_bytes = int(local.get("maxPayloadBytes") or config.max_payload_bytes)
-    return config
 
 
 class LocalHost:
@@ -48,7 +39,7 @@ class LocalHost:
         self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
         client_binding = json.dumps(self.settings.durable_client_binding())
         self.invoker = FunctionInvoker(self.function_pool, str(app_dir), lambda: client_binding)
-        self.engine = Engine(self.app, self.store, self.invoker, self.orchestrator_pool, engine_config(self.app))
+        self.engine = Engine(self.app, self.store, self.invoker, self.orchestrator_pool, self.settings.engine_config())
         self.management = ManagementApi(self.engine, self.settings)
         self.http_triggers = HttpTriggers(self.app, self.invoker, self.settings)
         self.mcp = McpEndpoint(self.app, self.invoker, self.settings)

@@ -1,71 +1,20 @@
-"""Shared fixtures: real host processes on loopback ports, and small helpers to drive them over HTTP."""
+"""Shared fixtures: real host processes on loopback ports, the scripted model server and a counting site.
+Helpers the fixtures and tests use live in `testing/` (shared with demo/ and bench/)."""
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
-from .host_process import PROJECT_ROOT, HostProcess
-
-APPS = Path(__file__).resolve().parent / "apps"
-
-
-class DurableHttp:
-    """Plain-HTTP access to a host's Durable management API (the public webhook, with its key)."""
-
-    def __init__(self, host: HostProcess):
-        self.host = host
-        self.base = f"{host.base_url}/runtime/webhooks/durabletask"
-        self.client = httpx.Client(headers={"x-functions-key": host.durable_key}, timeout=30)
-
-    def start(self, name: str, payload=None, instance_id: str | None = None) -> str:
-        url = f"{self.base}/orchestrators/{name}" + (f"/{instance_id}" if instance_id else "")
-        response = self.client.post(url, json=payload)
-        assert response.status_code == 202, response.text
-        return response.json()["id"]
-
-    def status(self, instance_id: str, **params) -> dict:
-        response = self.client.get(f"{self.base}/instances/{instance_id}", params=params)
-        assert response.status_code in (200, 202), (response.status_code, response.text)
-        return response.json()
-
-    def wait(self, instance_id: str, statuses=("Completed", "Failed", "Terminated"), timeout: float = 30) -> dict:
-        deadline = time.time() + timeout
-        while True:
-            status = self.status(instance_id)
-            if status["runtimeStatus"] in statuses:
-                return status
-            if time.time() > deadline:
-                raise AssertionError(f"{instance_id} still {status['runtimeStatus']} after {timeout}s: {status}")
-            time.sleep(0.05)
-
-    def wait_for_custom_status(self, instance_id: str, predicate, timeout: float = 30) -> dict:
-        deadline = time.time() + timeout
-        while True:
-            status = self.status(instance_id)
-            if predicate(status):
-                return status
-            if time.time() > deadline:
-                raise AssertionError(f"{instance_id}: condition not met after {timeout}s: {status}")
-            time.sleep(0.05)
-
-    def raise_event(self, instance_id: str, event: str, data) -> httpx.Response:
-        return self.client.post(f"{self.base}/instances/{instance_id}/raiseEvent/{event}", json=data)
-
-    def post(self, instance_id: str, action: str, **params) -> httpx.Response:
-        return self.client.post(f"{self.base}/instances/{instance_id}/{action}", params=params)
-
-    def history(self, instance_id: str) -> list[dict]:
-        return self.status(instance_id, showHistory="true", showHistoryOutput="true")["historyEvents"]
+from testing.counting_site import CountingSite
+from testing.durable_http import DurableHttp
+from testing.fake_model_server import FakeModelServer
+from testing.host_process import TEST_APPS, HostProcess, project_host
 
 
 @pytest.fixture(scope="module")
 def durable_host(tmp_path_factory):
     """The engine test app on a real host, with a ledger file its activities write to."""
     state = tmp_path_factory.mktemp("durable-state")
-    host = HostProcess(APPS / "durable_app", state, env={"STEP_LEDGER": str(state / "ledger.txt")})
+    host = HostProcess(TEST_APPS / "durable_app", state, env={"STEP_LEDGER": str(state / "ledger.txt")})
     host.start()
     yield host
     host.stop()
@@ -76,15 +25,23 @@ def api(durable_host) -> DurableHttp:
     return DurableHttp(durable_host)
 
 
-def ledger_counts(host: HostProcess, run: str) -> dict[int, int]:
-    path = Path(host.env["STEP_LEDGER"])
-    counts: dict[int, int] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            name, _, n = line.rpartition(":")
-            if name == run:
-                counts[int(n)] = counts.get(int(n), 0) + 1
-    return counts
+@pytest.fixture(scope="module")
+def model():
+    """The scripted OpenAI-compatible model server (the only fake: it stands for the model provider)."""
+    with FakeModelServer() as server:
+        yield server
 
 
-__all__ = ["APPS", "PROJECT_ROOT", "DurableHttp", "ledger_counts"]
+@pytest.fixture(scope="module")
+def site():
+    site = CountingSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, model, site):
+    """The project's own app on a real host, its model the scripted server."""
+    process = project_host(tmp_path_factory.mktemp("agent-jobs"), model, site).start()
+    yield process
+    process.stop()

@@ -3,116 +3,15 @@ the real host; the only fake is the OpenAI-compatible model server (real HTTP)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 import time
-from collections.abc import AsyncIterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import httpx2
-import pytest
-from mcp import Client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
 
-from .fake_model_server import FakeModelServer
-from .host_process import PROJECT_ROOT, HostProcess
+from testing.host_process import project_host
+from testing.mcp_client import call, call_error, connect, wait_until
 
 AGENT = "fake-model"  # no [agent:...] marker in run_agent's instructions: scripts are keyed by model
-
-
-class CountingSite:
-    """A tiny HTTP site the agent's fetch_url tool reads; counts hits per path, /slow takes 2 s."""
-
-    def __init__(self):
-        self.hits: dict[str, int] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                site.hits[self.path] = site.hits.get(self.path, 0) + 1
-                if self.path.startswith("/slow"):
-                    time.sleep(2)
-                body = f"page {self.path}".encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.fixture(scope="module")
-def model():
-    with FakeModelServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def site():
-    site = CountingSite()
-    yield site
-    site.server.shutdown()
-
-
-def project_host(state, model: FakeModelServer, site: CountingSite, **env) -> HostProcess:
-    return HostProcess(PROJECT_ROOT, state, env={
-        "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key", "OPENAI_DEFAULT_MODEL": AGENT,
-        "FETCH_URL_ALLOWED_HOSTS": site.base.removeprefix("http://"), "MODEL_MAX_RETRY_DELAY_SECONDS": "2",
-        **env})
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory, model, site):
-    process = project_host(tmp_path_factory.mktemp("agent-jobs"), model, site).start()
-    yield process
-    process.stop()
-
-
-@contextlib.asynccontextmanager
-async def connect(host: HostProcess, sse: bool = False) -> AsyncIterator[Client]:
-    url = f"{host.base_url}/runtime/webhooks/mcp"
-    if sse:
-        async with Client(sse_client(f"{url}/sse?code={host.mcp_key}"), mode="legacy") as client:
-            yield client
-        return
-    async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=90) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
-            yield client
-
-
-async def call(client: Client, tool: str, **arguments) -> dict:
-    result = await client.call_tool(tool, arguments)
-    text = result.content[0].text
-    assert not result.is_error, text
-    return json.loads(text)
-
-
-async def call_error(client: Client, tool: str, **arguments) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.content[0].text
-    return result.content[0].text
-
-
-async def wait_until(client: Client, job_id: str, statuses=("completed", "failed", "canceled"),
-                     timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = await call(client, "wait_for_job", job_id=job_id, timeout_seconds=10)
-        if job["status"] in statuses:
-            return job
-        assert time.monotonic() < deadline, job
 
 
 def calculator_turns() -> list:

@@ -10,7 +10,12 @@ import pytest
 from azure.durable_functions.openai_agents.context import DurableAIAgentContext
 
 from orchestrations.builtin_tools import (
-    BUILTIN_TOOLS, FETCH_MAX_REDIRECTS, UnknownToolError, calculate_expression, fetch_url_text, validate_tool_names,
+    BUILTIN_TOOLS,
+    FETCH_MAX_REDIRECTS,
+    UnknownToolError,
+    calculate_expression,
+    fetch_url_text,
+    validate_tool_names,
 )
 
 # ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from .conftest import APPS, DurableHttp, ledger_counts
-from .host_process import HostProcess
+from testing.durable_http import DurableHttp, ledger_counts
+from testing.host_process import TEST_APPS as APPS
+from testing.host_process import HostProcess
 
 
 @pytest.fixture

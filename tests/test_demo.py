@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from .host_process import PROJECT_ROOT, free_port
+from testing.host_process import PROJECT_ROOT, free_port
 
 
 def test_demo_walkthrough_runs_and_says_it_is_a_demo(tmp_path):

@@ -6,7 +6,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
+from azure.durable_functions import (
+    DurableOrchestrationClient,
+    OrchestrationRuntimeStatus,
+)
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import uuid
 
 import httpx
 
-from .conftest import APPS, DurableHttp, ledger_counts
-from .host_process import HostProcess
+from testing.durable_http import DurableHttp, ledger_counts
+from testing.host_process import TEST_APPS as APPS
+from testing.host_process import HostProcess
 
 
 def test_everything_orchestration_via_http_starter(durable_host, api, tmp_path):

@@ -19,8 +19,13 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 from pydantic import BaseModel
 
-from .fake_model_server import CallStats, FakeModelServer, ScriptError, load_script
-from .host_process import PROJECT_ROOT
+from testing.fake_model_server import (
+    CallStats,
+    FakeModelServer,
+    ScriptError,
+    load_script,
+)
+from testing.host_process import PROJECT_ROOT
 
 SCRIPT_FOR_LOADING = {"loaded": [{"text": "from a module"}]}
 
@@ -297,7 +302,7 @@ def test_load_script_from_json_file_and_module(tmp_path):
     path.write_text(json.dumps({"x": [{"text": "from json"}]}))
     assert load_script(str(path)) == {"x": [{"text": "from json"}]}
     assert load_script("tests.test_fake_model_server:SCRIPT_FOR_LOADING") == SCRIPT_FOR_LOADING
-    with pytest.raises(ScriptError, match="tests.model_scripts.no_such_script"):
+    with pytest.raises(ScriptError, match="testing.model_scripts.no_such_script"):
         load_script("no_such_script")
 
 
@@ -308,7 +313,7 @@ def test_load_script_from_json_file_and_module(tmp_path):
 def test_subprocess_is_controlled_over_http(tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"demo": [{"text": "hello from the script"}]}))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_model_server", "--port", "0", "--script", str(script)],
+    proc = subprocess.Popen([sys.executable, "-m", "testing.fake_model_server", "--port", "0", "--script", str(script)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         base_url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]

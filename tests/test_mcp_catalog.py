@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from host.app_loader import AppFunction, LoadedApp
-from host.mcp_catalog import McpCatalog, McpDefinitionError
-from host.mcp_results import ResultConversionError, resource_result, tool_result
+from host.functions.loader import AppFunction, LoadedApp
+from host.mcp.catalog import McpCatalog, McpDefinitionError
+from host.mcp.results import ResultConversionError, resource_result, tool_result
 
 
 def app_with(*triggers: dict) -> LoadedApp:

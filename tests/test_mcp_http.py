@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from .host_process import TEST_KEYS, HostProcess
+from testing.host_process import TEST_KEYS, HostProcess
 
 APP = Path(__file__).resolve().parent / "apps" / "mcp_app"
 ACCEPT = "application/json, text/event-stream"

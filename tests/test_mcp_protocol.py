@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
 
-from .host_process import HostProcess
+from testing.host_process import HostProcess
 
 APP = Path(__file__).resolve().parent / "apps" / "mcp_app"
 pytestmark = pytest.mark.parametrize("kind", ["streamable-2025", "streamable-2026", "sse"])

@@ -22,11 +22,14 @@ from openai import AsyncAzureOpenAI
 
 from orchestrations import model_config
 from orchestrations.model_config import (
-    DEFAULT_AZURE_API_VERSION, ModelNotConfiguredError, configure_model, model_status, require_model,
+    DEFAULT_AZURE_API_VERSION,
+    ModelNotConfiguredError,
+    configure_model,
+    model_status,
+    require_model,
 )
-
-from .fake_model_server import FakeModelServer
-from .host_process import PROJECT_ROOT
+from testing.fake_model_server import FakeModelServer
+from testing.host_process import PROJECT_ROOT
 
 MODEL_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL", "OPENAI_API_MODE", "OPENAI_API_VERSION",

@@ -9,9 +9,8 @@ import time
 import pytest
 
 from orchestrations.swarm_plan import PlanError, normalise_plan, normalise_verdict
-
-# the module-scoped fixtures model, site and host (the project app on the real host) are test_agent_jobs' own
-from .test_agent_jobs import call, call_error, connect, host, model, project_host, site, wait_until  # noqa: F401
+from testing.host_process import project_host
+from testing.mcp_client import call, call_error, connect, wait_until
 
 CONTRACT = "Functions are named snake_case; every part returns one Markdown section."
 

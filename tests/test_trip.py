@@ -6,9 +6,8 @@ import httpx
 import pytest
 
 from orchestrations.app_store import list_bookings, record_booking
-
-# module-scoped fixtures model (the scripted model server) and site are test_agent_jobs' own
-from .test_agent_jobs import call, call_error, connect, model, project_host, site, wait_until  # noqa: F401
+from testing.host_process import project_host
+from testing.mcp_client import call, call_error, connect, wait_until
 
 TRIP_AGENTS = ("trip-destinations", "trip-itinerary", "trip-local")
 REQUEST = "A long weekend in spring, trains only, good food"

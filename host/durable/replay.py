@@ -14,15 +14,24 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from azure.durable_functions.models.actions.NoOpAction import NoOpAction
+from azure.durable_functions.models.DurableOrchestrationContext import (
+    DurableOrchestrationContext,
+)
+from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
+from azure.durable_functions.models.Task import (
+    AtomicTask,
+    CompoundTask,
+    RetryAbleTask,
+    TaskBase,
+    TaskState,
+)
+from azure.durable_functions.models.TaskOrchestrationExecutor import (
+    TaskOrchestrationExecutor,
+)
 from dateutil.parser import parse as parse_datetime
 
-from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
-from azure.durable_functions.models.Task import AtomicTask, CompoundTask, RetryAbleTask, TaskBase, TaskState
-from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
-from azure.durable_functions.models.actions.NoOpAction import NoOpAction
-from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
-
-from .history_events import EventType
+from host.durable.events import EventType
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 ACTIVITY_ACTIONS = {0: "activity", 1: "activity", 2: "suborchestration", 3: "suborchestration", 5: "timer", 8: "http"}

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import azure.functions as func
 
-from .app_loader import AppFunction
+from host.functions.loader import AppFunction
 
 
 class UnsupportedBindingError(Exception):

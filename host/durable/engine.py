@@ -22,54 +22,36 @@ from typing import Any, Iterable
 
 from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
 
-from . import history_events as he
-from .app_loader import AppFunction, LoadedApp
-from .history_events import EventType
-from .history_store import (
+from host.durable import events as he
+from host.durable.activities import execute_activity
+from host.durable.config import EngineConfig
+from host.durable.errors import (
+    EngineError,
+    InstanceEnded,
+    InstanceExists,
+    InstanceNotFound,
+    PayloadTooLarge,
+    UnknownFunction,
+)
+from host.durable.events import EventType
+from host.durable.replay import NewWork, NonDeterminismError, OrchestratorSession
+from host.durable.rewind import plan_rewind
+from host.durable.store import (
+    TERMINAL_STATUSES,
     EpisodeCommit,
     HistoryStore,
     InstanceGone,
     InstanceRow,
     PendingActivity,
     PendingTimer,
-    TERMINAL_STATUSES,
     dumps,
 )
-from .invoker import FunctionInvoker
-from .activities import execute_activity
-from .replay import NewWork, NonDeterminismError, OrchestratorSession
-from .rewind import plan_rewind
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import AppFunction, LoadedApp
 
 log = logging.getLogger("host.engine")
 
-DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 LIVE_STATUSES = ("Pending", "Running", "Suspended", "ContinuedAsNew")
-
-
-class EngineError(Exception):
-    """Base for errors the management API maps to HTTP statuses."""
-
-    status_code = 400
-
-
-class UnknownFunction(EngineError):
-    status_code = 400
-
-
-class InstanceNotFound(EngineError):
-    status_code = 404
-
-
-class InstanceEnded(EngineError):
-    status_code = 410
-
-
-class InstanceExists(EngineError):
-    status_code = 409
-
-
-class PayloadTooLarge(EngineError):
-    status_code = 413
 
 
 @dataclass
@@ -110,13 +92,6 @@ class Intake:
     @property
     def delivered_activities(self) -> list[PendingActivity]:
         return [item for item, _ in self.delivered]
-
-
-@dataclass
-class EngineConfig:
-    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
-    max_concurrent_activities: int = 200
-    cache_size: int = 2000
 
 
 class Engine:

@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .app_loader import AppFunction, LoadedApp
-from .invoker import FunctionInvoker
-from .keys import key_matches, presented_key
-from .settings import HostSettings
+from host.config import HostSettings
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import AppFunction, LoadedApp
+from host.keys import key_matches, presented_key
 
 MAX_HTTP_BODY_BYTES = 4 * 1024 * 1024
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

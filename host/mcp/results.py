@@ -18,7 +18,14 @@ import azure.functions as func
 import mcp_types as types
 from pydantic import BaseModel, ValidationError
 
-from .mcp_catalog import PROMPT_TRIGGER, RESOURCE_TRIGGER, TOOL_TRIGGER, ResourceDef, ToolDef, field
+from host.mcp.catalog import (
+    PROMPT_TRIGGER,
+    RESOURCE_TRIGGER,
+    TOOL_TRIGGER,
+    ResourceDef,
+    ToolDef,
+    field,
+)
 
 log = logging.getLogger("host.mcp")
 

@@ -19,13 +19,18 @@ from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 
-from .app_loader import AppFunction
-from .invoker import FunctionInvoker
-from .mcp_catalog import McpCatalog, missing_values
-from .mcp_context import invocation_context
-from .mcp_results import (ResultConversionError, prompt_result, resource_result, tool_error_result,
-                          tool_result)
-from .tool_progress import ProgressRelay
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import AppFunction
+from host.mcp.catalog import McpCatalog, missing_values
+from host.mcp.context import invocation_context
+from host.mcp.progress import ProgressRelay
+from host.mcp.results import (
+    ResultConversionError,
+    prompt_result,
+    resource_result,
+    tool_error_result,
+    tool_result,
+)
 
 log = logging.getLogger("host.mcp")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_APPS = PROJECT_ROOT / "tests" / "apps"
 TEST_KEYS = {
     "MCP_EXTENSION_KEY": "test-mcp-key",
     "DURABLETASK_EXTENSION_KEY": "test-durable-key",
@@ -95,3 +96,12 @@ class HostProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def project_host(state: Path, model, site=None, **env: str) -> HostProcess:
+    """The project's own app on a host whose model is the fake model server `model`; `site` (a
+    CountingSite) is the one address fetch_url may read besides public ones."""
+    return HostProcess(PROJECT_ROOT, state, env={
+        "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key", "OPENAI_DEFAULT_MODEL": "fake-model",
+        "FETCH_URL_ALLOWED_HOSTS": site.base.removeprefix("http://") if site else "",
+        "MODEL_MAX_RETRY_DELAY_SECONDS": "2", **env})

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .app_loader import LoadedApp
+from host.durable.config import EngineConfig
+from host.functions.loader import LoadedApp
 
 DEFAULT_ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS"
 
@@ -52,6 +53,16 @@ class HostSettings:
         """Host headers accepted besides loopback (DNS-rebinding protection), e.g. a proxy's public name."""
         extra = [h.strip() for h in os.environ.get(DEFAULT_ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
         return extra
+
+    def engine_config(self) -> EngineConfig:
+        """`extensions.durableTask`: maxConcurrentActivityFunctions, and our `localHost.maxPayloadBytes`."""
+        durable = (self.host_config.get("extensions") or {}).get("durableTask") or {}
+        local = durable.get("localHost") or {}
+        config = EngineConfig()
+        config.max_concurrent_activities = int(durable.get("maxConcurrentActivityFunctions")
+                                               or config.max_concurrent_activities)
+        config.max_payload_bytes = int(local.get("maxPayloadBytes") or config.max_payload_bytes)
+        return config
 
     def durable_client_binding(self) -> dict[str, Any]:
         """The `durableClient` binding JSON the Durable extension passes to functions (BindingHelper.cs)."""

@@ -25,9 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .keys import key_matches, presented_key
-from .mcp_context import SESSION_HEADER, InvalidClientState, client_info_from_session_id, new_session_id
-from .settings import HostSettings
+from host.config import HostSettings
+from host.keys import key_matches, presented_key
+from host.mcp.context import (
+    SESSION_HEADER,
+    InvalidClientState,
+    client_info_from_session_id,
+    new_session_id,
+)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -13,7 +13,7 @@ from typing import Any
 
 from dateutil.parser import parse as parse_datetime
 
-from .history_events import COMPLETION_EVENTS, FAILURE_EVENTS, EventType
+from host.durable.events import COMPLETION_EVENTS, FAILURE_EVENTS, EventType
 
 
 @dataclass

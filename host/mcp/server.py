@@ -23,13 +23,20 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .app_loader import LoadedApp
-from .invoker import FunctionInvoker
-from .mcp_catalog import McpCatalog
-from .mcp_handlers import McpHandlers
-from .mcp_http import WILDCARD_BIND, GatedEndpoint, RequestGuard, SseConnection, StreamableHttp, asgi
-from .settings import HostSettings
-from .tool_progress import PROGRESS_PATH, ProgressRelay
+from host.config import HostSettings
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import LoadedApp
+from host.mcp.catalog import McpCatalog
+from host.mcp.handlers import McpHandlers
+from host.mcp.progress import PROGRESS_PATH, ProgressRelay
+from host.mcp.transport import (
+    WILDCARD_BIND,
+    GatedEndpoint,
+    RequestGuard,
+    SseConnection,
+    StreamableHttp,
+    asgi,
+)
 
 MCP_PATH = "/runtime/webhooks/mcp"
 SSE_PATH = f"{MCP_PATH}/sse"

@@ -17,14 +17,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .engine import Engine, EngineError, PayloadTooLarge
-from .history_store import InstanceRow
-from .keys import key_matches, presented_key
-from .settings import HostSettings
+from host.config import HostSettings
+from host.durable.engine import Engine
+from host.durable.errors import (
+    EngineError,
+    InstanceEnded,
+    InstanceExists,
+    InstanceNotFound,
+    PayloadTooLarge,
+    UnknownFunction,
+)
+from host.durable.store import InstanceRow
+from host.keys import key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
 RPC_PREFIX = "/durabletask"
 RUNNING_STATUSES = ("Pending", "Running", "ContinuedAsNew", "Suspended")
+# How the Durable extension answers each refused operation (HttpApiHandler.cs).
+ERROR_STATUS = {UnknownFunction: 400, InstanceNotFound: 404, InstanceEnded: 410, InstanceExists: 409,
+                PayloadTooLarge: 413}
 
 
 def format_time(ts: float) -> str:
@@ -115,10 +126,8 @@ class ManagementApi:
                 return refusal
             try:
                 return await handler(request)
-            except PayloadTooLarge as exc:
-                return _error(413, str(exc))
             except EngineError as exc:
-                return _error(exc.status_code, str(exc))
+                return _error(ERROR_STATUS.get(type(exc), 400), str(exc))
             except (ValueError, json.JSONDecodeError) as exc:
                 return _error(400, str(exc))
 

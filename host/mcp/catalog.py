@@ -15,7 +15,7 @@ from typing import Any
 
 import mcp_types as types
 
-from .app_loader import AppFunction, AppLoadError, LoadedApp
+from host.functions.loader import AppFunction, AppLoadError, LoadedApp
 
 TOOL_TRIGGER = "mcpToolTrigger"
 RESOURCE_TRIGGER = "mcpResourceTrigger"

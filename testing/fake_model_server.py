@@ -12,7 +12,7 @@ Endpoints (non-streaming; `stream: true` gets a 400 that says so):
   GET  /v1/models
   GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reset
 The `/_fake/*` control routes take the same JSON as the in-process methods of `FakeModelServer`,
-so a test can drive a server in another process (`python -m tests.fake_model_server`).
+so a test can drive a server in another process (`python -m testing.fake_model_server`).
 
 Scripts map an agent key to its turns. The key is the `[agent:NAME]` marker found in the
 instructions (Responses `instructions`, or a system/developer message), else the request's
@@ -46,9 +46,9 @@ queues failures for one agent (or `"*"` for any), `fail_randomly(probability, ..
 fraction of calls. Error bodies follow OpenAI's `{"error": {message, type, param, code}}`, and
 `retry_after` adds `retry-after` (seconds) and `retry-after-ms` headers.
 
-Run standalone: `python -m tests.fake_model_server --port 8001 --script demo` where `--script` is a
+Run standalone: `python -m testing.fake_model_server --port 8001 --script demo` where `--script` is a
 JSON file, a module path `package.module[:ATTRIBUTE]` (attribute defaults to `SCRIPT`), or a bare
-name looked up as `tests.model_scripts.<name>`.
+name looked up as `testing.model_scripts.<name>`.
 """
 from __future__ import annotations
 
@@ -639,13 +639,13 @@ class FakeModelServer:
 
 
 def load_script(spec: str) -> dict[str, list[Turn]]:
-    """A script from a JSON file, `package.module[:ATTRIBUTE]` (default `SCRIPT`), or a name in `tests.model_scripts`."""
+    """A script from a JSON file, `package.module[:ATTRIBUTE]` (default `SCRIPT`), or a name in `testing.model_scripts`."""
     path = Path(spec)
     if spec.endswith(".json") or path.is_file():
         return validate_script(json.loads(path.read_text()))
     module_name, _, attribute = spec.partition(":")
     if "." not in module_name:
-        module_name = f"tests.model_scripts.{module_name}"
+        module_name = f"testing.model_scripts.{module_name}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -654,10 +654,10 @@ def load_script(spec: str) -> dict[str, list[Turn]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.fake_model_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m testing.fake_model_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the first line)")
-    parser.add_argument("--script", help="JSON file, package.module[:ATTRIBUTE], or a name in tests.model_scripts")
+    parser.add_argument("--script", help="JSON file, package.module[:ATTRIBUTE], or a name in testing.model_scripts")
     parser.add_argument("--forget-answers", action="store_true", help="serve identical requests from the script too")
     args = parser.parse_args(argv)
     state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers)

@@ -8,12 +8,12 @@ from typing import Any
 
 from azure.functions import meta
 
-from . import history_events as he
-from .app_loader import LoadedApp
-from .history_store import PendingActivity
-from .http_activity import run_http_activity
-from .invoker import FunctionInvoker
-from .replay import HTTP_ACTIVITY
+from host.durable import events as he
+from host.durable.http_activity import run_http_activity
+from host.durable.replay import HTTP_ACTIVITY
+from host.durable.store import PendingActivity
+from host.functions.invoker import FunctionInvoker
+from host.functions.loader import LoadedApp
 
 
 async def execute_activity(app: LoadedApp, invoker: FunctionInvoker, item: PendingActivity,

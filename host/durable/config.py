@@ -1,0 +1,16 @@
+"""The engine's limits, read from host.json `extensions.durableTask` by `host/config.py`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+@dataclass
+class EngineConfig:
+    """max_payload_bytes: inputs, outputs, event data, activity inputs and results (bytes of UTF-8 JSON);
+    max_concurrent_activities: activities running at once; cache_size: instances kept in memory."""
+
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    max_concurrent_activities: int = 200
+    cache_size: int = 2000

@@ -1,1 +1,0 @@
-"""Scripts for the fake model server that are loaded by name: `python -m tests.fake_model_server --script demo`."""
