@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from testing.azurite import Azurite
 from testing.counting_site import CountingSite
 from testing.durable_http import DurableHttp
 from testing.fake_model_server import FakeModelServer
@@ -45,3 +46,10 @@ def host(tmp_path_factory, model, site):
     process = project_host(tmp_path_factory.mktemp("agent-jobs"), model, site).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite (Blob and Table) on free loopback ports, in memory: the app-data store's Azure path for real."""
+    with Azurite() as storage:
+        yield storage

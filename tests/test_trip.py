@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from orchestrations.app_store import list_bookings, record_booking
+from orchestrations.app_store import SqliteBookings
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
@@ -35,7 +35,7 @@ def host(tmp_path_factory, model, site, app_data):
 
 
 def bookings_of(app_data, job_id: str) -> list[dict]:
-    return [b for b in list_bookings(app_data / "app.db") if b["booking_key"] == job_id]
+    return [b for b in SqliteBookings(app_data).list() if b["booking_key"] == job_id]
 
 
 async def waiting_trip(client, **arguments) -> dict:
@@ -73,7 +73,7 @@ async def test_trip_approved_books_once(host, model, app_data):
     assert done["progress"]["message"] == f"booked: {out['booking']['reference']}"
     [booking] = bookings_of(app_data, job["job_id"])
     assert booking["details"]["comment"] == "window seats"
-    again = record_booking(job["job_id"], {"another": "attempt"}, app_data / "app.db")  # a re-run activity
+    again = SqliteBookings(app_data).record(job["job_id"], {"another": "attempt"})  # a re-run activity
     assert again == booking and len(bookings_of(app_data, job["job_id"])) == 1
     assert model.stats().by_agent == dict.fromkeys(TRIP_AGENTS, 1)
 
