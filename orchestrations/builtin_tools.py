@@ -22,7 +22,7 @@ import operator
 import os
 import socket
 import time
-from typing import Callable, Collection, Iterable
+from typing import Callable, Collection
 
 import azure.durable_functions as df
 import httpx
@@ -297,25 +297,3 @@ def calculate(expression: str) -> str:
 
 
 BUILTIN_TOOLS: dict[str, FunctionBuilder] = {"fetch_url": fetch_url, "calculate": calculate}
-
-
-class UnknownToolError(ValueError):
-    """A requested tool name that is not built in; the message lists the valid ones."""
-
-
-def validate_tool_names(names: Iterable[str] | None) -> list[str]:
-    """The requested tool names, checked and de-duplicated in order, so a job fails before it starts.
-
-    `None` means no tools. Raises `UnknownToolError` naming the unknown tools and the valid ones.
-    """
-    if names is None:
-        return []
-    valid = ", ".join(sorted(BUILTIN_TOOLS))
-    requested = [] if isinstance(names, str) else list(names)
-    if isinstance(names, str) or not all(isinstance(name, str) for name in requested):
-        raise UnknownToolError(f"tools must be a list of tool names; valid names: {valid}")
-    unknown = [name for name in requested if name not in BUILTIN_TOOLS]
-    if unknown:
-        raise UnknownToolError(f"unknown tool{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                               f"valid tools: {valid}")
-    return list(dict.fromkeys(requested))

@@ -1,7 +1,6 @@
 """Built-in tools: the safe calculator, the SSRF-guarded fetch against a real loopback HTTP server, the registry."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,10 +11,8 @@ from azure.durable_functions.openai_agents.context import DurableAIAgentContext
 from orchestrations.builtin_tools import (
     BUILTIN_TOOLS,
     FETCH_MAX_REDIRECTS,
-    UnknownToolError,
     calculate_expression,
     fetch_url_text,
-    validate_tool_names,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -229,17 +226,3 @@ def test_activities_become_tools_with_a_one_string_schema(name, parameter):
 
 def test_calculate_activity_runs_the_plain_logic():
     assert BUILTIN_TOOLS["calculate"]._function._func("6 * 7") == "42"
-
-
-def test_validate_tool_names():
-    assert validate_tool_names(None) == []
-    assert validate_tool_names([]) == []
-    assert validate_tool_names(["calculate", "fetch_url", "calculate"]) == ["calculate", "fetch_url"]
-    assert validate_tool_names(iter(["fetch_url"])) == ["fetch_url"]
-    with pytest.raises(UnknownToolError, match=r"unknown tools 'web_search', 'shell'; valid tools: calculate, fetch_url"):
-        validate_tool_names(["calculate", "web_search", "shell"])
-    with pytest.raises(UnknownToolError, match="must be a list of tool names; valid names: calculate, fetch_url"):
-        validate_tool_names("calculate")
-    with pytest.raises(UnknownToolError, match="must be a list"):
-        validate_tool_names([{"name": "calculate"}])
-    assert json.dumps(validate_tool_names(("fetch_url",))) == '["fetch_url"]'

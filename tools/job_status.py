@@ -1,22 +1,37 @@
-"""The public job status object, built from a Durable status and the custom status that
-`orchestrations/job_status.py` writes.
+"""The public job status object: one definition (`JobStatus`, and `JobSummary` for list items),
+built from a Durable status payload and the custom status that `orchestrations/job_status.py` writes.
 
-An orchestration cannot terminate itself, so one that ends as canceled on its own (plan_trip's
-approval timeout) completes with progress stage "canceled" and the reason as message; such a job
-is reported as canceled, with the reason in `error` and its output kept."""
+`JobStatus.model_json_schema()` is the object's JSON Schema. Status values: `STATUSES`.
+Rules the builder applies:
+
+- `waiting_for_input` is a running job whose custom status holds an input request;
+- an orchestration cannot terminate itself, so one that ends as canceled on its own (plan_trip's
+  approval timeout) completes with progress stage "canceled" and the reason as message; such a job
+  is reported as canceled, with the reason in `error` and its output kept;
+- a failed job keeps the progress it failed in, and its `error` is one readable sentence built
+  from the Durable failure text (`failure_sentence`): which step failed, why, and what
+  `retry_job` will do (issue 9.4);
+- links carry no key: status objects reach model transcripts (issue 8.2). A person adds the
+  `durabletask_extension` key (`?code=`) to use them.
+"""
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from azure.durable_functions import DurableOrchestrationClient
+from pydantic import BaseModel, ConfigDict, Field
 
 # custom status and output arrive as JSON text or as values, like event data
 from orchestrations.job_status import event_data
 
-# Durable runtime status -> our status; "running" becomes "waiting_for_input" when the
-# orchestration asked for input.
+from .arguments import Arg, ToolError
+
+Status = Literal["pending", "running", "waiting_for_input", "suspended", "completed", "failed", "canceled"]
+STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+# Durable runtime status -> ours; "running" becomes "waiting_for_input" when the job asked for input
 STATUS_MAP = {
     "Pending": "pending",
     "Running": "running",
@@ -37,17 +52,75 @@ RUNTIME_FILTERS = {
     "failed": ["Failed"],
     "canceled": ["Terminated", "Canceled", "Completed"],  # Completed: ended itself as canceled
 }
-JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$")
+WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip"}
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
+JOB_ID_ARG = Arg("job_id", "string", "The job id a launcher returned.", required=True, pattern=JOB_ID_PATTERN,
+                 allowed="the job_id a launcher returned (letters, digits and : _ . -, at most 128 characters)")
 
 
-class JobError(ValueError):
-    """A tool error the caller can act on; the message says what was wrong."""
+class Progress(BaseModel):
+    """Where the job is: a stage name, a sentence, and counts when the stage has them."""
+
+    stage: str
+    message: str
+    completed: Optional[int] = None
+    total: Optional[int] = None
 
 
-def check_job_id(job_id: Any) -> str:
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-        raise JobError(f"Malformed job_id {job_id!r}: expected the id returned when the job was started")
-    return job_id
+class InputRequest(BaseModel):
+    """What a job waiting for input asks: answer with send_job_input(job_id, event, data)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event: str
+    prompt: str
+    data_schema: Optional[dict[str, Any]] = Field(default=None, alias="schema",
+                                                  description="JSON Schema that data must match")
+    details: Optional[Any] = Field(default=None, description="what the decision is about (e.g. the proposal)")
+
+
+class Links(BaseModel):
+    """Durable management API URLs of the job, without a key (add `code=<durabletask_extension key>`)."""
+
+    status_url: str
+    send_event_url: str
+    terminate_url: str
+    rewind_url: str
+
+
+class JobSummary(BaseModel):
+    """A `list_jobs` item: the light part of the status object."""
+
+    job_id: str
+    workflow: Optional[str]
+    status: Status
+    progress: Progress
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
+
+
+class JobStatus(JobSummary):
+    """What launchers, get_job, wait_for_job, send_job_input, cancel_job and retry_job return."""
+
+    input_request: Optional[InputRequest] = None
+    output: Optional[Any] = None
+    error: Optional[str] = None
+    links: Optional[Links] = None
+
+    def public(self) -> dict[str, Any]:
+        """The object as tools return it (absent fields left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def workflow_of(orchestrator: str | None) -> str | None:
+    return WORKFLOWS.get(orchestrator or "", orchestrator)
+
+
+def orchestrator_of(workflow: str) -> str:
+    for orchestrator, name in WORKFLOWS.items():
+        if name == workflow:
+            return orchestrator
+    raise ToolError(f"Unknown workflow '{workflow}'. Allowed: {', '.join(WORKFLOWS.values())}.")
 
 
 def _iso(value: Any) -> str | None:
@@ -56,47 +129,8 @@ def _iso(value: Any) -> str | None:
     return value
 
 
-def status_object(raw: dict[str, Any], links: dict[str, str] | None) -> dict[str, Any]:
-    """Build the status object from a management-API status payload (camelCase keys)."""
-    runtime = raw.get("runtimeStatus") or "Pending"
-    status = STATUS_MAP.get(runtime, runtime.lower())
-    custom = event_data(raw.get("customStatus"))
-    custom = custom if isinstance(custom, dict) else {}
-    input_request = custom.get("input_request") if status == "running" else None
-    if input_request:
-        status = "waiting_for_input"
-    progress = custom.get("progress") or {"stage": status, "message": f"job is {status}"}
-    ended_as_canceled = status == "completed" and progress.get("stage") == "canceled"
-    if ended_as_canceled:
-        status = "canceled"
-    if status in TERMINAL and progress.get("stage") not in TERMINAL:
-        progress = {**progress, "stage": status, "message": f"job is {status}"}
-    job: dict[str, Any] = {
-        "job_id": raw.get("instanceId"),
-        "workflow": workflow_of(raw.get("name")),
-        "status": status,
-        "progress": progress,
-        "created_at": raw.get("createdTime"),
-        "updated_at": raw.get("lastUpdatedTime"),
-        "links": links or {},
-    }
-    if input_request:
-        job["input_request"] = input_request
-    output = event_data(raw.get("output"))
-    if status == "completed":
-        job["output"] = output
-    elif status == "failed":
-        job["error"] = output
-    elif ended_as_canceled:
-        job["output"] = output
-        job["error"] = f"canceled: {progress.get('message')}"
-    elif status == "canceled":
-        job["error"] = f"canceled: {output}" if output else "canceled"
-    return job
-
-
 def client_status(status: Any) -> dict[str, Any]:
-    """The SDK's DurableOrchestrationStatus as a management-API payload."""
+    """The SDK's DurableOrchestrationStatus as a management-API payload (camelCase keys)."""
     runtime = status.runtime_status
     return {
         "instanceId": status.instance_id,
@@ -109,21 +143,115 @@ def client_status(status: Any) -> dict[str, Any]:
     }
 
 
-def links_for(client: DurableOrchestrationClient, job_id: str) -> dict[str, str]:
+def _without_key(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "code"]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="{}")))
+
+
+def links_for(client: DurableOrchestrationClient, job_id: str) -> Links:
+    """The job's management URLs as the SDK builds them, with the system key taken out."""
     payload = client.create_http_management_payload(job_id)
-    return {"status_url": payload["statusQueryGetUri"], "send_event_url": payload["sendEventPostUri"],
-            "terminate_url": payload["terminatePostUri"], "rewind_url": payload["rewindPostUri"]}
+    return Links(status_url=_without_key(payload["statusQueryGetUri"]),
+                 send_event_url=_without_key(payload["sendEventPostUri"]),
+                 terminate_url=_without_key(payload["terminatePostUri"]),
+                 rewind_url=_without_key(payload["rewindPostUri"]))
 
 
-WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip"}
+# ---------------------------------------------------------------------------------------------
+# Failure text -> one sentence
+
+_FUNCTION_FAILED = re.compile(r"^(Orchestrator|Activity) function '([^']*)' failed:\s*")
+# "Result: Failure", "Exception:", module.Class: and SomethingFailed: prefixes (Azure's worker adds the first two)
+_NOISE = re.compile(r"^(?:Result:\s*Failure\s*|Exception:\s*|(?:[a-z_]\w*\.)+[A-Z]\w*:\s*|[A-Z]\w*Failed:\s*)")
+MAX_REASON_CHARS = 600
 
 
-def workflow_of(orchestrator: str | None) -> str | None:
-    return WORKFLOWS.get(orchestrator or "", orchestrator)
+def failure_reason(output: Any) -> tuple[str, int]:
+    """The innermost reason of a Durable failure text, and how many functions deep it happened.
+
+    The Python SDK joins a failed task's reason and details with " \\n " and each host prefixes
+    "Orchestrator function 'x' failed: " / "Activity function 'y' failed: " per level, so the
+    first line holds the whole chain once; the rest repeats it with class paths and stacks."""
+    text = output if isinstance(output, str) else "" if output is None else str(output)
+    first = re.split(r"\s*\n", text.strip(), maxsplit=1)[0].strip()
+    depth = 0
+    while True:
+        match = _FUNCTION_FAILED.match(first) or _NOISE.match(first)
+        if not match or match.end() == 0:
+            break
+        depth += match.re is _FUNCTION_FAILED
+        first = first[match.end():]
+    reason = first.strip().rstrip(".") or "no reason was given"
+    return (reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS - 1] + "…"), depth
 
 
-def orchestrator_of(workflow: str) -> str:
-    for orchestrator, name in WORKFLOWS.items():
-        if name == workflow:
-            return orchestrator
-    raise JobError(f"Unknown workflow {workflow!r}: expected one of {', '.join(WORKFLOWS.values())}")
+def failure_sentence(workflow: str | None, progress: Progress | None, output: Any) -> str:
+    """"<workflow> failed at step '<stage>' (<message>): <reason>. <what retry_job does>." (issue 9.4)"""
+    reason, depth = failure_reason(output)
+    where = f" at step '{progress.stage}' ({progress.message})" if progress else " before its first step"
+    if depth >= 2:  # a step (activity or sub-orchestration) failed inside the workflow
+        retry = "retry_job runs the failed step again; the steps that finished are not repeated"
+    else:  # the workflow's own code stopped: replaying it reaches the same point
+        retry = "retry_job would stop at the same point, as the finished steps are replayed; start a new job"
+    return f"{workflow or 'The job'} failed{where}: {reason}. {retry}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Status payload -> status object
+
+
+def _custom(raw: dict[str, Any]) -> dict[str, Any]:
+    custom = event_data(raw.get("customStatus"))
+    return custom if isinstance(custom, dict) else {}
+
+
+def _progress(custom: dict[str, Any]) -> Progress | None:
+    try:
+        return Progress.model_validate(custom["progress"])
+    except (KeyError, ValueError):
+        return None
+
+
+def summary(raw: dict[str, Any]) -> JobSummary:
+    """A list item from a management-API status payload."""
+    return JobSummary(**_summary_fields(raw))
+
+
+def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    runtime = raw.get("runtimeStatus") or "Pending"
+    status = STATUS_MAP.get(runtime, "running")
+    custom = _custom(raw)
+    progress = _progress(custom)
+    if status == "running" and custom.get("input_request"):
+        status = "waiting_for_input"
+    if status == "completed" and progress is not None and progress.stage == "canceled":
+        status = "canceled"
+    if progress is None:
+        progress = Progress(stage=status, message=f"job is {status.replace('_', ' ')}")
+    return {"job_id": raw.get("instanceId"), "workflow": workflow_of(raw.get("name")), "status": status,
+            "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
+
+
+def status_object(raw: dict[str, Any], links: Links | None = None, details: Any = None) -> JobStatus:
+    """The whole status object from a management-API status payload; `details` fills the input
+    request's details when the caller fetched them (see `orchestrations/job_status.py`)."""
+    fields = _summary_fields(raw)
+    status, progress = fields["status"], fields["progress"]
+    custom = _custom(raw)
+    job = JobStatus(**fields, links=links)
+    output = event_data(raw.get("output"))
+    if status == "waiting_for_input":
+        request = dict(custom["input_request"])
+        request.pop("details_ref", None)
+        job.input_request = InputRequest.model_validate({**request, "details": details})
+    elif status == "completed":
+        job.output = output
+    elif status == "failed":
+        job.error = failure_sentence(job.workflow, _progress(custom), output)
+    elif raw.get("runtimeStatus") == "Completed":  # ended itself as canceled
+        job.output = output
+        job.error = f"canceled: {progress.message}"
+    elif status == "canceled":
+        job.error = f"canceled: {output}" if output else "canceled"
+    return job

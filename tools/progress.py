@@ -15,26 +15,20 @@ with the function app.
 """
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import ssl
 from collections.abc import Mapping
 from typing import Any, Union
 
 import httpx
+
+from .http_client import shared_client
 
 log = logging.getLogger(__name__)
 
 REPORT_TIMEOUT_SECONDS = 5.0
 
 ToolContext = Union[str, bytes, Mapping[str, Any], None]
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """Built once: loading CA certificates costs ~35 ms, which every new client would pay again."""
-    return httpx.create_ssl_context()
 
 
 def progress_url(context: ToolContext) -> str | None:
@@ -80,8 +74,7 @@ async def report_progress(
     if message is not None:
         payload["message"] = message
     try:
-        async with httpx.AsyncClient(timeout=REPORT_TIMEOUT_SECONDS, verify=_tls_context()) as client:
-            response = await client.post(url, json=payload)
+        response = await shared_client().post(url, json=payload, timeout=REPORT_TIMEOUT_SECONDS)
         if response.status_code >= 400:
             log.warning("progress report refused by the host: HTTP %s %s", response.status_code, response.text)
     except httpx.HTTPError as exc:

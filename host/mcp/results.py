@@ -106,9 +106,13 @@ def tool_result(tool: ToolDef, value: Any) -> types.CallToolResult:
 
 
 def tool_error_result(tool_name: str, exc: BaseException) -> types.CallToolResult:
-    """A failing function becomes a readable error result, never a dropped request."""
-    text = f"An error occurred invoking '{tool_name}': {type(exc).__name__}: {exc}"
-    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+    """What Azure answers when a tool function raises: an `isError` result whose text drops the
+    exception's message (the MCP C# SDK's McpServerImpl.ConfigureTools, which the extension runs:
+    "An error occurred invoking '<tool>'."). Apps that want their message shown return a
+    CallToolResult with `isError` instead (`useResultSchema`); the host log keeps the message."""
+    del exc  # logged by the caller, never shown: Azure does not show it either
+    return types.CallToolResult(content=[types.TextContent(text=f"An error occurred invoking '{tool_name}'.")],
+                                is_error=True)
 
 
 def _worker_resource_contents(text: str, resource: ResourceDef, uri: str) -> Any | None:

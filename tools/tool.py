@@ -1,0 +1,97 @@
+"""`job_tool`: how every MCP tool of the app is declared, checked, run and answered.
+
+    bp = df.Blueprint()
+
+    @job_tool(bp, Arg("job_id", "string", "The job id a launcher returned.", required=True))
+    async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict:
+        \"\"\"The docstring is the tool's description.\"\"\"
+        return await fetch_job(client, job_id)
+
+registers an MCP tool trigger named after the function, with a Durable client binding. On each
+call it reads the arguments from the trigger's context, checks them with
+`arguments.validate_arguments`, awaits the function with the Durable client and the checked
+arguments (plus `tool_context=`, the context as a dict, when the function takes it: progress
+reporting needs it), and answers with a whole MCP `CallToolResult`: the function's value as JSON
+text, or `isError` with the message of a `ToolError`.
+
+Why a `CallToolResult` (the trigger's `useResultSchema`): the Azure Functions MCP extension turns
+a raised exception into "An error occurred invoking '<tool>'." and drops its message (the MCP C#
+SDK's McpServerImpl.ConfigureTools), and its plain-text result path cannot set `isError`; the
+`call_tool_result` envelope (ToolReturnValueBinder.cs) passes `isError` and the text through
+unchanged, on Azure and on the local host alike (issue 8.12). An unexpected exception is logged
+with its traceback and answered with a short error that says so, bounded and free of keys.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+import azure.durable_functions as df
+
+from .arguments import Arg, ToolError, tool_properties, validate_arguments
+
+log = logging.getLogger(__name__)
+
+CALL_TOOL_RESULT = "call_tool_result"  # McpConstants.ToolResultContentTypes.CallToolResult
+MAX_ERROR_CHARS = 500
+_KEY_IN_URL = re.compile(r"(?i)([?&](?:code|sig)=)[^&\s\"']+")
+
+ToolFunction = Callable[..., Awaitable[Any]]
+
+
+def as_text(value: Any) -> str:
+    """JSON text, as a tool result carries it (clients and models read it)."""
+    return json.dumps(value, indent=2, default=str)
+
+
+def call_tool_result(text: str, is_error: bool = False) -> str:
+    """What an MCP trigger with `useResultSchema` returns for a whole CallToolResult (both hosts)."""
+    result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+    if is_error:
+        result["isError"] = True
+    return json.dumps({"type": CALL_TOOL_RESULT, "content": json.dumps(result), "structuredContent": None})
+
+
+def public_message(error: BaseException) -> str:
+    """An unexpected error's text as a caller may see it: keys in URLs removed, bounded."""
+    text = _KEY_IN_URL.sub(r"\1***", " ".join(str(error).split())) or type(error).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+
+
+async def run_tool(name: str, args: list[Arg], function: ToolFunction, context: str | dict[str, Any],
+                   client: df.DurableOrchestrationClient) -> str:
+    """One tool call: parse, check, run, answer. Never raises."""
+    try:
+        call = json.loads(context) if isinstance(context, (str, bytes)) else dict(context)
+        values = validate_arguments(name, args, call.get("arguments"))
+        if "tool_context" in inspect.signature(function).parameters:
+            values["tool_context"] = call
+        return call_tool_result(as_text(await function(client, **values)))
+    except ToolError as error:
+        return call_tool_result(str(error), is_error=True)
+    except Exception as error:  # a bug or an outage: the log has the traceback, the caller a short reason
+        log.exception("tool %s failed", name)
+        return call_tool_result(f"{name} failed unexpectedly: {public_message(error)}", is_error=True)
+
+
+def job_tool(bp: df.Blueprint, *args: Arg) -> Callable[[ToolFunction], ToolFunction]:
+    """Register `function(client, **arguments)` as the MCP tool of its name; see the module docstring."""
+
+    def register(function: ToolFunction) -> ToolFunction:
+        name = function.__name__
+
+        async def trigger(context: str, client: df.DurableOrchestrationClient) -> str:
+            return await run_tool(name, list(args), function, context, client)
+
+        # the function name is the tool's; no functools.wraps: indexing must see (context, client)
+        trigger.__name__, trigger.__qualname__, trigger.__doc__ = name, name, function.__doc__
+        description = inspect.cleandoc(function.__doc__ or "")
+        bound = bp.durable_client_input(client_name="client")(trigger)
+        bp.mcp_tool_trigger(arg_name="context", tool_name=name, description=description,
+                            tool_properties=tool_properties(args), use_result_schema=True)(bound)
+        return function
+
+    return register
