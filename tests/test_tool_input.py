@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 
+import httpx
 import pytest
 
 from testing.mcp_client import call, call_error, connect, wait_until
@@ -132,7 +133,6 @@ async def test_results_carry_no_key_and_list_items_are_light(host, model):
     assert listed and all(set(item) == {"job_id", "workflow", "status", "progress", "created_at", "updated_at"}
                           for item in listed)
     # a person adds the management key to a link (README: "Poll a job over HTTP")
-    import httpx
     response = httpx.get(done["links"]["status_url"], params={"code": host.durable_key})
     assert response.status_code == 200 and response.json()["runtimeStatus"] == "Completed"
 
@@ -180,3 +180,37 @@ def test_validation_in_process():
         with pytest.raises(ToolError) as error:
             validate_arguments("t", args, supplied)
         assert str(error.value) == message
+
+
+async def _all_pages(client, cursor=None, **filters) -> list[str]:
+    seen = []
+    while True:
+        page = await call(client, "list_jobs", **filters, **({"cursor": cursor} if cursor else {}))
+        seen += [job["job_id"] for job in page["jobs"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen
+
+
+async def test_list_jobs_cursor_stays_right_when_jobs_come_and_go(host, model):
+    """The cursor names the last job returned, not a position: purging jobs of the first page and
+    starting a new job between two pages neither skips nor repeats a job (issue 9.6)."""
+    model.reset()
+    model.script({AGENT: [{"text": "ok", "repeat": True}]})
+    filters = {"workflow": "run_agent", "status": "completed", "limit": 2}
+    async with connect(host) as client:
+        for i in range(5):
+            await wait_until(client, (await call(client, "run_agent", task=f"page {i}"))["job_id"])
+        everything = await _all_pages(client, **filters)
+        assert len(everything) == len(set(everything)) >= 5
+        first = await call(client, "list_jobs", **filters)
+        assert [job["job_id"] for job in first["jobs"]] == everything[:2]
+        for job in first["jobs"]:
+            purged = httpx.delete(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job['job_id']}",
+                                  params={"code": host.durable_key})
+            assert purged.status_code == 200, purged.text
+        newcomer = (await call(client, "run_agent", task="late"))["job_id"]
+        await wait_until(client, newcomer)
+        rest = await _all_pages(client, **filters, cursor=first["next_cursor"])
+    assert [job_id for job_id in rest if job_id != newcomer] == everything[2:]
+    assert rest.count(newcomer) == 1
