@@ -77,6 +77,8 @@ async def trip(walk: Walkthrough) -> dict[str, Any]:
     request = job["input_request"]
     print(f"  input_request: event {request['event']!r}, schema {json.dumps(request['schema'])}")
     print("  prompt:\n    " + request["prompt"].replace("\n", "\n    "))
+    for part, text in (request.get("details") or {}).items():
+        print(f"  details.{part}: {text}")
     job = await walk.call("send_job_input", job_id=job["job_id"], event="approval",
                           data={"approved": True, "comment": "window seats, please"})
     job = await walk.follow(job, ("completed",))
@@ -85,11 +87,11 @@ async def trip(walk: Walkthrough) -> dict[str, Any]:
     return job
 
 
-async def poll_over_http(walk: Walkthrough, job: dict[str, Any]) -> None:
+async def poll_over_http(walk: Walkthrough, job: dict[str, Any], durable_key: str) -> None:
     walk.title("Poll a job over HTTP (the Durable management API)")
-    url = job["links"]["status_url"]
-    print(f'$ curl "{url}"')
-    body = httpx.get(url, timeout=30).json()
+    url = job["links"]["status_url"]  # links carry no key: add the durabletask_extension key from keys.json
+    print(f'$ curl "{url}&code=<durabletask_extension key>"')
+    body = httpx.get(url, params={"code": durable_key}, timeout=30).json()
     print(f"  runtimeStatus {body['runtimeStatus']}, customStatus {json.dumps(body['customStatus'])}")
 
 
@@ -100,4 +102,4 @@ async def run_walkthrough(base_url: str, keys: dict[str, str]) -> None:
             walk = Walkthrough(client)
             await swarm(walk)
             job = await trip(walk)
-            await poll_over_http(walk, job)
+            await poll_over_http(walk, job, keys["durabletask_extension"])
