@@ -1,6 +1,12 @@
-"""What one running host needs to know: where it listens, where state lives, its keys and the app's host.json."""
+"""Everything one running host is configured with, read once at start: the command line, the
+environment and the app's host.json. Nothing else in `host/` reads `os.environ` for its own settings.
+
+`python -m host --help` lists the options; README "Configuration of the host" says the same.
+"""
 from __future__ import annotations
 
+import argparse
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,17 +16,105 @@ from urllib.parse import quote
 from host.durable.config import EngineConfig
 from host.functions.loader import LoadedApp
 
-DEFAULT_ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS"
+TASKHUB_FALLBACK = "TestHubName"
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client may hold (issue 8 item 5); seconds and counts.
+
+    header_timeout: from a connection's start (or a new request's first byte) until its request line
+    and headers are in, else 408 and the connection closes; body_timeout: from the headers until
+    the whole body is in (a false Content-Length gets its 408 here); keep_alive_timeout: how long an
+    idle connection stays open between requests; max_connections: open connections (and requests
+    in progress) beyond which new requests get 503.
+    """
+
+    max_connections: int = 200
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """The command line of `python -m host`."""
+
+    app_dir: Path = PROJECT_ROOT
+    state_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 7071
+    allowed_hosts: tuple[str, ...] = ()
+    limits: ConnectionLimits = ConnectionLimits()
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"ports are 0-65535, got {value}")
+    return value
+
+
+def option_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m host",
+        description="Start the local host for a Python v2 function app: its MCP tools at Azure's URLs, its "
+                    "Durable orchestrations on SQLite, the Durable HTTP management API.",
+        epilog="Environment: MCP_ALLOWED_HOSTS (comma-separated, like --allowed-host); MCP_EXTENSION_KEY, "
+               "DURABLETASK_EXTENSION_KEY, FUNCTIONS_DEFAULT_KEY, FUNCTIONS_MASTER_KEY (else created once in "
+               "<state>/keys.json); TASKHUB_NAME when host.json says hubName %TASKHUB_NAME%. The app's "
+               "local.settings.json Values are loaded into the environment first.",
+    )
+    parser.add_argument("--app", dest="app_dir", type=Path, default=PROJECT_ROOT,
+                        help="folder holding function_app.py and host.json (default: this project)")
+    parser.add_argument("--port", type=_port, default=7071, help="port to listen on (default: 7071)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface, with --allowed-host)")
+    parser.add_argument("--state", dest="state_dir", type=Path, default=None,
+                        help="state folder: jobs (SQLite) and keys (default: .durable/ in the app folder)")
+    parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
+                        help="a Host name accepted besides loopback and the bind address, e.g. a proxy's "
+                             "public name (NAME, NAME:* or NAME:PORT); repeatable")
+    return parser
+
+
+def parse_options(argv: list[str] | None = None) -> HostOptions:
+    """The command line as options; exits with usage on bad values."""
+    args = option_parser().parse_args(argv)
+    return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts))
 
 
 @dataclass
 class HostSettings:
+    """One running host's settings: options, keys, host.json, and what they imply."""
+
     app_dir: Path
     state_dir: Path
     host: str = "127.0.0.1"
     port: int = 7071
     keys: dict[str, str] = field(default_factory=dict)
     host_config: dict[str, Any] = field(default_factory=dict)
+    allowed_hosts: tuple[str, ...] = ()
+    limits: ConnectionLimits = ConnectionLimits()
+    hub_name: str = TASKHUB_FALLBACK
 
     @property
     def public_base(self) -> str:
@@ -32,14 +126,6 @@ class HostSettings:
         return f"http://127.0.0.1:{self.port}/durabletask/"
 
     @property
-    def hub_name(self) -> str:
-        durable = (self.host_config.get("extensions") or {}).get("durableTask") or {}
-        hub = str(durable.get("hubName") or "TestHubName")
-        if hub.startswith("%") and hub.endswith("%"):
-            hub = os.environ.get(hub.strip("%"), "TestHubName")
-        return hub
-
-    @property
     def mcp_config(self) -> dict[str, Any]:
         return dict((self.host_config.get("extensions") or {}).get("mcp") or {})
 
@@ -47,12 +133,6 @@ class HostSettings:
     def mcp_auth_level(self) -> str:
         system = self.mcp_config.get("system") or {}
         return str(system.get("webhookAuthorizationLevel") or "System")
-
-    @property
-    def allowed_hosts(self) -> list[str]:
-        """Host headers accepted besides loopback (DNS-rebinding protection), e.g. a proxy's public name."""
-        extra = [h.strip() for h in os.environ.get(DEFAULT_ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
-        return extra
 
     def engine_config(self) -> EngineConfig:
         """`extensions.durableTask`: maxConcurrentActivityFunctions, and our `localHost.maxPayloadBytes`."""
@@ -98,5 +178,17 @@ class HostSettings:
         }
 
 
-def settings_for(app: LoadedApp, state_dir: Path, host: str, port: int, keys: dict[str, str]) -> HostSettings:
-    return HostSettings(app.directory, state_dir, host, port, keys, app.host_config)
+def hub_name(host_config: dict[str, Any]) -> str:
+    """host.json `extensions.durableTask.hubName`; `%NAME%` reads the environment, as Azure does."""
+    durable = (host_config.get("extensions") or {}).get("durableTask") or {}
+    hub = str(durable.get("hubName") or TASKHUB_FALLBACK)
+    if hub.startswith("%") and hub.endswith("%"):
+        hub = os.environ.get(hub.strip("%")) or TASKHUB_FALLBACK
+    return hub
+
+
+def settings_for(app: LoadedApp, state_dir: Path, options: HostOptions, keys: dict[str, str]) -> HostSettings:
+    """Settings for a loaded app; read after the app's local.settings.json Values reached the environment."""
+    from_env = tuple(h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip())
+    return HostSettings(app.directory, state_dir, options.host, options.port, keys, app.host_config,
+                        from_env + options.allowed_hosts, options.limits, hub_name(app.host_config))

@@ -4,23 +4,27 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from host.config import HostSettings, settings_for
+from host.config import HostOptions, HostSettings, settings_for
 from host.durable.engine import Engine
 from host.durable.store import HistoryStore
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import load_app
-from host.http.management_api import ManagementApi
+from host.http.guard import GuardMiddleware, Refusal, RequestGuard, content_type_refusal
+from host.http.management_api import ManagementApi, error_response
 from host.http.triggers import HttpTriggers
 from host.keys import load_keys
-from host.mcp.server import McpEndpoint
+from host.mcp.server import MCP_PATH, McpEndpoint
+from host.mcp.transport import jsonrpc_error
 
 log = logging.getLogger("host")
 
@@ -28,12 +32,12 @@ log = logging.getLogger("host")
 class LocalHost:
     """Everything one running host owns; `asgi()` is what uvicorn serves."""
 
-    def __init__(self, app_dir: Path, state_dir: Path | None = None, host: str = "127.0.0.1", port: int = 7071):
-        app_dir = Path(app_dir).resolve()
+    def __init__(self, options: HostOptions):
+        app_dir = Path(options.app_dir).resolve()
         self.app = load_app(app_dir)
-        state_dir = Path(state_dir) if state_dir else app_dir / ".durable"
+        state_dir = Path(options.state_dir) if options.state_dir else app_dir / ".durable"
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.settings: HostSettings = settings_for(self.app, state_dir, host, port, load_keys(state_dir))
+        self.settings: HostSettings = settings_for(self.app, state_dir, options, load_keys(state_dir))
         self.store = HistoryStore(state_dir / "durable.sqlite")
         self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")
         self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
@@ -56,10 +60,12 @@ class LocalHost:
             self.function_pool.shutdown(wait=False, cancel_futures=True)
             self.orchestrator_pool.shutdown(wait=False, cancel_futures=True)
 
-    def asgi(self) -> Starlette:
-        routes = [Route("/admin/host/ping", self.ping, methods=["GET", "POST"])]
+    def asgi(self) -> GuardMiddleware:
+        """The whole host; every request passes the Host/Origin guard first (issue 8 item 1)."""
+        routes = [Route("/admin/host/ping", keyless(self.ping), methods=["GET", "POST"])]
         routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes()
-        return Starlette(routes=routes, lifespan=self.lifespan)
+        guard = RequestGuard(self.settings.host, self.settings.allowed_hosts)
+        return GuardMiddleware(Starlette(routes=routes, lifespan=self.lifespan), guard, refusal_response)
 
     async def ping(self, _request) -> JSONResponse:
         return JSONResponse({"state": "Running"})
@@ -68,3 +74,21 @@ class LocalHost:
         config = uvicorn.Config(self.asgi(), host=self.settings.host, port=self.settings.port, log_level="warning",
                                 lifespan="on", timeout_graceful_shutdown=5)
         uvicorn.Server(config).run()
+
+
+def refusal_response(path: str, refusal: Refusal) -> Response:
+    """MCP clients get a JSON-RPC error body; everything else the management API's error shape."""
+    if path == MCP_PATH or path.startswith(MCP_PATH + "/"):
+        return jsonrpc_error(refusal.status, refusal.message)
+    return error_response(refusal.status, refusal.message)
+
+
+def keyless(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that needs no key refuses state-changing requests without a JSON content type."""
+    async def guarded(request: Request) -> Response:
+        refusal = content_type_refusal(request.method, request.headers)
+        if refusal is not None:
+            return error_response(refusal.status, refusal.message)
+        return await endpoint(request)
+
+    return guarded

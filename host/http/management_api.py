@@ -28,6 +28,7 @@ from host.durable.errors import (
     UnknownFunction,
 )
 from host.durable.store import InstanceRow
+from host.http.guard import content_type_refusal
 from host.keys import key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
@@ -79,7 +80,8 @@ def _is_loopback(request: Request) -> bool:
         return host in ("localhost", "testclient")
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str) -> JSONResponse:
+    """The extension's error body (HttpApiHandler.cs)."""
     return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
 
 
@@ -127,9 +129,9 @@ class ManagementApi:
             try:
                 return await handler(request)
             except EngineError as exc:
-                return _error(ERROR_STATUS.get(type(exc), 400), str(exc))
+                return error_response(ERROR_STATUS.get(type(exc), 400), str(exc))
             except (ValueError, json.JSONDecodeError) as exc:
-                return _error(400, str(exc))
+                return error_response(400, str(exc))
 
         return endpoint
 
@@ -142,9 +144,13 @@ class ManagementApi:
                         status_code=401)
 
     def _require_loopback(self, request: Request) -> Response | None:
-        if _is_loopback(request):
-            return None
-        return Response("The rpc endpoint only accepts loopback callers", status_code=403)
+        """The rpc base needs no key: loopback callers only, and JSON bodies only (issue 8 item 1)."""
+        if not _is_loopback(request):
+            return Response("The rpc endpoint only accepts loopback callers", status_code=403)
+        refusal = content_type_refusal(request.method, request.headers)
+        if refusal is not None:
+            return error_response(refusal.status, refusal.message)
+        return None
 
     async def _body_json(self, request: Request) -> Any:
         limit = self.engine.config.max_payload_bytes
@@ -255,7 +261,7 @@ class ManagementApi:
     async def raise_event(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
         if "json" not in content_type:
-            return _error(400, "Only application/json request content is supported")
+            return error_response(400, "Only application/json request content is supported")
         value = await self._body_json(request)
         await self.engine.raise_event(request.path_params["instance_id"], request.path_params["event_name"], value)
         return Response(status_code=202)
@@ -282,7 +288,7 @@ class ManagementApi:
         return self.check_status_response(request, instance_id)
 
     async def entities(self, request: Request) -> Response:
-        return _error(501, "Durable entities are not supported by the local host")
+        return error_response(501, "Durable entities are not supported by the local host")
 
 
 def _encode_token(row: InstanceRow) -> str:

@@ -29,14 +29,8 @@ from host.functions.loader import LoadedApp
 from host.mcp.catalog import McpCatalog
 from host.mcp.handlers import McpHandlers
 from host.mcp.progress import PROGRESS_PATH, ProgressRelay
-from host.mcp.transport import (
-    WILDCARD_BIND,
-    GatedEndpoint,
-    RequestGuard,
-    SseConnection,
-    StreamableHttp,
-    asgi,
-)
+from host.http.guard import WILDCARD_BIND
+from host.mcp.transport import GatedEndpoint, SseConnection, StreamableHttp, asgi
 
 MCP_PATH = "/runtime/webhooks/mcp"
 SSE_PATH = f"{MCP_PATH}/sse"
@@ -77,7 +71,8 @@ class McpEndpoint:
         self._json_responses = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
         self._sse_responses = StreamableHTTPSessionManager(self.server, json_response=False, stateless=True)
         self._legacy_sse = SseServerTransport(MESSAGE_PATH)
-        self._guard = RequestGuard(settings)
+        require_key = settings.mcp_auth_level.lower() != "anonymous"
+        self._keys = [settings.keys["mcp_extension"], settings.keys["master"]] if require_key else None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -95,11 +90,10 @@ class McpEndpoint:
     def routes(self) -> list[Route]:
         streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
         return [
-            Route(MCP_PATH, GatedEndpoint(self._guard, "POST", streamable)),
-            Route(SSE_PATH, GatedEndpoint(self._guard, "GET", SseConnection(self._serve_sse))),
-            Route(MESSAGE_PATH, GatedEndpoint(self._guard, "POST", asgi(self._legacy_sse.handle_post_message))),
-            Route(f"{PROGRESS_PATH}/{{token}}",
-                  GatedEndpoint(self._guard, "POST", self._report_progress, authenticate=False)),
+            Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),
+            Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse))),
+            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", asgi(self._legacy_sse.handle_post_message))),
+            Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress)),
         ]
 
     async def _serve_sse(self, scope: Scope, receive: Receive, send: Send) -> None:

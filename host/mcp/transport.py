@@ -1,10 +1,10 @@
 """The HTTP side of the MCP endpoints: checks every request, then hands it to the SDK transport.
 
-Checks, in order, each answered with a JSON-RPC error body and the matching status:
-Host (421) and Origin (403) against loopback plus configured names (DNS-rebinding protection),
-the `mcp_extension` key at auth level System (401), the method (405), and for POSTs the content
-type (415), the size (413, over 4 MiB) and, on the streamable endpoint, the Accept header (406,
-Azure requires both `application/json` and `text/event-stream`).
+Host (421) and Origin (403) are checked for the whole host by host/http/guard.py. Then, in order,
+each answered with a JSON-RPC error body and the matching status: the `mcp_extension` key at auth
+level System (401), the method (405), and for POSTs the content type (415), the size (413, over
+4 MiB) and, on the streamable endpoint, the Accept header (406, Azure requires both
+`application/json` and `text/event-stream`).
 
 The streamable endpoint is stateless, like Azure's: a request whose client asked for progress
 (`_meta.progressToken`) goes to an SDK manager that may answer with an SSE stream, so progress
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from host.config import HostSettings
+from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
 from host.mcp.context import (
     SESSION_HEADER,
@@ -35,8 +35,6 @@ from host.mcp.context import (
 )
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-WILDCARD_BIND = frozenset({"0.0.0.0", "::", ""})
 SERVER_ERROR = -32000
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -46,61 +44,6 @@ def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
                   headers: dict[str, str] | None = None) -> Response:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
-
-
-def _hostname(authority: str) -> str:
-    """`host[:port]` → host, lower-cased, IPv6 brackets removed."""
-    return (urlsplit(f"//{authority}").hostname or "").lower()
-
-
-def _has_port(authority: str) -> bool:
-    try:
-        return urlsplit(f"//{authority}").port is not None
-    except ValueError:
-        return False
-
-
-class RequestGuard:
-    """DNS-rebinding protection and key authentication, shared by every MCP endpoint.
-
-    Allowed Host names: loopback and the bind address with any port, plus MCP_ALLOWED_HOSTS
-    entries (`name` or `name:*` for any port, `name:port` for exactly that authority).
-    """
-
-    def __init__(self, settings: HostSettings):
-        self.require_key = settings.mcp_auth_level.lower() != "anonymous"
-        self._keys = [settings.keys["mcp_extension"], settings.keys["master"]]
-        self._hostnames = set(LOOPBACK_HOSTS)
-        self._authorities: set[str] = set()
-        if settings.host.lower() not in WILDCARD_BIND:
-            self._hostnames.add(_hostname(settings.host) or settings.host.lower())
-        for entry in (h.lower() for h in settings.allowed_hosts):
-            if entry.endswith(":*") or not _has_port(entry):
-                self._hostnames.add(_hostname(entry.removesuffix(":*")))
-            else:
-                self._authorities.add(entry)
-
-    def _host_allowed(self, authority: str) -> bool:
-        authority = authority.lower()
-        return authority in self._authorities or _hostname(authority) in self._hostnames
-
-    def _origin_allowed(self, origin: str) -> bool:
-        parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and bool(parts.netloc) and self._host_allowed(parts.netloc)
-
-    def rejection(self, request: Request, authenticate: bool = True) -> Response | None:
-        """The error response for a request that must not reach the MCP server, else None."""
-        if not self._host_allowed(request.headers.get("host", "")):
-            return jsonrpc_error(421, "Misdirected Request: invalid Host header. Allow other names "
-                                      "with the MCP_ALLOWED_HOSTS environment variable.")
-        origin = request.headers.get("origin")
-        if origin and not self._origin_allowed(origin):
-            return jsonrpc_error(403, "Forbidden: invalid Origin header")
-        if authenticate and self.require_key and not key_matches(
-                presented_key(request.headers, request.query_params), *self._keys):
-            return jsonrpc_error(401, "Unauthorized: this MCP endpoint requires the mcp_extension system key "
-                                      "in the x-functions-key header or the code query parameter.")
-        return None
 
 
 async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
@@ -132,18 +75,22 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 
 class GatedEndpoint:
-    """An ASGI endpoint behind the guard, one method, and (for POSTs) content-type and size checks."""
+    """An ASGI endpoint behind a key (when `keys` is given), one method, and (for POSTs) content-type
+    and size checks."""
 
-    def __init__(self, guard: RequestGuard, method: str, handler: Callable[[Request, Send, bytes], Awaitable[None]],
-                 authenticate: bool = True):
-        self.guard = guard
+    def __init__(self, keys: list[str] | None, method: str,
+                 handler: Callable[[Request, Send, bytes], Awaitable[None]]):
+        self.keys = keys
         self.method = method
         self.handler = handler
-        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        error = self.guard.rejection(request, self.authenticate)
+        error = None
+        if self.keys is not None and not key_matches(presented_key(request.headers, request.query_params),
+                                                     *self.keys):
+            error = jsonrpc_error(401, "Unauthorized: this MCP endpoint requires the mcp_extension system key "
+                                       "in the x-functions-key header or the code query parameter.")
         if error is None and request.method != self.method:
             error = jsonrpc_error(405, f"Method Not Allowed: use {self.method}", headers={"Allow": self.method})
         body = b""
@@ -157,8 +104,7 @@ class GatedEndpoint:
 
     @staticmethod
     async def _post_body(request: Request) -> tuple[Response | None, bytes]:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
+        if not is_json_content_type(request.headers.get("content-type", "")):
             return jsonrpc_error(415, "Unsupported Media Type: Content-Type must be application/json"), b""
         body = await read_limited_body(request)
         if body is None:

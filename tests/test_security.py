@@ -1,0 +1,127 @@
+"""The host's edge against a hostile web page and a hostile client (issue 8 items 1, 3, 4, 5).
+
+Every endpoint reachable without a key (the SDK's rpc base `/durabletask/`, health, progress URLs,
+anonymous triggers) refuses a foreign Host (DNS rebinding) or Origin (CSRF), and state-changing
+requests with a non-JSON content type; each refused request must leave every job as it was.
+"""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from testing.durable_http import DurableHttp
+
+FOREIGN = {
+    "foreign Host": ({"host": "evil.example"}, 421),
+    "foreign Host with loopback port": ({"host": "evil.example:7071"}, 421),
+    "foreign Origin": ({"origin": "http://evil.example"}, 403),
+    "opaque Origin": ({"origin": "null"}, 403),
+}
+TEXT_PLAIN = ({"content-type": "text/plain"}, 415)
+ATTACKS = {**FOREIGN, "text/plain body": TEXT_PLAIN}
+
+
+class Jobs:
+    """A few jobs in known states, and what must hold for them after the attacks."""
+
+    def __init__(self, api: DurableHttp):
+        self.api = api
+        self.waiting = api.start("wait_event")
+        self.suspended = api.start("wait_event")
+        api.wait(self.waiting, ("Running",))
+        api.wait(self.suspended, ("Running",))
+        assert api.post(self.suspended, "suspend").status_code == 202
+        api.wait(self.suspended, ("Suspended",))
+        self.failed = api.start("always_fails")
+        api.wait(self.failed, ("Failed",))
+        self.completed = api.start("chain", 1)
+        api.wait(self.completed, ("Completed",))
+
+    def count(self) -> int:
+        response = self.api.client.get(f"{self.api.base}/instances", params={"top": 1000})
+        assert response.status_code == 200
+        return len(response.json())
+
+    def assert_unchanged(self, count_before: int) -> None:
+        api = self.api
+        assert self.count() == count_before
+        assert api.status(self.waiting)["runtimeStatus"] == "Running"
+        assert api.status(self.suspended)["runtimeStatus"] == "Suspended"
+        assert api.status(self.failed)["runtimeStatus"] == "Failed"
+        assert api.status(self.completed)["runtimeStatus"] == "Completed"
+        assert api.client.get(f"{api.base}/instances/forged-id").status_code == 404
+
+
+def rpc_requests(base: str, jobs: Jobs) -> list[tuple[str, str, dict]]:
+    """(method, url, httpx kwargs) for every state-changing route of the keyless rpc base."""
+    rpc = f"{base}/durabletask"
+    return [
+        ("POST", f"{rpc}/orchestrators/chain", {"content": b"1"}),
+        ("POST", f"{rpc}/orchestrators/wait_event/forged-id", {"content": b"null"}),
+        ("POST", f"{rpc}/instances/{jobs.waiting}/raiseEvent/go", {"content": b'"from evil"'}),
+        ("POST", f"{rpc}/instances/{jobs.waiting}/terminate?reason=evil", {}),
+        ("POST", f"{rpc}/instances/{jobs.waiting}/suspend?reason=evil", {}),
+        ("POST", f"{rpc}/instances/{jobs.suspended}/resume?reason=evil", {}),
+        ("POST", f"{rpc}/instances/{jobs.failed}/rewind?reason=evil", {}),
+        ("POST", f"{rpc}/instances/{jobs.completed}/restart", {}),
+        ("DELETE", f"{rpc}/instances/{jobs.completed}", {}),
+        ("DELETE", f"{rpc}/instances/?createdTimeFrom=2000-01-01T00:00:00Z", {}),
+        ("POST", f"{base}/api/orchestrators/chain", {"content": b"1"}),  # an anonymous HTTP trigger
+    ]
+
+
+@pytest.fixture(scope="module")
+def jobs(api) -> Jobs:
+    return Jobs(api)
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_keyless_state_changing_routes_refuse_foreign_pages_and_change_nothing(durable_host, api, jobs, attack):
+    headers, status = ATTACKS[attack]
+    before = jobs.count()
+    for method, url, kwargs in rpc_requests(durable_host.base_url, jobs):
+        if attack == "text/plain body" and "/api/" in url:
+            continue  # an app's own anonymous trigger decides which bodies it takes, as on Azure
+        sent = {"content-type": "application/json", **headers}
+        response = httpx.request(method, url, headers=sent, timeout=30, **kwargs)
+        assert response.status_code == status, (method, url, response.status_code, response.text)
+    jobs.assert_unchanged(before)
+    assert api.raise_event(jobs.waiting, "go", "from the owner").status_code == 202
+    assert api.wait(jobs.waiting)["output"] == "from the owner"  # no forged event reached the job
+    jobs.waiting = api.start("wait_event")
+
+
+@pytest.mark.parametrize("attack", list(FOREIGN))
+def test_keyless_reads_refuse_foreign_pages(durable_host, jobs, attack):
+    headers, status = FOREIGN[attack]
+    base = durable_host.base_url
+    for url in (f"{base}/durabletask/instances/", f"{base}/durabletask/instances/{jobs.completed}?showInput=true",
+                f"{base}/admin/host/ping"):
+        response = httpx.get(url, headers=headers, timeout=30)
+        assert response.status_code == status, (url, response.text)
+        assert jobs.completed not in response.text
+
+
+def test_health_and_progress_routes_are_guarded(durable_host):
+    base = durable_host.base_url
+    assert httpx.post(f"{base}/admin/host/ping", content=b"x", headers={"content-type": "text/plain"},
+                      timeout=30).status_code == 415
+    progress = f"{base}/runtime/webhooks/mcp/progress/some-token"
+    assert httpx.post(progress, json={"progress": 1}, headers={"host": "evil.example"}, timeout=30).status_code == 421
+    assert httpx.get(f"{base}/admin/host/ping", timeout=30).status_code == 200
+
+
+def test_the_sdk_client_and_local_pages_still_get_through(durable_host, api, jobs):
+    """What the guard must not break: the SDK's own requests (JSON or no body, no Origin) and a page
+    served from a loopback origin."""
+    rpc = f"{durable_host.base_url}/durabletask"
+    started = httpx.post(f"{rpc}/orchestrators/wait_event", json=None, timeout=30,
+                         headers={"origin": "http://localhost:3000"})
+    assert started.status_code == 202, started.text
+    instance_id = started.json()["id"]
+    api.wait(instance_id, ("Running",))
+    assert httpx.post(f"{rpc}/instances/{instance_id}/terminate?reason=done", timeout=30).status_code == 202
+    assert api.wait(instance_id)["runtimeStatus"] == "Terminated"
+    refused = httpx.get(f"{durable_host.base_url}/runtime/webhooks/durabletask/instances", timeout=30,
+                        headers={"x-functions-key": api.host.durable_key, "host": "evil.example"})
+    assert refused.status_code == 421  # a key does not make a foreign Host acceptable either
