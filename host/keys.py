@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from host.state_folder import make_private_folder, write_private_file
+
 KEY_NAMES = {
     "mcp_extension": "MCP_EXTENSION_KEY",
     "durabletask_extension": "DURABLETASK_EXTENSION_KEY",
@@ -32,11 +34,8 @@ def load_keys(state_dir: Path) -> dict[str, str]:
             changed = True
         keys[name] = stored[name]
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=2))
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        make_private_folder(path.parent)
+        write_private_file(path, json.dumps(stored, indent=2))
     return keys
 
 

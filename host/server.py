@@ -25,6 +25,7 @@ from host.http.triggers import HttpTriggers
 from host.keys import load_keys
 from host.mcp.server import MCP_PATH, McpEndpoint
 from host.mcp.transport import jsonrpc_error
+from host.state_folder import create_private_file, make_private_folder
 
 log = logging.getLogger("host")
 
@@ -36,9 +37,9 @@ class LocalHost:
         app_dir = Path(options.app_dir).resolve()
         self.app = load_app(app_dir)
         state_dir = Path(options.state_dir) if options.state_dir else app_dir / ".durable"
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_folder(state_dir)
         self.settings: HostSettings = settings_for(self.app, state_dir, options, load_keys(state_dir))
-        self.store = HistoryStore(state_dir / "durable.sqlite")
+        self.store = HistoryStore(create_private_file(state_dir / "durable.sqlite"))
         self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")
         self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
         client_binding = json.dumps(self.settings.durable_client_binding())

@@ -6,10 +6,16 @@ requests with a non-JSON content type; each refused request must leave every job
 """
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+from pathlib import Path
+
 import httpx
 import pytest
 
 from testing.durable_http import DurableHttp
+from testing.host_process import TEST_APPS, HostProcess
 
 FOREIGN = {
     "foreign Host": ({"host": "evil.example"}, 421),
@@ -125,3 +131,34 @@ def test_the_sdk_client_and_local_pages_still_get_through(durable_host, api, job
     refused = httpx.get(f"{durable_host.base_url}/runtime/webhooks/durabletask/instances", timeout=30,
                         headers={"x-functions-key": api.host.durable_key, "host": "evil.example"})
     assert refused.status_code == 421  # a key does not make a foreign Host acceptable either
+
+
+def modes(folder: Path) -> dict[str, int]:
+    """Permission bits of the folder ('.') and of everything in it, by relative path."""
+    found = {".": stat.S_IMODE(folder.stat().st_mode)}
+    for path in folder.rglob("*"):
+        found[str(path.relative_to(folder))] = stat.S_IMODE(path.lstat().st_mode)
+    return found
+
+
+def test_state_folder_is_private_including_one_left_by_an_earlier_version(tmp_path):
+    """Issue 8 item 3: jobs hold inputs and outputs; keys purge them. Nobody else may read either."""
+    state = tmp_path / "state"  # the test harness creates it 0755, with its log file in it
+    host = HostProcess(TEST_APPS / "durable_app", state, env={"MCP_EXTENSION_KEY": ""})  # one key goes to keys.json
+    with host:
+        DurableHttp(host).wait(DurableHttp(host).start("chain", 2))
+        found = modes(state)
+    assert {"durable.sqlite", "durable.sqlite-wal", "durable.sqlite-shm", "keys.json"} <= set(found), found
+    assert found.pop(".") == 0o700
+    assert all(mode == 0o600 for mode in found.values()), found
+
+    old_folder = tmp_path / "earlier"  # as an earlier version left it: world-readable everything
+    shutil.copytree(state, old_folder / "state")
+    (old_folder / "state" / "appdata").mkdir()
+    (old_folder / "state" / "appdata" / "bookings.sqlite").write_text("x")
+    for path in [old_folder / "state", *(old_folder / "state").rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    with HostProcess(TEST_APPS / "durable_app", old_folder / "state", env={"MCP_EXTENSION_KEY": ""}):
+        found = modes(old_folder / "state")
+    assert found.pop(".") == 0o700 and found.pop("appdata") == 0o700
+    assert all(mode == 0o600 for mode in found.values()), found
