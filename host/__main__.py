@@ -5,6 +5,7 @@ import logging
 import sys
 
 from host.banner import print_banner
+from host.bounded import bound_log_records
 from host.config import parse_options
 from host.functions.loader import AppLoadError
 
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show one-time progress URLs
+    bound_log_records()
     from host.server import LocalHost
 
     try:

@@ -72,8 +72,10 @@ class LocalHost:
         return JSONResponse({"state": "Running"})
 
     def serve(self) -> None:
+        """Serve until stopped. uvicorn logs through the host's handlers (log_config=None), so its records
+        are bounded like every other (host/bounded.py)."""
         config = uvicorn.Config(self.asgi(), host=self.settings.host, port=self.settings.port, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=5)
+                                log_config=None, lifespan="on", timeout_graceful_shutdown=5)
         uvicorn.Server(config).run()
 
 

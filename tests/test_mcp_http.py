@@ -230,3 +230,29 @@ async def test_malformed_sse_message_leaves_the_session_serving(system_host):
                                          headers={"content-type": "text/plain"})
             assert wrong_type.status_code == 415
         assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"
+
+
+def test_client_values_are_echoed_and_logged_only_in_short(http, system_host):
+    """Issue 8 item 4: a huge clientInfo, tool name, resource URI or error text must not come back in
+    full (headers, error messages) nor reach the log in full."""
+    huge = "A" * 1_000_000
+    log_size = len(system_host.log())
+    response = http.post(rpc("initialize", {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": huge, "version": "1", "icons": [{"src": "data:image/png;base64," + huge}]}}))
+    assert response.status_code == 200
+    session_id = response.headers["mcp-session-id"]
+    assert len(session_id) < 2000
+    context_call = rpc("tools/call", {"name": "echo_context", "arguments": {"text": "t"}})
+    echoed = http.post(context_call, headers={"mcp-session-id": session_id}).json()
+    client = json.loads(echoed["result"]["content"][0]["text"])["clientinfo"]
+    assert client["name"].startswith("AAAA") and "1,000,000 characters" in client["name"]
+    for request in (rpc("tools/call", {"name": huge, "arguments": {}}), rpc("resources/read", {"uri": huge}),
+                    rpc("prompts/get", {"name": huge}), rpc(huge)):
+        answer = http.post(request)
+        assert answer.status_code in (200, 400), answer.status_code
+        assert len(answer.content) < 2000, answer.content[:300]
+    failing = http.post(rpc("tools/call", {"name": "explode", "arguments": {"reason": "B" * 3_000_000}}))
+    assert failing.status_code == 200 and failing.json()["result"]["isError"]
+    assert len(system_host.log()) - log_size < 20_000
+    http.assert_serving()

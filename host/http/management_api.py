@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from host.bounded import bounded
 from host.config import HostSettings
 from host.durable.engine import Engine
 from host.durable.errors import (
@@ -81,7 +82,8 @@ def _is_loopback(request: Request) -> bool:
 
 
 def error_response(status: int, message: str) -> JSONResponse:
-    """The extension's error body (HttpApiHandler.cs)."""
+    """The extension's error body (HttpApiHandler.cs); the message may hold client values, so it is bounded."""
+    message = bounded(message, 1000)
     return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
 
 

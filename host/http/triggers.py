@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from host.bounded import bounded
 from host.config import HostSettings
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import AppFunction, LoadedApp
@@ -63,7 +64,7 @@ class HttpTriggers:
             try:
                 result = await self.invoker.invoke(function, http_request)
             except Exception as exc:
-                return Response(f"Function '{function.name}' failed: {exc}", status_code=500)
+                return Response(f"Function '{function.name}' failed: {bounded(exc, 1000)}", status_code=500)
             return to_response(result)
 
         return endpoint

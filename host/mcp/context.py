@@ -21,19 +21,31 @@ from typing import Any
 from mcp.server import ServerRequestContext
 from starlette.requests import Request
 
+from host.bounded import bounded
+
 SESSION_HEADER = "mcp-session-id"
 SSE_MESSAGE_SUFFIX = "/message"
 STREAMABLE = "http-streamable"
 SSE = "http-sse"
+CLIENT_INFO_FIELDS = ("name", "title", "version", "description", "websiteUrl")
 
 
 class InvalidClientState(ValueError):
     """An `Mcp-Session-Id` this host never issued."""
 
 
+def _client_summary(client_info: dict[str, Any] | None) -> dict[str, str] | None:
+    """What of `clientInfo` the token keeps: its short text fields, each at most 200 characters, so
+    the header stays small whatever the client sends (issue 8 item 4; icons are dropped)."""
+    if client_info is None:
+        return None
+    return {key: bounded(value) for key, value in client_info.items()
+            if key in CLIENT_INFO_FIELDS and isinstance(value, str)}
+
+
 def new_session_id(client_info: dict[str, Any] | None) -> str:
-    """The token handed out with the `initialize` response."""
-    state = {"id": secrets.token_hex(8), "client": client_info}
+    """The token handed out with the `initialize` response (a few hundred bytes at most)."""
+    state = {"id": secrets.token_hex(8), "client": _client_summary(client_info)}
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
 

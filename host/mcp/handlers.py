@@ -19,6 +19,7 @@ from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 
+from host.bounded import bounded
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import AppFunction
 from host.mcp.catalog import McpCatalog, missing_values
@@ -65,7 +66,7 @@ class McpHandlers:
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         tool = self.catalog.tool(params.name)
         if tool is None:
-            raise invalid_params(f"Unknown tool: '{params.name}'")
+            raise invalid_params(f"Unknown tool: '{bounded(params.name)}'")
         missing = missing_values(tool.required, params.arguments)
         if missing:
             raise invalid_params("One or more required tool properties are missing values. "
@@ -76,7 +77,7 @@ class McpHandlers:
             try:
                 return tool_result(tool, await self.invoker.invoke(tool.function, context))
             except Exception as exc:
-                log.warning("tool %s failed: %s: %s", params.name, type(exc).__name__, exc)
+                log.warning("tool %s failed: %s: %s", params.name, type(exc).__name__, bounded(exc))
                 return tool_error_result(params.name, exc)
 
     @contextlib.contextmanager
@@ -91,15 +92,15 @@ class McpHandlers:
     async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         resource = self.catalog.resource(params.uri)
         if resource is None:
-            raise invalid_params(f"Unknown resource: '{params.uri}'")
+            raise invalid_params(f"Unknown resource: '{bounded(params.uri)}'")
         context = json.dumps(invocation_context(ctx, {"uri": params.uri}))
-        value = await self._invoke(resource.function, context, f"reading resource '{params.uri}'")
+        value = await self._invoke(resource.function, context, f"reading resource '{bounded(params.uri)}'")
         return self._converted(lambda: resource_result(resource, params.uri, value))
 
     async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         prompt = self.catalog.prompt(params.name)
         if prompt is None:
-            raise invalid_params(f"Unknown prompt: '{params.name}'")
+            raise invalid_params(f"Unknown prompt: '{bounded(params.name)}'")
         missing = missing_values(prompt.required, params.arguments)
         if missing:
             raise invalid_params("One or more required prompt arguments are missing values. "
@@ -113,9 +114,9 @@ class McpHandlers:
         try:
             return await self.invoker.invoke(function, trigger_value)
         except Exception as exc:
-            log.warning("function %s failed %s: %s: %s", function.name, doing, type(exc).__name__, exc)
+            log.warning("function %s failed %s: %s: %s", function.name, doing, type(exc).__name__, bounded(exc))
             raise MCPError(code=types.INTERNAL_ERROR,
-                           message=f"An error occurred {doing}: {type(exc).__name__}: {exc}") from exc
+                           message=f"An error occurred {doing}: {type(exc).__name__}: {bounded(exc, 1000)}") from exc
 
     @staticmethod
     def _converted(convert: Callable[[], T]) -> T:

@@ -9,13 +9,14 @@ request's stream. The URL dies when the call returns. See tools/progress.py for 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from host.http.bodies import MalformedJson, parse_json
 
 PROGRESS_PATH = "/runtime/webhooks/mcp/progress"
 MAX_REPORT_BYTES = 64 * 1024
@@ -55,8 +56,8 @@ class ProgressRelay:
         if len(body) > MAX_REPORT_BYTES:
             return JSONResponse({"error": "progress report too large"}, status_code=413)
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = parse_json(body)
+        except MalformedJson:
             data = None
         progress = _number(data.get("progress")) if isinstance(data, dict) else None
         if progress is None:

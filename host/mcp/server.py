@@ -93,7 +93,7 @@ class McpEndpoint:
             Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),
             Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse))),
             Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", asgi(self._legacy_sse.handle_post_message))),
-            Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress)),
+            Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress, jsonrpc=False)),
         ]
 
     async def _serve_sse(self, scope: Scope, receive: Receive, send: Send) -> None:

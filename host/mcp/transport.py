@@ -20,11 +20,14 @@ from typing import Any
 from urllib.parse import quote
 
 from mcp.server.streamable_http import check_accept_headers
+from mcp_types import INVALID_REQUEST, PARSE_ERROR
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from host.bounded import bounded
+from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
 from host.mcp.context import (
@@ -35,6 +38,7 @@ from host.mcp.context import (
 )
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_METHOD_CHARS = 100
 SERVER_ERROR = -32000
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -44,20 +48,6 @@ def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
                   headers: dict[str, str] | None = None) -> Response:
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
     return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
-
-
-async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
-    """The whole body, or None when it exceeds `limit` (declared or streamed)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:
@@ -76,13 +66,14 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 class GatedEndpoint:
     """An ASGI endpoint behind a key (when `keys` is given), one method, and (for POSTs) content-type
-    and size checks."""
+    and size checks; `jsonrpc` endpoints also get their body checked before the SDK reads it."""
 
     def __init__(self, keys: list[str] | None, method: str,
-                 handler: Callable[[Request, Send, bytes], Awaitable[None]]):
+                 handler: Callable[[Request, Send, bytes], Awaitable[None]], jsonrpc: bool = True):
         self.keys = keys
         self.method = method
         self.handler = handler
+        self.jsonrpc = jsonrpc
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -102,14 +93,28 @@ class GatedEndpoint:
             return
         await self.handler(request, send, body)
 
-    @staticmethod
-    async def _post_body(request: Request) -> tuple[Response | None, bytes]:
+    async def _post_body(self, request: Request) -> tuple[Response | None, bytes]:
         if not is_json_content_type(request.headers.get("content-type", "")):
             return jsonrpc_error(415, "Unsupported Media Type: Content-Type must be application/json"), b""
-        body = await read_limited_body(request)
+        body = await read_limited_body(request, MAX_BODY_BYTES)
         if body is None:
             return jsonrpc_error(413, f"Payload Too Large: request bodies are limited to {MAX_BODY_BYTES} bytes"), b""
-        return None, body
+        return (jsonrpc_body_error(body) if self.jsonrpc else None), body
+
+
+def jsonrpc_body_error(body: bytes) -> Response | None:
+    """What the SDK must not see: JSON nested too deep (it would fail in the SDK or in tool code: issue 9
+    item 5) and method names it would echo in full (issue 8 item 4). Other faults are the SDK's to answer."""
+    try:
+        value = parse_json(body)
+    except MalformedJson as exc:
+        return jsonrpc_error(400, f"Parse error: {exc}", code=PARSE_ERROR)
+    for message in value if isinstance(value, list) else [value]:
+        method = message.get("method") if isinstance(message, dict) else None
+        if isinstance(method, str) and len(method) > MAX_METHOD_CHARS:
+            return jsonrpc_error(400, f"Invalid Request: method '{bounded(method, 40)}' is over "
+                                      f"{MAX_METHOD_CHARS} characters", code=INVALID_REQUEST)
+    return None
 
 
 def _peek(body: bytes) -> dict[str, Any]:
