@@ -1,7 +1,12 @@
 """Bad input and faulty code: each gets a clear error, and the host keeps serving everything else."""
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import httpx
+import pytest
 
 
 def assert_still_serving(api) -> None:
@@ -77,3 +82,77 @@ def test_duplicate_running_instance_id_is_refused(api):
 def test_durable_client_binding_needs_no_key_on_loopback(durable_host):
     response = httpx.post(f"{durable_host.base_url}/durabletask/orchestrators/chain", json=1)
     assert response.status_code == 202
+
+
+def nested(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+# (method, path under the public API, query params, extra headers, body): each must get a 4xx with a
+# message, never a 500 or a hang, and create nothing (issue 9 item 5, issue 8 item 8).
+BAD_REQUESTS = {
+    "start: JSON 30,000 levels deep": ("POST", "/orchestrators/chain", {}, {}, nested(30_000)),
+    "start: JSON 65 levels deep (Azure's limit is 64)": ("POST", "/orchestrators/chain", {}, {}, nested(65)),
+    "start: NaN": ("POST", "/orchestrators/chain", {}, {}, b"NaN"),
+    "start: number out of range": ("POST", "/orchestrators/chain", {}, {}, b"[1e999]"),
+    "start: integer of 5,000 digits": ("POST", "/orchestrators/chain", {}, {}, b"1" * 5000),
+    "start: not UTF-8": ("POST", "/orchestrators/chain", {}, {}, b'"\xff"'),
+    "start: timeout=abc": ("POST", "/orchestrators/chain", {"timeout": "abc"}, {}, b"1"),
+    "start: timeout=-1": ("POST", "/orchestrators/chain", {"timeout": "-1"}, {}, b"1"),
+    "start: timeout=nan": ("POST", "/orchestrators/chain", {"timeout": "nan"}, {}, b"1"),
+    "start: timeout=inf": ("POST", "/orchestrators/chain", {"timeout": "inf"}, {}, b"1"),
+    "start: pollingInterval=x": ("POST", "/orchestrators/chain", {"timeout": "1", "pollingInterval": "x"}, {}, b"1"),
+    "start with id: timeout=abc": ("POST", "/orchestrators/chain/fuzz-created", {"timeout": "abc"}, {}, b"1"),
+    "raiseEvent: JSON 30,000 levels deep": ("POST", "/instances/{waiting}/raiseEvent/go", {}, {}, nested(30_000)),
+    "raiseEvent: Infinity": ("POST", "/instances/{waiting}/raiseEvent/go", {}, {}, b"Infinity"),
+    "list: top=99999999999999999999": ("GET", "/instances", {"top": "99999999999999999999"}, {}, None),
+    "list: top=0": ("GET", "/instances", {"top": "0"}, {}, None),
+    "list: top=1.5": ("GET", "/instances", {"top": "1.5"}, {}, None),
+    "list: createdTimeFrom=abc": ("GET", "/instances", {"createdTimeFrom": "abc"}, {}, None),
+    **{f"list: continuation token {token[:12]}": ("GET", "/instances", {}, {"x-ms-continuation-token": token}, None)
+       for token in ("1", "null", "[[1],[2]]", '"x"', "[1]", "[true, \"x\"]", "[1e999, \"x\"]", "not json",
+                     "[" * 5000)},
+    "purge by filter: createdTimeFrom=abc": ("DELETE", "/instances", {"createdTimeFrom": "abc"}, {}, None),
+    "purge by filter: runtimeStatus=Bogus": ("DELETE", "/instances", {"createdTimeFrom": "2000-01-01T00:00:00Z",
+                                                                     "runtimeStatus": "Running,Bogus"}, {}, None),
+    "list: runtimeStatus=Bogus": ("GET", "/instances", {"runtimeStatus": "Bogus"}, {}, None),
+    "restart: restartWithNewInstanceId=maybe": ("POST", "/instances/{waiting}/restart",
+                                                {"restartWithNewInstanceId": "maybe"}, {}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_get_a_clear_4xx_and_change_nothing(api, case):
+    method, path, params, headers, body = BAD_REQUESTS[case]
+    waiting = api.start("wait_event")
+    count = len(api.client.get(f"{api.base}/instances", params={"top": 10_000}).json())
+    response = api.client.request(method, api.base + path.format(waiting=waiting), params=params,
+                                  headers={"content-type": "application/json", **headers}, content=body)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+    assert response.json()["Message"], response.text[:300]
+    assert len(api.client.get(f"{api.base}/instances", params={"top": 10_000}).json()) == count
+    assert api.client.get(f"{api.base}/instances/fuzz-created").status_code == 404
+    assert api.raise_event(waiting, "go", "after").status_code == 202
+    assert api.wait(waiting)["output"] == "after"  # no bad event reached it, and the host keeps serving
+    assert_still_serving(api)
+
+
+def test_json_up_to_azures_depth_limit_is_accepted(api):
+    value = json.loads(nested(64))
+    instance_id = api.start("wait_event", value)
+    assert api.status(instance_id, showInput="true")["input"] == value
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_create_and_wait_with_polling_interval_zero_is_no_busy_loop(api, durable_host):
+    """pollingInterval=0 used to spin the event loop (89 % of a core) for the whole timeout."""
+    before = cpu_seconds(durable_host.proc.pid)
+    response = api.client.post(f"{api.base}/orchestrators/wait_event", params={"timeout": "5", "pollingInterval": "0"})
+    used = cpu_seconds(durable_host.proc.pid) - before
+    assert response.status_code == 202  # still running when the wait ends: the check-status answer
+    assert used < 1.0, f"the host used {used:.2f} s of CPU while one request waited 5 s"
+    assert_still_serving(api)

@@ -5,9 +5,11 @@ keep serving afterwards (every test ends with a normal call).
 """
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -255,4 +257,82 @@ def test_client_values_are_echoed_and_logged_only_in_short(http, system_host):
     failing = http.post(rpc("tools/call", {"name": "explode", "arguments": {"reason": "B" * 3_000_000}}))
     assert failing.status_code == 200 and failing.json()["result"]["isError"]
     assert len(system_host.log()) - log_size < 20_000
+    http.assert_serving()
+
+
+def b64(value: bytes) -> str:
+    return base64.urlsafe_b64encode(value).decode().rstrip("=")
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+# Raw bodies (and headers) a fuzzer sent the streamable endpoint: each gets a 4xx or a JSON-RPC error,
+# never a 500 or a hang (issue 9 item 5), and the next normal call works.
+FUZZ = {
+    "JSON 100,000 levels deep": (nested(100_000), {}),
+    "tool arguments 70 levels deep": (json.dumps(rpc("tools/call", {"name": "echo", "arguments": {
+        "text": json.loads(nested(70))}})), {}),
+    "NaN argument": ('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":NaN}}}', {}),
+    "number out of range": ('{"jsonrpc":"2.0","id":1e999,"method":"tools/list"}', {}),
+    "not UTF-8": (b'{"jsonrpc":"2.0","id":1,"method":"tools/list","x":"\xff"}', {}),
+    **{f"body {body}": (body, {}) for body in ("[]", "[1]", "1", "null", '"x"', "{}", "true")},
+    "batch": (json.dumps([echo_call(), echo_call()]), {}),
+    "object id": ('{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}', {}),
+    "params a string": ('{"jsonrpc":"2.0","id":1,"method":"tools/list","params":"x"}', {}),
+    "tool name a number": (json.dumps(rpc("tools/call", {"name": 5, "arguments": {}})), {}),
+    "arguments a list": (json.dumps(rpc("tools/call", {"name": "echo", "arguments": [1]})), {}),
+    "arguments a string": (json.dumps(rpc("tools/call", {"name": "echo", "arguments": "x"})), {}),
+    "resource uri a number": (json.dumps(rpc("resources/read", {"uri": 5})), {}),
+    "clientInfo a string": (json.dumps(rpc("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                                         "clientInfo": "x"})), {}),
+    "progress token an object": (json.dumps(rpc("tools/call", {"name": "echo", "arguments": {"text": "x"},
+                                                              "_meta": {"progressToken": {"a": 1}}})), {}),
+    "cancel of an object id": ('{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":{}}}', {}),
+    "session id of deep JSON": (json.dumps(echo_call()), {"mcp-session-id": b64(nested(5000).encode())}),
+    "session id of a list": (json.dumps(echo_call()), {"mcp-session-id": b64(b"[]")}),
+    "session id of NaN": (json.dumps(echo_call()), {"mcp-session-id": b64(b'{"id": NaN}')}),
+    "protocol version garbage": (json.dumps(echo_call()), {"mcp-protocol-version": "garbage"}),
+    "protocol version 2026 with a bare body": ("{}", {"mcp-protocol-version": "2026-07-28"}),
+}
+
+
+@pytest.mark.parametrize("case", list(FUZZ))
+def test_fuzzed_requests_get_an_error_and_the_server_keeps_serving(http, case):
+    body, headers = FUZZ[case]
+    response = http.post(body.encode() if isinstance(body, str) else body, headers=headers)
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        assert "error" in response.json(), response.text[:300]
+    http.assert_serving()
+
+
+@pytest.mark.parametrize("body", [nested(30_000), json.dumps(rpc("tools/call", {"name": "echo", "arguments": {
+    "text": json.loads(nested(70))}}))])
+def test_fuzzed_sse_messages_get_an_error_and_the_session_keeps_serving(system_host, body):
+    base, headers = f"{system_host.base_url}/runtime/webhooks/mcp", {"x-functions-key": system_host.mcp_key}
+    session_ids: list[str] = []
+
+    async def run() -> None:
+        async with Client(sse_client(f"{base}/sse", headers=headers, on_session_created=session_ids.append),
+                          mode="legacy") as client:
+            async with httpx.AsyncClient(headers={**headers, "content-type": "application/json"}) as raw:
+                bad = await raw.post(f"{base}/message?session_id={session_ids[0]}", content=body.encode())
+                assert bad.status_code == 400, bad.text[:300]
+                assert bad.json()["error"]["code"] == -32700
+            assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"
+
+    anyio.run(run)
+
+
+def test_json_deeper_than_azures_limit_is_a_parse_error(http):
+    """The MCP extension parses with System.Text.Json (MaxDepth 64): 64 levels in all pass, 65 do not."""
+    def call(levels: int) -> httpx.Response:
+        return http.post(rpc("tools/call", {"name": "echo", "arguments": {"text": json.loads(nested(levels))}}))
+
+    assert call(61).status_code == 200  # the envelope adds 3 levels: message, params, arguments
+    refused = call(62)
+    assert refused.status_code == 400
+    assert error_of(refused) == {"code": -32700, "message": "Parse error: JSON nested deeper than 64 levels"}
     http.assert_serving()

@@ -8,6 +8,7 @@ extension), so a body the local host takes is one Azure takes too.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -36,11 +37,28 @@ def nesting_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedJson(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise MalformedJson(f"{name} is not JSON")
+
+
 def parse_json(body: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """The JSON value of `body`; MalformedJson (a ValueError) saying what is wrong otherwise."""
+    """The JSON value of `body`; MalformedJson (a ValueError) saying what is wrong otherwise.
+
+    Strict RFC 8259, like System.Text.Json: no NaN/Infinity, no number that overflows a double
+    (Python would accept both, and then no JSON response could carry them).
+    """
     too_deep = MalformedJson(f"JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+    except MalformedJson as exc:
+        raise MalformedJson(f"Malformed JSON: {exc}") from None
     except RecursionError:
         raise too_deep from None
     except ValueError as exc:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -29,12 +31,18 @@ from host.durable.errors import (
     UnknownFunction,
 )
 from host.durable.store import InstanceRow
+from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import content_type_refusal
 from host.keys import key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
 RPC_PREFIX = "/durabletask"
 RUNNING_STATUSES = ("Pending", "Running", "ContinuedAsNew", "Suspended")
+RUNTIME_STATUSES = (*RUNNING_STATUSES, "Completed", "Failed", "Terminated", "Canceled")
+DEFAULT_PAGE_SIZE = 100
+MAX_INT32 = 2**31 - 1
+DEFAULT_POLLING_SECONDS = 1.0
+MIN_POLLING_SECONDS = 0.1  # pollingInterval=0 was a busy loop (issue 9 item 5)
 # How the Durable extension answers each refused operation (HttpApiHandler.cs).
 ERROR_STATUS = {UnknownFunction: 400, InstanceNotFound: 404, InstanceEnded: 410, InstanceExists: 409,
                 PayloadTooLarge: 413}
@@ -132,7 +140,7 @@ class ManagementApi:
                 return await handler(request)
             except EngineError as exc:
                 return error_response(ERROR_STATUS.get(type(exc), 400), str(exc))
-            except (ValueError, json.JSONDecodeError) as exc:
+            except ValueError as exc:  # malformed parameters and bodies (json errors included)
                 return error_response(400, str(exc))
 
         return endpoint
@@ -155,18 +163,12 @@ class ManagementApi:
         return None
 
     async def _body_json(self, request: Request) -> Any:
+        """The JSON body (None when empty): PayloadTooLarge over the engine's limit, ValueError when malformed."""
         limit = self.engine.config.max_payload_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"The request body is {declared} bytes, over the local host's limit of {limit} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise PayloadTooLarge(f"The request body is over the local host's limit of {limit} bytes")
-        if not body.strip():
-            return None
-        return json.loads(body)
+        body = await read_limited_body(request, limit)
+        if body is None:
+            raise PayloadTooLarge(f"The request body is over the local host's limit of {limit} bytes")
+        return parse_json(body) if body.strip() else None
 
     def management_links(self, request: Request, instance_id: str) -> dict[str, str]:
         urls = self.settings.durable_client_binding()["managementUrls"]
@@ -186,19 +188,25 @@ class ManagementApi:
 
     # ---- handlers ------------------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
-        name = request.path_params["function_name"]
+        """Start an orchestration; with `timeout`, wait up to that many seconds for it to finish.
+
+        Every parameter and the body are validated before anything is created (issue 8 item 8):
+        a request answered 400 leaves no job behind.
+        """
+        params = request.query_params
+        timeout = seconds_param(params, "timeout")
+        interval = max(MIN_POLLING_SECONDS, seconds_param(params, "pollingInterval") or DEFAULT_POLLING_SECONDS)
         input_value = await self._body_json(request)
+        name = request.path_params["function_name"]
         instance_id = await self.engine.start_new(name, request.path_params.get("instance_id"), input_value,
                                                   replace_terminal=True)
-        timeout = request.query_params.get("timeout")
         if timeout:
-            interval = float(request.query_params.get("pollingInterval") or 1)
-            deadline = time.time() + float(timeout)
-            while time.time() < deadline:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
                 row = self.engine.get_instance(instance_id)
                 if row is not None and row.is_terminal:
                     return self._finished_response(row)
-                await self.engine.wait_for_change(instance_id, min(interval, max(0.0, deadline - time.time())))
+                await self.engine.wait_for_change(instance_id, min(interval, max(0.0, deadline - time.monotonic())))
         return self.check_status_response(request, instance_id)
 
     def _finished_response(self, row: InstanceRow) -> Response:
@@ -228,10 +236,8 @@ class ManagementApi:
 
     async def list_instances(self, request: Request) -> Response:
         params = request.query_params
-        statuses = [s for s in (params.get("runtimeStatus") or "").split(",") if s]
-        top = int(params.get("top") or 100)
-        if top <= 0:
-            raise ValueError("top must be a positive number")
+        statuses = _statuses(params.get("runtimeStatus"))
+        top = _top(params.get("top"))
         after = _decode_token(request.headers.get("x-ms-continuation-token"))
         rows = self.engine.store.query_instances(
             statuses, parse_time(params.get("createdTimeFrom")), parse_time(params.get("createdTimeTo")),
@@ -251,7 +257,7 @@ class ManagementApi:
 
     async def purge_by_filter(self, request: Request) -> Response:
         params = request.query_params
-        statuses = [s for s in (params.get("runtimeStatus") or "").split(",") if s]
+        statuses = _statuses(params.get("runtimeStatus"))
         created_from = parse_time(params.get("createdTimeFrom"))
         if created_from is None:
             raise ValueError("createdTimeFrom is required to purge by filter")
@@ -285,7 +291,7 @@ class ManagementApi:
         return Response(status_code=202)
 
     async def restart(self, request: Request) -> Response:
-        new_id = _truthy(request.query_params.get("restartWithNewInstanceId"), True)
+        new_id = _strict_bool(request.query_params, "restartWithNewInstanceId", True)
         instance_id = await self.engine.restart(request.path_params["instance_id"], new_id)
         return self.check_status_response(request, instance_id)
 
@@ -297,8 +303,61 @@ def _encode_token(row: InstanceRow) -> str:
     return json.dumps([row.created_at, row.instance_id])
 
 
+def _statuses(text: str | None) -> list[str]:
+    """`runtimeStatus=Running,Completed`: each one of Azure's OrchestrationRuntimeStatus names."""
+    statuses = [s.strip() for s in (text or "").split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in RUNTIME_STATUSES]
+    if unknown:
+        raise ValueError(f"Unknown runtimeStatus '{bounded(unknown[0], 40)}': use {', '.join(RUNTIME_STATUSES)}")
+    return statuses
+
+
+def _strict_bool(params: Mapping[str, str], name: str, default: bool) -> bool:
+    """A flag that changes what a request does: `true` or `false` (any case), like .NET's bool.Parse."""
+    text = params.get(name)
+    if text is None or text == "":
+        return default
+    if text.lower() not in ("true", "false"):
+        raise ValueError(f"{name} must be true or false, got '{bounded(text, 40)}'")
+    return text.lower() == "true"
+
+
 def _decode_token(token: str | None) -> tuple[float, str] | None:
+    """Our continuation token: JSON `[created_at, instance_id]` of the last row of the previous page."""
     if not token:
         return None
-    created_at, instance_id = json.loads(token)
-    return float(created_at), str(instance_id)
+    try:
+        value = parse_json(token)
+    except MalformedJson:
+        value = None
+    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float))
+            and not isinstance(value[0], bool) and math.isfinite(value[0]) and isinstance(value[1], str)):
+        return float(value[0]), value[1]
+    raise ValueError("Malformed x-ms-continuation-token: send the one the previous page returned, unchanged")
+
+
+def _top(text: str | None) -> int:
+    """`top`: a page size from 1 to 2^31-1 (Azure parses it as a 32-bit int); default 100."""
+    if not text:
+        return DEFAULT_PAGE_SIZE
+    try:
+        top = int(text)
+    except ValueError:
+        top = 0
+    if not 1 <= top <= MAX_INT32:
+        raise ValueError(f"top must be a whole number from 1 to {MAX_INT32}, got '{bounded(text, 40)}'")
+    return top
+
+
+def seconds_param(params: Mapping[str, str], name: str) -> float | None:
+    """A query parameter in seconds: None when absent, else a finite number >= 0 (ValueError otherwise)."""
+    text = params.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a number of seconds (0 or more), got '{bounded(text, 40)}'")
+    return value

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from host.bounded import bounded
 from host.config import HostSettings
+from host.http.bodies import read_limited_body
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import AppFunction, LoadedApp
 from host.keys import key_matches, presented_key
@@ -50,9 +51,9 @@ class HttpTriggers:
         async def endpoint(request: Request) -> Response:
             if not self._authorized(function, request):
                 return Response("Unauthorized", status_code=401)
-            body = await request.body()
-            if len(body) > MAX_HTTP_BODY_BYTES:
-                return Response("Request body too large", status_code=413)
+            body = await read_limited_body(request, MAX_HTTP_BODY_BYTES)
+            if body is None:
+                return Response(f"Request body too large: the limit is {MAX_HTTP_BODY_BYTES} bytes", status_code=413)
             http_request = func.HttpRequest(
                 method=request.method,
                 url=str(request.url),

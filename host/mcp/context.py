@@ -22,6 +22,7 @@ from mcp.server import ServerRequestContext
 from starlette.requests import Request
 
 from host.bounded import bounded
+from host.http.bodies import parse_json
 
 SESSION_HEADER = "mcp-session-id"
 SSE_MESSAGE_SUFFIX = "/message"
@@ -52,7 +53,7 @@ def new_session_id(client_info: dict[str, Any] | None) -> str:
 def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
     try:
         padded = session_id + "=" * (-len(session_id) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        state = parse_json(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError) as exc:
         raise InvalidClientState(session_id) from exc
     if not isinstance(state, dict) or not isinstance(state.get("id"), str):
