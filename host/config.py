@@ -93,13 +93,28 @@ def option_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
                         help="a Host name accepted besides loopback and the bind address, e.g. a proxy's "
                              "public name (NAME, NAME:* or NAME:PORT); repeatable")
+    limits = parser.add_argument_group("connections", "what one client may hold (408 and 503 answers)")
+    defaults = ConnectionLimits()
+    limits.add_argument("--max-connections", type=_positive(int), default=defaults.max_connections, metavar="N",
+                        help="open connections and requests in progress; beyond it requests get 503 "
+                             f"(default: {defaults.max_connections})")
+    limits.add_argument("--header-timeout", type=_positive(float), default=defaults.header_timeout, metavar="S",
+                        help="seconds a client has to send a request's line and headers, then 408 "
+                             f"(default: {defaults.header_timeout:g})")
+    limits.add_argument("--body-timeout", type=_positive(float), default=defaults.body_timeout, metavar="S",
+                        help="seconds a client has to send a request's body once its headers are in, then 408 "
+                             f"(default: {defaults.body_timeout:g})")
+    limits.add_argument("--keep-alive-timeout", type=_positive(float), default=defaults.keep_alive_timeout,
+                        metavar="S", help="seconds an idle connection stays open between requests "
+                                          f"(default: {defaults.keep_alive_timeout:g})")
     return parser
 
 
 def parse_options(argv: list[str] | None = None) -> HostOptions:
     """The command line as options; exits with usage on bad values."""
     args = option_parser().parse_args(argv)
-    return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts))
+    limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout, args.keep_alive_timeout)
+    return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts), limits)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from host.durable.engine import Engine
 from host.durable.store import HistoryStore
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import load_app
+from host.http.connections import QuietDisconnects, uvicorn_config
 from host.http.guard import GuardMiddleware, Refusal, RequestGuard, content_type_refusal
 from host.http.management_api import ManagementApi, error_response
 from host.http.triggers import HttpTriggers
@@ -66,17 +67,16 @@ class LocalHost:
         routes = [Route("/admin/host/ping", keyless(self.ping), methods=["GET", "POST"])]
         routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes()
         guard = RequestGuard(self.settings.host, self.settings.allowed_hosts)
-        return GuardMiddleware(Starlette(routes=routes, lifespan=self.lifespan), guard, refusal_response)
+        return GuardMiddleware(QuietDisconnects(Starlette(routes=routes, lifespan=self.lifespan)), guard,
+                               refusal_response)
 
     async def ping(self, _request) -> JSONResponse:
         return JSONResponse({"state": "Running"})
 
     def serve(self) -> None:
-        """Serve until stopped. uvicorn logs through the host's handlers (log_config=None), so its records
-        are bounded like every other (host/bounded.py)."""
-        config = uvicorn.Config(self.asgi(), host=self.settings.host, port=self.settings.port, log_level="warning",
-                                log_config=None, lifespan="on", timeout_graceful_shutdown=5)
-        uvicorn.Server(config).run()
+        """Serve until stopped, with the connection limits and deadlines of the settings."""
+        settings = self.settings
+        uvicorn.Server(uvicorn_config(self.asgi(), settings.host, settings.port, settings.limits)).run()
 
 
 def refusal_response(path: str, refusal: Refusal) -> Response:

@@ -30,8 +30,10 @@ def free_port() -> int:
 class HostProcess:
     """One `python -m host` process; `restart()` keeps the port and the state folder."""
 
-    def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 args: list[str] | None = None):
         self.app_dir = Path(app_dir)
+        self.args = list(args or [])  # more `python -m host` options
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
         self.env = {**os.environ, **TEST_KEYS, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -55,7 +57,7 @@ class HostProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "host", "--app", str(self.app_dir), "--state", str(self.state_dir),
-             "--port", str(self.port)],
+             "--port", str(self.port), *self.args],
             cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + timeout

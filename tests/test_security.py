@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -162,3 +164,58 @@ def test_state_folder_is_private_including_one_left_by_an_earlier_version(tmp_pa
         found = modes(old_folder / "state")
     assert found.pop(".") == 0o700 and found.pop("appdata") == 0o700
     assert all(mode == 0o600 for mode in found.values()), found
+
+
+@pytest.fixture(scope="module")
+def strict_host(tmp_path_factory):
+    """A host with short request deadlines and a small connection limit (issue 8 item 5)."""
+    host = HostProcess(TEST_APPS / "durable_app", tmp_path_factory.mktemp("strict"),
+                       args=["--header-timeout", "1", "--body-timeout", "1", "--max-connections", "4"])
+    with host:
+        yield host
+
+
+def connect(host: HostProcess, first_bytes: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", host.port), timeout=60)  # the timeout only guards a hang
+    if first_bytes:
+        sock.sendall(first_bytes)
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    with sock:
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_connections_that_never_finish_their_request_are_answered_and_closed(strict_host):
+    idle = connect(strict_host)
+    half_head = connect(strict_host, b"GET /admin/host/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    short_body = connect(strict_host, b"POST /durabletask/orchestrators/chain/short-body HTTP/1.1\r\n"
+                                      b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                      b"Content-Length: 100\r\n\r\n[1, 2")
+    assert read_until_closed(idle) == b""
+    assert read_until_closed(half_head).startswith(b"HTTP/1.1 408 ")
+    assert read_until_closed(short_body).startswith(b"HTTP/1.1 408 ")
+    trickle = connect(strict_host)
+    with pytest.raises(OSError):  # a header trickled a byte at a time meets the same deadline
+        for byte in b"GET /admin/host/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"x" * 1000:
+            trickle.sendall(bytes([byte]))
+            time.sleep(0.05)
+    trickle.close()
+    api = DurableHttp(strict_host)
+    assert api.client.get(f"{api.base}/instances/short-body").status_code == 404
+    assert api.wait(api.start("chain", 2))["output"] == [0, 1]
+
+
+def test_connection_limit_answers_503_and_slow_clients_cannot_hold_it(strict_host):
+    ping = f"{strict_host.base_url}/admin/host/ping"
+    held = [connect(strict_host, b"GET /admin/host/ping HTTP/1.1\r\n") for _ in range(4)]
+    refused = httpx.get(ping, timeout=60)
+    assert refused.status_code == 503
+    for sock in held:
+        read_until_closed(sock)  # the header deadline frees them
+    assert httpx.get(ping, timeout=60).status_code == 200

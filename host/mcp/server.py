@@ -49,8 +49,10 @@ class McpEndpoint:
     """Everything MCP the host serves; `routes()` for the Starlette app, `running()` for its lifespan."""
 
     def __init__(self, app: LoadedApp, invoker: FunctionInvoker, settings: HostSettings):
-        # The SDK logs every stateless request at INFO ("Terminating session: None"): console noise.
-        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+        # The SDK logs every stateless request at INFO ("Terminating session: None"), and its managers'
+        # start and stop: console noise around the banner.
+        for name in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.catalog = McpCatalog(app)
         self.progress = ProgressRelay(loopback_base(settings))
         handlers = McpHandlers(self.catalog, invoker, self.progress)
