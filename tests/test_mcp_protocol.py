@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import httpx
 import httpx2
 import pytest
@@ -62,7 +63,8 @@ async def test_handshake_reports_host_json_identity(host, kind):
 async def test_tool_listing_mirrors_the_extension_schema(host, kind):
     async with connect(host, kind) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"greet", "echo_context", "echo", "forecast", "two_blocks", "explode", "count_up"}
+        assert set(tools) == {"greet", "echo_context", "echo", "forecast", "two_blocks", "explode", "count_up",
+                              "wait_until_cancelled", "wait_state"}
         assert tools["greet"].description == "Greets a city."
         assert tools["greet"].input_schema == {
             "type": "object",
@@ -231,3 +233,38 @@ async def test_failing_resource_is_an_internal_error_and_the_server_keeps_servin
         assert error.value.error.code == INTERNAL_ERROR
         assert "RuntimeError: storage unavailable" in error.value.error.message
         assert (await client.read_resource("snippet://ok")).contents[0].text == "snippet ok"
+
+
+async def wait_state(client: Client, key: str, wanted: str) -> str:
+    """Poll the test app's wait_state tool until it says `wanted` (a bounded number of times)."""
+    for _ in range(300):
+        state = (await client.call_tool("wait_state", {"key": key})).content[0].text
+        if state == wanted:
+            return state
+        await anyio.sleep(0.1)
+    return state
+
+
+@pytest.mark.parametrize("with_progress", [False, True])
+async def test_cancelling_a_call_stops_the_tool(host, kind, with_progress):
+    """Issue 9 item 8: `notifications/cancelled` (or, at 2026-07-28, closing the request) must stop
+    the tool on every transport; over stateless Streamable HTTP 2025-11-25 it used to run on."""
+    key = f"{kind}-{with_progress}"
+
+    async def ignore(*_):
+        pass
+
+    async with connect(host, kind) as client:
+        async with anyio.create_task_group() as tasks:
+            call_scope = anyio.CancelScope()
+
+            async def call() -> None:
+                with call_scope:
+                    await client.call_tool("wait_until_cancelled", {"key": key},
+                                           progress_callback=ignore if with_progress else None)
+
+            tasks.start_soon(call)
+            assert await wait_state(client, key, "waiting") == "waiting"
+            call_scope.cancel()
+        assert await wait_state(client, key, "cancelled") == "cancelled"
+        assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"

@@ -7,10 +7,12 @@ level System (401), the method (405), and for POSTs the content type (415), the 
 `application/json` and `text/event-stream`).
 
 The streamable endpoint is stateless, like Azure's: a request whose client asked for progress
-(`_meta.progressToken`) goes to an SDK manager that may answer with an SSE stream, so progress
-notifications can precede the result; everything else goes to a JSON-response manager, which is
-faster (the SDK drops notifications in JSON mode). `initialize` responses carry an
-`Mcp-Session-Id` client-state token, as Azure's do.
+(`_meta.progressToken`), and every 2026-07-28-style request, goes to an SDK manager that may answer
+with an SSE stream, so progress notifications can precede the result (and, at 2026-07-28, closing the
+request cancels it); everything else goes to a JSON-response manager, which is faster (the SDK drops
+notifications in JSON mode). `initialize` responses carry an `Mcp-Session-Id` client-state token, as
+Azure's do; a `notifications/cancelled` from the same session cancels the named request
+(host/mcp/cancellation.py).
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from typing import Any
 from urllib.parse import quote
 
 from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp_types import INVALID_REQUEST, PARSE_ERROR
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp.shared.dispatcher import as_request_id
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +35,7 @@ from host.bounded import bounded
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
+from host.mcp.cancellation import InFlightRequests, ResponseWatch
 from host.mcp.context import (
     SESSION_HEADER,
     InvalidClientState,
@@ -126,6 +132,19 @@ def _peek(body: bytes) -> dict[str, Any]:
     return message if isinstance(message, dict) else {}
 
 
+def _single_exchange_era(request: Request) -> bool:
+    """A 2026-07-28-style request (a protocol version header the handshake era does not know; the SDK's
+    manager routes on the same test). Those go to the SSE manager: in JSON mode the SDK does not watch for
+    the client closing the request, which is how such a client cancels (issue 9 item 8)."""
+    version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    return version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+def _params(message: dict[str, Any]) -> dict[str, Any]:
+    params = message.get("params")
+    return params if isinstance(params, dict) else {}
+
+
 def _with_header(send: Send, name: bytes, value: bytes) -> Send:
     async def sender(message: Message) -> None:
         if message["type"] == "http.response.start" and message["status"] == 200:
@@ -141,6 +160,7 @@ class StreamableHttp:
     def __init__(self, json_app: Handler, sse_app: Handler):
         self.json_app = json_app
         self.sse_app = sse_app
+        self.in_flight = InFlightRequests()
 
     async def __call__(self, request: Request, send: Send, body: bytes) -> None:
         scope, receive = request.scope, request.receive
@@ -158,11 +178,25 @@ class StreamableHttp:
                 await jsonrpc_error(400, "Invalid client state.")(scope, receive, send)
                 return
         elif message.get("method") == "initialize":
-            client_info = (message.get("params") or {}).get("clientInfo")
+            client_info = _params(message).get("clientInfo")
             token = new_session_id(client_info if isinstance(client_info, dict) else None)
             send = _with_header(send, SESSION_HEADER.encode(), token.encode())
         wants_progress = progress_token_from_params(message.get("params")) is not None
-        await (self.sse_app if wants_progress else self.json_app)(scope, receive, send)
+        app = self.sse_app if wants_progress or _single_exchange_era(request) else self.json_app
+        request_id = as_request_id(message.get("id")) if "method" in message else None
+        if not session_id:
+            await app(scope, receive, send)
+            return
+        if message.get("method") == "notifications/cancelled":
+            self.in_flight.cancel(session_id, _params(message).get("requestId"))
+        if request_id is None:
+            await app(scope, receive, send)
+            return
+        response = ResponseWatch(send)
+        with self.in_flight.track(session_id, request_id) as cancel_scope:
+            await app(scope, receive, response.send)
+        if cancel_scope.cancelled_caught:
+            await response.end_cancelled(request_id)
 
 
 class SseConnection:

@@ -90,6 +90,27 @@ async def count_up(steps: int, context: func.MCPToolContext) -> str:
     return f"counted to {steps}"
 
 
+WAITS: dict[str, str] = {}
+
+
+@app.mcp_tool()
+async def wait_until_cancelled(key: str) -> str:
+    """Waits until its call is cancelled; wait_state(key) says whether that reached it."""
+    WAITS[key] = "waiting"
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        WAITS[key] = "cancelled"
+        raise
+    return "never"
+
+
+@app.mcp_tool()
+def wait_state(key: str) -> str:
+    """unknown, waiting or cancelled: what became of wait_until_cancelled(key)."""
+    return WAITS.get(key, "unknown")
+
+
 @app.mcp_resource_trigger(
     arg_name="context",
     uri="info://server",
