@@ -18,7 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from host.http.connections import PortUnavailable, listening_socket
 from host.keys import load_keys
+from host.state_folder import make_private_folder
 from testing.fake_model_server import FakeModelServer, load_script
 
 from .walkthrough import run_walkthrough
@@ -66,19 +68,32 @@ def host_environment(model: FakeModelServer, state: Path) -> dict[str, str]:
 def start_host(args: argparse.Namespace, model: FakeModelServer) -> subprocess.Popen:
     """The local host in a child process; its own output (banner, logs) goes to the terminal, or
     to `<state>/host.log` during the walkthrough so the walkthrough's output stays readable."""
-    args.state.mkdir(parents=True, exist_ok=True)
-    output = open(args.state / "host.log", "ab") if args.walkthrough else None
+    make_private_folder(args.state)
+    log_path = args.state / "host.log"
+    output = open(log_path, "ab") if args.walkthrough else None
     host = subprocess.Popen([sys.executable, "-m", "host", "--port", str(args.port), "--state", str(args.state)],
                             cwd=PROJECT_ROOT, env=host_environment(model, args.state), stdout=output,
                             stderr=subprocess.STDOUT if output else None)
     for _ in range(STARTUP_SECONDS * 5):
-        if host.poll() is not None:
-            raise SystemExit(f"the host exited with {host.returncode} (is port {args.port} in use? try --port)")
+        if host.poll() is not None:  # its one-line reason went to the terminal, or to the log
+            last = log_path.read_text(errors="replace").strip().splitlines()[-1:] if output else []
+            raise SystemExit("\n".join(last) or f"error: the host exited with {host.returncode}")
         if is_serving(args.port):
             return host
         time.sleep(0.2)
     host.terminate()
-    raise SystemExit(f"the host did not start within {STARTUP_SECONDS} s")
+    raise SystemExit(f"error: the host did not start within {STARTUP_SECONDS} s")
+
+
+def port_refusal(port: int) -> str | None:
+    """One line when `port` cannot be used: checked before anything starts, so a server already on
+    the port is never mistaken for ours (issue 9 item 10)."""
+    try:
+        listening_socket("127.0.0.1", port).close()
+    except PortUnavailable as exc:
+        hint = '; pick another with make demo ARGS="--port 8080"' if exc.in_use else ""
+        return f"error: {exc}{hint}"
+    return None
 
 
 def is_serving(port: int) -> bool:
@@ -90,6 +105,10 @@ def is_serving(port: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    refusal = port_refusal(args.port)
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the host on `kill` too, not only on Ctrl+C
     print(LABEL, flush=True)
     with FakeModelServer(load_script("demo")) as model:

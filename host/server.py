@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,10 +74,10 @@ class LocalHost:
     async def ping(self, _request) -> JSONResponse:
         return JSONResponse({"state": "Running"})
 
-    def serve(self) -> None:
-        """Serve until stopped, with the connection limits and deadlines of the settings."""
+    def serve(self, sock: socket.socket) -> None:
+        """Serve on `sock` (see `listening_socket`) until stopped, with the settings' connection limits."""
         settings = self.settings
-        uvicorn.Server(uvicorn_config(self.asgi(), settings.host, settings.port, settings.limits)).run()
+        uvicorn.Server(uvicorn_config(self.asgi(), settings.host, settings.port, settings.limits)).run([sock])
 
 
 def refusal_response(path: str, refusal: Refusal) -> Response:

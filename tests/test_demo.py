@@ -2,8 +2,12 @@
 MCP client; labelled as a demo first and last."""
 from __future__ import annotations
 
+import http.server
 import subprocess
 import sys
+import threading
+
+import pytest
 
 from testing.host_process import PROJECT_ROOT, free_port
 
@@ -22,3 +26,44 @@ def test_demo_walkthrough_runs_and_says_it_is_a_demo(tmp_path):
     assert "[waiting_for_input]" in output and "booked: TRIP-" in output
     assert "runtimeStatus Completed" in output
     assert list((tmp_path / "demo" / "appdata").glob("app.db")), "the booking went to the demo's own store"
+
+
+class OtherServer:
+    """Another server already on a port, answering every request 200 (as another local host would)."""
+
+    def __init__(self):
+        class Ok(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the stdlib's name)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b'{"state": "Running"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("command", [["host"], ["demo"], ["demo", "--walkthrough"]])
+def test_a_busy_port_fails_at_once_with_one_line(tmp_path, command):
+    """Issue 9 item 10: the demo used to talk to whatever answered on the port (printing a key that
+    server rejects) or die with a long traceback."""
+    other = OtherServer()
+    try:
+        run = subprocess.run([sys.executable, "-m", *command, "--port", str(other.port),
+                              "--state", str(tmp_path / "state")],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        other.close()
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert run.returncode != 0
+    assert len(lines) == 1, lines
+    assert f"port {other.port} on 127.0.0.1 is already in use" in lines[0]
+    make_target = "run" if command == ["host"] else "demo"
+    assert f'make {make_target} ARGS="--port 8080"' in lines[0]

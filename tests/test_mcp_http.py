@@ -213,6 +213,13 @@ def test_banner_client_config_works_as_pasted(system_host):
     assert desktop["mcpServers"]["mcp-test-server"]["args"][-2:] == ["--header", "x-functions-key:test-mcp-key"]
 
 
+def test_app_info_lines_at_import_show_next_to_the_banner(system_host):
+    """The project app logs which model it uses at import (INFO): the host's logging must show it."""
+    log = system_host.log()
+    assert "INFO mcp_test_functions: test app configured" in log
+    assert log.index("test app configured") < log.index("MCP server 'mcp-test-server'")
+
+
 def test_banner_at_anonymous_level_has_no_key(anonymous_host):
     log = anonymous_host.log()
     assert "Key              none (webhookAuthorizationLevel Anonymous)" in log

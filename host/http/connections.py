@@ -17,7 +17,9 @@ connection closed; the app sees the client disconnect. Responses are never timed
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from typing import Any
 
 import h11
@@ -120,6 +122,36 @@ def uvicorn_config(app: ASGIApp, host: str, port: int, limits: ConnectionLimits)
     return uvicorn.Config(app, host=host, port=port, http=protocol, log_level="warning", log_config=None,
                           lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=limits.keep_alive_timeout,
                           limit_concurrency=limits.max_connections)
+
+
+class PortUnavailable(Exception):
+    """The address cannot be listened on: `str()` is one line a person can act on; `in_use` when
+    another server has the port (then the caller's hint says how to pick another)."""
+
+    def __init__(self, message: str, in_use: bool):
+        super().__init__(message)
+        self.in_use = in_use
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), before anything else starts (issue 9 item 10: a busy port must
+    fail at once with one line, not after the banner with uvicorn's traceback). Port 0 picks a free one.
+
+    Raises PortUnavailable. SO_REUSEADDR, as uvicorn sets it: a port in TIME_WAIT is reused, one
+    another server listens on is not.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(f"port {port} on {host} is already in use (another server listens there)",
+                                  in_use=True) from None
+        raise PortUnavailable(f"cannot listen on {host} port {port}: {exc.strerror or exc}", in_use=False) from None
+    return sock
 
 
 class QuietDisconnects:

@@ -6,6 +6,7 @@ reads parameter annotations as real types (string annotations would all become "
 """
 import asyncio
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ if str(PROJECT_ROOT) not in sys.path:
 from tools.progress import report_progress  # noqa: E402  (needs the project root on sys.path)
 
 app = func.FunctionApp()
+logging.getLogger(__name__).info("test app configured")  # as the project app logs its model at import
 
 
 @app.mcp_tool()
