@@ -1,19 +1,35 @@
 """The one place an orchestration writes its custom status, which the job tools read back.
 
 Custom status shape (JSON): {"progress": {"stage", "message", "completed"?, "total"?},
-"input_request"?: {"event", "prompt", "schema"?}}. `tools/job_status.py` turns it into the
-public status object; keep the two in step.
+"input_request"?: {"event", "prompt", "schema"?, "details_ref"?}}. `tools/job_status.py` turns it
+into the public status object; keep the two in step.
+
+Azure fails an orchestration whose custom status is over 16 KB in UTF-16 (issue 8.9), whatever
+the agents returned, so everything written here is bounded (`MAX_MESSAGE_CHARS`,
+`MAX_PROMPT_CHARS`: a few KB at most) and large data goes elsewhere: `keep_data` stores a value as
+the output of a step (a tiny `job_data` sub-orchestration whose instance id is the reference), and
+an input request names that step in `details_ref`; `get_job` reads it into `input_request.details`.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generator
+
+import azure.durable_functions as df
+
+from .wording import shorten
+
+bp = df.Blueprint()
+
+JOB_DATA = "job_data"
+MAX_MESSAGE_CHARS = 500
+MAX_PROMPT_CHARS = 2000
 
 
 def set_progress(context: Any, stage: str, message: str, completed: int | None = None,
                  total: int | None = None) -> None:
     """Report where the job is; clears any pending input request."""
-    progress: dict[str, Any] = {"stage": stage, "message": message}
+    progress: dict[str, Any] = {"stage": shorten(stage, 100), "message": shorten(message, MAX_MESSAGE_CHARS)}
     if completed is not None:
         progress["completed"] = completed
     if total is not None:
@@ -22,12 +38,31 @@ def set_progress(context: Any, stage: str, message: str, completed: int | None =
 
 
 def request_input(context: Any, event: str, prompt: str, schema: dict[str, Any] | None = None,
-                  stage: str = "waiting_for_input") -> None:
-    """Mark the job as waiting for `send_job_input(job_id, event, data)`."""
+                  stage: str = "waiting_for_input", details_ref: str | None = None) -> None:
+    """Mark the job as waiting for `send_job_input(job_id, event, data)`; `details_ref` is the step
+    (from `keep_data`) whose output holds what the decision is about."""
+    prompt = shorten(prompt, MAX_PROMPT_CHARS)
     request: dict[str, Any] = {"event": event, "prompt": prompt}
     if schema is not None:
         request["schema"] = schema
-    context.set_custom_status({"progress": {"stage": stage, "message": prompt}, "input_request": request})
+    if details_ref is not None:
+        request["details_ref"] = details_ref
+    context.set_custom_status({"progress": {"stage": stage, "message": shorten(prompt, MAX_MESSAGE_CHARS)},
+                               "input_request": request})
+
+
+def keep_data(context: df.DurableOrchestrationContext, name: str, value: Any) -> Generator[Any, Any, str]:
+    """Store `value` as a step's output and return the step's instance id, `<job id>:<name>`.
+    Call it with `ref = yield from keep_data(context, "proposal", proposal)`."""
+    instance_id = f"{context.instance_id}:{name}"
+    yield context.call_sub_orchestrator(JOB_DATA, value, instance_id)
+    return instance_id
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=JOB_DATA)
+def job_data(context: df.DurableOrchestrationContext):
+    """Holds a job's large data as its output (see `keep_data`)."""
+    return context.get_input()
 
 
 def event_data(value: Any) -> Any:

@@ -18,24 +18,38 @@ So the choice is made process-wide through the Agents SDK's defaults (`set_defau
   model settings to it; a local server usually needs `OPENAI_DEFAULT_MODEL` set to a model it serves.
 
 `OPENAI_API_MODE=chat_completions` switches to the Chat Completions API for servers without the
-Responses API (default `responses`). Clients get `max_retries=0`: the durable retry policy of the
+Responses API (default `responses`).
+
+Model settings for every agent (issue 9.9; the Agents SDK itself sends none, and a local model served
+over the OpenAI-compatible API answered with over 7,800 tokens at once): `MODEL_MAX_OUTPUT_TOKENS`
+caps each answer (default `DEFAULT_MAX_OUTPUT_TOKENS`; `0` sends no cap), `MODEL_TEMPERATURE` sets the
+sampling temperature (default: the provider's). `run_model` applies them to every model call an agent
+has not set them for itself (`apply_model_settings`). Clients get `max_retries=0`: the durable retry policy of the
 `run_model` activity is the single source of backoff (client retries would multiply with it).
 Tracing export is turned off (it would upload to OpenAI, and warn without an OpenAI key) unless
 `OPENAI_AGENTS_DISABLE_TRACING` is set to `false` or `0`.
 
 Nothing here raises at import: without a usable configuration the app still starts, `model_status()`
-says what to set, and `require_model()` raises that message when a job is started.
+says what to set, and `require_model()` raises that message when a job is started. `configure_model()`
+logs one line saying which model is configured (provider, model, base URL without secrets), or that
+none is and what to set (issue 9.10).
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import agents
 from agents.models import get_default_model
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
+log = logging.getLogger(__name__)
+
 API_MODES = ("responses", "chat_completions")
+DEFAULT_MAX_OUTPUT_TOKENS = 8192
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 NO_KEY_PLACEHOLDER = "not-needed"  # OpenAI-compatible servers without auth still get a syntactically valid key
@@ -57,6 +71,8 @@ class ModelConfig:
     api: str = "responses"
     base_url: str | None = None
     problem: str | None = None
+    max_output_tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS
+    temperature: float | None = None
 
     @property
     def configured(self) -> bool:
@@ -65,7 +81,10 @@ class ModelConfig:
     def describe(self) -> str:
         if self.problem:
             return self.problem
-        return f"configured: {self.provider}, model {self.model}, api {self.api}"
+        settings = f"max output tokens {self.max_output_tokens or 'unlimited'}"
+        if self.temperature is not None:
+            settings += f", temperature {self.temperature:g}"
+        return f"configured: {self.provider}, model {self.model}, api {self.api}, {settings}"
 
 
 class ModelNotConfiguredError(RuntimeError):
@@ -78,6 +97,35 @@ _current = ModelConfig(problem="no model is configured: configure_model() has no
 def _env(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
+
+
+def public_url(url: str | None) -> str | None:
+    """A URL fit for a log line: no user, password, query or fragment (keys hide there)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _model_settings() -> tuple[int | None, float | None]:
+    """`MODEL_MAX_OUTPUT_TOKENS` and `MODEL_TEMPERATURE`; `ValueError` saying what is allowed."""
+    raw_tokens, raw_temperature = _env("MODEL_MAX_OUTPUT_TOKENS"), _env("MODEL_TEMPERATURE")
+    tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS
+    if raw_tokens is not None:
+        if not raw_tokens.isdigit():
+            raise ValueError(f"MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not {raw_tokens!r}")
+        tokens = int(raw_tokens) or None
+    temperature = None
+    if raw_temperature is not None:
+        try:
+            temperature = float(raw_temperature)
+        except ValueError:
+            temperature = -1.0
+        if not 0 <= temperature <= 2:
+            raise ValueError(f"MODEL_TEMPERATURE must be a number from 0 to 2, not {raw_temperature!r}")
+    return tokens, temperature
 
 
 def _azure_client() -> tuple[AsyncAzureOpenAI, str]:
@@ -102,6 +150,10 @@ def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
     api = (_env("OPENAI_API_MODE") or "responses").lower()
     if api not in API_MODES:
         return ModelConfig(problem=f"OPENAI_API_MODE must be one of {', '.join(API_MODES)}, not {api!r}"), None
+    try:
+        settings = _model_settings()
+    except ValueError as exc:
+        return ModelConfig(problem=str(exc)), None
     if _env("AZURE_OPENAI_ENDPOINT"):
         deployment = _env("AZURE_OPENAI_DEPLOYMENT")
         if not deployment:
@@ -109,14 +161,14 @@ def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
                                        "the name of the model deployment the agents should use"), None
         client, auth = _azure_client()
         os.environ["OPENAI_DEFAULT_MODEL"] = deployment
-        provider = f"azure-openai ({_env('AZURE_OPENAI_ENDPOINT')}, {auth})"
-        return ModelConfig(provider, deployment, api, str(client.base_url)), client
+        provider = f"azure-openai ({public_url(_env('AZURE_OPENAI_ENDPOINT'))}, {auth})"
+        return ModelConfig(provider, deployment, api, public_url(str(client.base_url)), None, *settings), client
     base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
     if not (base_url or key):
         return ModelConfig(problem=NOT_CONFIGURED), None
     client = AsyncOpenAI(api_key=key or NO_KEY_PLACEHOLDER, base_url=base_url, max_retries=0)
-    provider = f"openai-compatible ({base_url})" if base_url else "openai"
-    return ModelConfig(provider, get_default_model(), api, str(client.base_url)), client
+    provider = f"openai-compatible ({public_url(base_url)})" if base_url else "openai"
+    return ModelConfig(provider, get_default_model(), api, public_url(str(client.base_url)), None, *settings), client
 
 
 def configure_model() -> ModelConfig:
@@ -132,12 +184,27 @@ def configure_model() -> ModelConfig:
         agents.set_default_openai_client(client, use_for_tracing=False)
         agents.set_default_openai_api(config.api)  # type: ignore[arg-type]
     _current = config
+    if config.configured:
+        log.info("model %s", config.describe())
+    else:
+        log.warning("model: %s", config.describe())
     return config
 
 
 def model_status() -> str:
     """"configured: <provider>, model <name>, api <api>", or what to set to configure a model."""
     return _current.describe()
+
+
+def apply_model_settings(model_settings: dict[str, Any]) -> dict[str, Any]:
+    """A model call's settings (the Agents SDK's `ModelSettings` as JSON) with the configured max output
+    tokens and temperature filled in where the agent set none."""
+    filled = dict(model_settings)
+    if filled.get("max_tokens") is None and _current.max_output_tokens is not None:
+        filled["max_tokens"] = _current.max_output_tokens
+    if filled.get("temperature") is None and _current.temperature is not None:
+        filled["temperature"] = _current.temperature
+    return filled
 
 
 def require_model() -> ModelConfig:

@@ -13,6 +13,8 @@ things the SDK's activity does not:
    provider's message. The OpenAI client is built with max_retries=0 and the orchestrators
    pass model_retry_options=None, so this is the only retry layer: no multiplied retries.
 3. Refuses to run when no model is configured, saying what to set.
+4. Fills in the configured model settings (max output tokens, temperature) where the agent set
+   none, so they apply to every agent of every workflow (model_config.apply_model_settings).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from typing import Any
 import openai
 from azure.durable_functions.openai_agents.orchestrator_generator import durable_openai_agent_activity
 
-from .model_config import require_model
+from .model_config import apply_model_settings, require_model
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,16 @@ def provider_message(error: Exception) -> str:
     return f"model request failed with HTTP {status}: {detail or error}"
 
 
+def with_model_settings(activity_input: str) -> str:
+    """The activity input with the configured model settings filled in."""
+    request = json.loads(activity_input)
+    request["model_settings"] = apply_model_settings(request.get("model_settings") or {})
+    return json.dumps(request)
+
+
 async def invoke_model(activity_input: str) -> str:
     require_model()
+    activity_input = with_model_settings(activity_input)
     for attempt in range(MAX_ATTEMPTS):
         try:
             return clean_model_response(await durable_openai_agent_activity(activity_input, None))

@@ -11,7 +11,9 @@ replayed whole, so it is no place for fan-out or for many agents in a row). Step
 2. workers: one `swarm_worker` sub-orchestration per task, all at once; progress counts them as they
    finish (`task_any` over the ones still running). A worker never fails the swarm: after its retries
    it comes back as a gap, which the output lists and the judge sees;
-3. judging: the judge agent scores the combined result 0-100 and lists concrete complaints;
+3. judging: the judge agent scores the combined result 0-100 and lists concrete complaints. When
+   every worker came back as a gap there is nothing to judge: the job completes with
+   `passed: false`, `score: null` and a summary that says so (issue 9.3), without judge or fixer;
 4. fixing: while the score is below the threshold, at most `MAX_FIX_ROUNDS` times, the fixer agent
    repairs the current result from the complaints (never a restart from scratch), and the judge
    scores again.
@@ -114,6 +116,16 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
 
     contributions = yield from run_workers(context, goal, plan)
     result = combined_result(goal, plan, contributions)
+    gaps = [{"task_id": part["task_id"], "title": part["title"], "reason": part["reason"]}
+            for part in contributions if part["status"] == "gap"]
+    outcome = {"goal": goal, "plan": plan, "contributions": contributions, "result": result,
+               "quality_threshold": threshold, "gaps": gaps}
+    if len(gaps) == len(contributions):  # nothing to judge or fix: a result without contributions never passes
+        summary = (f"no worker produced a contribution ({plural(len(gaps), 'gap')}): nothing was judged, "
+                   f"and the result did not pass")
+        set_progress(context, "completed", summary)
+        return {**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "summary": summary}
+
     verdict = yield from judge(context, goal, plan["contract"], result, 0)
     rounds = 0
     while verdict["score"] < threshold and rounds < MAX_FIX_ROUNDS:
@@ -125,12 +137,9 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
         result = fixed["output"]
         verdict = yield from judge(context, goal, plan["contract"], result, rounds)
 
-    gaps = [{"task_id": part["task_id"], "title": part["title"], "reason": part["reason"]}
-            for part in contributions if part["status"] == "gap"]
     passed = verdict["score"] >= threshold
-    set_progress(context, "completed", f"score {verdict['score']} ({'meets' if passed else 'below'} the "
-                                       f"threshold {threshold}) after {plural(rounds, 'fixing round')}, "
-                                       f"{plural(len(gaps), 'gap')}")
-    return {"goal": goal, "plan": plan, "contributions": contributions, "result": result,
-            "score": verdict["score"], "complaints": verdict["complaints"], "quality_threshold": threshold,
-            "passed": passed, "rounds": rounds, "gaps": gaps}
+    summary = (f"score {verdict['score']} ({'meets' if passed else 'below'} the threshold {threshold}) after "
+               f"{plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}")
+    set_progress(context, "completed", summary)
+    return {**outcome, "result": result, "score": verdict["score"], "complaints": verdict["complaints"],
+            "passed": passed, "rounds": rounds, "summary": summary}

@@ -3,9 +3,18 @@
 `plan_trip_workflow` is a plain generator orchestrator and each agent an `agent_step`
 sub-orchestration (see `agent_step.py`): destination recommender (`trip-destinations`), itinerary
 planner (`trip-itinerary`), local recommendations (`trip-local`), each given what the previous ones
-wrote. Then the job asks for input (`approval`, `{approved: bool, comment?}`) and waits for the event
-or a durable timer, whichever comes first; the deadline is fixed when the wait starts, so input that
-does not match the schema is asked for again without extending it.
+wrote. The proposal is kept as a step's output (`keep_data`), not in custom status: Azure fails an
+orchestration whose custom status passes 16 KB, and agents write what they like (issue 8.9); the
+input request refers to it and `get_job` shows it as `input_request.details`.
+
+Then the job asks for input (`approval`, `{approved: bool, comment?}`) and waits for the event or a
+durable timer, whichever comes first; the deadline is fixed when the wait starts. Answers that do
+not match the schema (only raw HTTP callers can send them: `send_job_input` checks the schema) are
+asked for again under a new event name (`approval-2`, `approval-3`, ...), because the Durable Python
+SDK delivers every wait on a name after an event of that name that arrived before the first wait as
+that same event (azure-functions-durable-python#507, the same on Azure): waiting on `approval` again
+would get the rejected answer back at once, forever. So several answers sent before the job asks
+count as the last one; a malformed one is asked again; answers after the deadline are not taken.
 
 - approved: `book_trip` records the booking in the app's store, keyed by the job id, so a retried
   activity, a replayed orchestration or a rewound job never books twice;
@@ -17,6 +26,7 @@ does not match the schema is asked for again without extending it.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any, Generator
 
@@ -24,7 +34,7 @@ import azure.durable_functions as df
 
 from .agent_step import run_step, step_input
 from .app_store import record_booking
-from .job_status import event_data, request_input, set_progress
+from .job_status import event_data, keep_data, request_input, set_progress
 from .wording import plural, shorten
 
 bp = df.Blueprint()
@@ -32,7 +42,7 @@ bp = df.Blueprint()
 DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
 MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
 APPROVAL_EVENT = "approval"
-MAX_PART_CHARS = 1500
+MAX_ANSWER_CHARS = 200
 BOOKING_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)  # safe: idempotent
 APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}, "comment": {"type": "string"}},
                    "required": ["approved"]}
@@ -78,24 +88,28 @@ def valid_decision(data: Any) -> dict[str, Any] | None:
     return {"approved": decision["approved"], "comment": comment if isinstance(comment, str) else ""}
 
 
-def approval_prompt(proposal: dict[str, str], deadline: datetime) -> str:
-    """What the human reads: the proposal (each part shortened, custom status is small) and how to answer."""
-    parts = [f"{label(key)}: {shorten(text, MAX_PART_CHARS)}" for key, text in proposal.items()]
-    return "\n\n".join(["Proposed trip:", *parts,
-                         f"Approve it to book it, or reject it: send_job_input(event='{APPROVAL_EVENT}', "
-                         f"data={{\"approved\": true or false, \"comment\": \"optional\"}}) before "
-                         f"{deadline:%Y-%m-%d %H:%M:%S} UTC."])
+def approval_event(ask: int) -> str:
+    """The event name of the ask-th request: `approval`, `approval-2`, ... (see the module docstring)."""
+    return APPROVAL_EVENT if ask == 1 else f"{APPROVAL_EVENT}-{ask}"
 
 
-def await_decision(context: df.DurableOrchestrationContext, proposal: dict[str, str],
+def approval_prompt(event: str, deadline: datetime) -> str:
+    """What the human reads; the proposal itself is in the input request's details."""
+    return (f"Approve the proposed trip (in details) to book it, or reject it: send_job_input(event='{event}', "
+            f"data={{\"approved\": true or false, \"comment\": \"optional\"}}) before "
+            f"{deadline:%Y-%m-%d %H:%M:%S} UTC.")
+
+
+def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
                    timeout_seconds: int) -> Generator[Any, Any, dict[str, Any] | None]:
     """The human's decision, or None when the deadline passes first."""
     deadline = context.current_utc_datetime + timedelta(seconds=timeout_seconds)
     timer = context.create_timer(deadline)
-    prompt = approval_prompt(proposal, deadline)
+    ask, prompt = 1, approval_prompt(APPROVAL_EVENT, deadline)
     while True:
-        request_input(context, APPROVAL_EVENT, prompt, schema=APPROVAL_SCHEMA)
-        event = context.wait_for_external_event(APPROVAL_EVENT)
+        event_name = approval_event(ask)
+        request_input(context, event_name, prompt, schema=APPROVAL_SCHEMA, details_ref=proposal_ref)
+        event = context.wait_for_external_event(event_name)
         winner = yield context.task_any([event, timer])
         if winner is timer:
             return None
@@ -103,8 +117,10 @@ def await_decision(context: df.DurableOrchestrationContext, proposal: dict[str, 
         if decision is not None:
             timer.cancel()
             return decision
-        prompt = (f"The last input ({shorten(str(event.result), 200)}) did not match the schema "
-                  f"{{approved: boolean, comment?: string}}.\n\n" + approval_prompt(proposal, deadline))
+        ask += 1
+        answer = shorten(json.dumps(event_data(event.result), default=str), MAX_ANSWER_CHARS)
+        prompt = (f"The last answer ({answer}) did not match the schema {{approved: boolean, comment?: string}}. "
+                  + approval_prompt(approval_event(ask), deadline))
 
 
 @bp.activity_trigger(input_name="booking")
@@ -124,8 +140,10 @@ def plan_trip_workflow(context: df.DurableOrchestrationContext):
             agent, instructions, agent_prompt(spec["request"], proposal)))
         proposal[key] = step["output"]
 
+    set_progress(context, "proposal", "keeping the proposal")
+    proposal_ref = yield from keep_data(context, "proposal", proposal)
     timeout = spec["approval_timeout_seconds"]
-    decision = yield from await_decision(context, proposal, timeout)
+    decision = yield from await_decision(context, proposal_ref, timeout)
     if decision is None:
         reason = f"no approval decision within {describe_seconds(timeout)}"
         set_progress(context, "canceled", reason)

@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from orchestrations.model_config import DEFAULT_MAX_OUTPUT_TOKENS
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
@@ -46,6 +47,8 @@ async def test_agent_calls_tools_over_several_turns(host, model):
     assert done["output"]["model_calls"] == 3 and done["output"]["tool_calls"] == 2
     assert progress, "wait_for_job sent no progress notifications"
     assert model.stats().by_agent[AGENT] == 3
+    # the default cap on output tokens reaches every model call (issue 9.9)
+    assert [body["max_output_tokens"] for body in model.stats().bodies(AGENT)] == [DEFAULT_MAX_OUTPUT_TOKENS] * 3
 
 
 async def test_job_status_over_sse_and_http_polling(host, model):
@@ -116,7 +119,12 @@ async def test_provider_errors_fail_fast_and_retry_job_resumes(host, model):
         job = await call(client, "run_agent", task="Compute (2+3)*7", tools=["calculate"])
         failed = await wait_until(client, job["job_id"])
         assert failed["status"] == "failed"
-        assert "401" in failed["error"]
+        # one sentence: the step, the reason, what retry_job does; the progress keeps its stage (issue 9.4)
+        assert failed["error"] == (
+            "run_agent failed at step 'running' (model call 1): model request failed with HTTP 401: fake model "
+            f"server: injected 401 for agent '{AGENT}'. retry_job runs the failed step again; the steps that "
+            "finished are not repeated.")
+        assert failed["progress"] == {"stage": "running", "message": "model call 1", "completed": 1}
         assert model.stats().by_agent[AGENT] == 1, "a 401 must not be retried"
         retried = await call(client, "retry_job", job_id=job["job_id"])
         assert retried["status"] != "failed"
@@ -187,3 +195,33 @@ async def test_concurrent_agents_get_their_own_answers(host, model):
 async def test_list_jobs_refuses_a_malformed_cursor(host):
     async with connect(host) as client:
         assert "is not a cursor list_jobs returned" in await call_error(client, "list_jobs", cursor="not-a-cursor")
+
+
+async def test_model_settings_reach_every_agent_and_the_log_says_which_model(tmp_path, model, site):
+    """MODEL_MAX_OUTPUT_TOKENS and MODEL_TEMPERATURE apply to every agent of every workflow (issue 9.9),
+    and the host log says which model is configured, without secrets (issue 9.10)."""
+    model.reset()
+    model.script({
+        "settings-model": [{"text": "agent answer"}],
+        "swarm-planner": [{"json": {"contract": "c", "tasks": [{"id": 1, "title": "t", "instructions": "do"}]}}],
+        "swarm-worker-1": [{"json": {"status": "done", "result": "r"}}],
+        "swarm-judge": [{"json": {"score": 95, "complaints": []}}],
+    })
+    host = project_host(tmp_path / "state", model, site, MODEL_MAX_OUTPUT_TOKENS="300", MODEL_TEMPERATURE="0.2",
+                        OPENAI_API_MODE="chat_completions").start()
+    try:
+        async with connect(host) as client:
+            agent = await call(client, "run_agent", task="answer", model="settings-model")
+            swarm = await call(client, "run_swarm", goal="do it")
+            done = [await wait_until(client, job["job_id"]) for job in (agent, swarm)]
+    finally:
+        host.stop()
+    assert [job["status"] for job in done] == ["completed", "completed"], done
+    bodies = model.stats().bodies()
+    assert len(bodies) == 4
+    assert {(body["max_tokens"], body["temperature"]) for body in bodies} == {(300, 0.2)}
+    model_lines = [line for line in host.log().splitlines() if "orchestrations.model_config" in line]
+    assert len(model_lines) == 1 and model_lines[0].endswith(
+        f"model configured: openai-compatible ({model.base_url}), model fake-model, api chat_completions, "
+        "max output tokens 300, temperature 0.2"), model_lines
+    assert "test-key" not in host.log()

@@ -23,6 +23,8 @@ from openai import AsyncAzureOpenAI
 from orchestrations import model_config
 from orchestrations.model_config import (
     DEFAULT_AZURE_API_VERSION,
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    apply_model_settings,
     ModelNotConfiguredError,
     configure_model,
     model_status,
@@ -34,7 +36,7 @@ from testing.host_process import PROJECT_ROOT
 MODEL_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL", "OPENAI_API_MODE", "OPENAI_API_VERSION",
     "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
-    "AZURE_OPENAI_AD_TOKEN", "OPENAI_AGENTS_DISABLE_TRACING",
+    "AZURE_OPENAI_AD_TOKEN", "OPENAI_AGENTS_DISABLE_TRACING", "MODEL_MAX_OUTPUT_TOKENS", "MODEL_TEMPERATURE",
 )
 
 
@@ -92,7 +94,8 @@ def test_openai_with_a_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     config = configure_model()
     assert config.configured and require_model() is config
-    assert model_status() == f"configured: openai, model {get_default_model()}, api responses"
+    assert model_status() == (f"configured: openai, model {get_default_model()}, api responses, "
+                              f"max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}")
     client = default_client()
     assert (str(client.base_url), client.api_key, client.max_retries) == ("https://api.openai.com/v1/", "sk-test", 0)
     model = OpenAIProvider().get_model(None)
@@ -105,7 +108,7 @@ def test_openai_compatible_server_in_chat_completions_mode(monkeypatch):
     monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
     configure_model()
     assert model_status() == ("configured: openai-compatible (http://localhost:11434/v1), model llama3.2, "
-                              "api chat_completions")
+                              f"api chat_completions, max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}")
     assert str(default_client().base_url) == "http://localhost:11434/v1/"
     assert _openai_shared.get_use_responses_by_default() is False
     model = OpenAIProvider().get_model(None)
@@ -126,7 +129,7 @@ def test_azure_with_an_api_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-ignored")  # Azure wins when both are set
     configure_model()
     assert model_status() == ("configured: azure-openai (https://contoso.openai.azure.com/, api key), model gpt-prod, "
-                              "api responses")
+                              f"api responses, max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}")
     client = default_client()
     assert isinstance(client, AsyncAzureOpenAI) and client.max_retries == 0
     assert str(client.base_url) == "https://contoso.openai.azure.com/openai/"
@@ -219,3 +222,46 @@ async def test_client_does_not_retry_so_the_durable_policy_owns_backoff(fake, mo
     with pytest.raises(openai.RateLimitError):
         await Runner.run(Agent(name="local", instructions="[agent:local] Answer."), "hello")
     assert fake.stats().by_status == {429: 1}
+
+
+def test_model_settings_from_the_environment(monkeypatch):
+    """Max output tokens (a default cap) and temperature for every agent, filled in where an agent set none
+    (issue 9.9); bad values are reported like any other configuration problem."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    configure_model()
+    assert apply_model_settings({"max_tokens": None}) == {"max_tokens": DEFAULT_MAX_OUTPUT_TOKENS}
+    monkeypatch.setenv("MODEL_MAX_OUTPUT_TOKENS", "300")
+    monkeypatch.setenv("MODEL_TEMPERATURE", "0.2")
+    config = configure_model()
+    assert (config.max_output_tokens, config.temperature) == (300, 0.2)
+    assert model_status().endswith(", max output tokens 300, temperature 0.2")
+    assert apply_model_settings({"temperature": None, "top_p": 0.5}) == {"max_tokens": 300, "temperature": 0.2,
+                                                                         "top_p": 0.5}
+    assert apply_model_settings({"max_tokens": 50, "temperature": 1.0}) == {"max_tokens": 50, "temperature": 1.0}
+    monkeypatch.setenv("MODEL_MAX_OUTPUT_TOKENS", "0")
+    assert configure_model().max_output_tokens is None and apply_model_settings({}) == {"temperature": 0.2}
+    for name, value, message in [
+        ("MODEL_MAX_OUTPUT_TOKENS", "lots", "MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not 'lots'"),
+        ("MODEL_TEMPERATURE", "hot", "MODEL_TEMPERATURE must be a number from 0 to 2, not 'hot'"),
+        ("MODEL_TEMPERATURE", "3", "MODEL_TEMPERATURE must be a number from 0 to 2, not '3'"),
+    ]:
+        monkeypatch.setenv(name, value)
+        assert not configure_model().configured and model_status() == message
+        monkeypatch.delenv(name)
+
+
+def test_configure_model_logs_one_line_without_secrets(monkeypatch, caplog):
+    """Which model is configured, with the base URL stripped of credentials and query (issue 9.10)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:s3cret@localhost:11434/v1?api-key=s3cret")
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "llama3.2")
+    with caplog.at_level("INFO", logger="orchestrations.model_config"):
+        configure_model()
+    assert [r.getMessage() for r in caplog.records] == [
+        "model configured: openai-compatible (http://localhost:11434/v1), model llama3.2, api responses, "
+        f"max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}"]
+    caplog.clear()
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    with caplog.at_level("INFO", logger="orchestrations.model_config"):
+        configure_model()
+    [record] = caplog.records
+    assert record.levelname == "WARNING" and record.getMessage().startswith("model: no model is configured: set ")

@@ -216,3 +216,52 @@ async def test_crash_during_fan_out_repeats_no_recorded_model_call(tmp_path, mod
     assert model.stats().by_agent == {**before, "swarm-worker-1": 2, "swarm-judge": 1}, \
         "a recorded model call was made again"
     assert done_job["output"]["contributions"][0]["result"].startswith("read: HTTP 200")
+
+
+async def test_a_swarm_whose_workers_all_failed_does_not_pass(host, model):
+    """Before the fix the judge scored the empty result and the job completed with passed: true (issue 9.3)."""
+    model.reset()
+    model.script({
+        "swarm-planner": [plan_turn([{"id": n, "title": f"Part {n}", "instructions": f"Write part {n}."}
+                                     for n in (1, 2)])],
+        "swarm-worker-1": [done("never served")],
+        "swarm-worker-2": [{"json": {"status": "failed", "problem": "no idea"}, "repeat": True}],
+        "swarm-judge": [verdict(90, "looks fine"), {"json": {"score": 90, "complaints": []}, "repeat": True}],
+    })
+    model.fail_next("swarm-worker-1", 400, count=2, message="this worker cannot work")
+    async with connect(host) as client:
+        job = await call(client, "run_swarm", goal="Write two parts")
+        done_job = await wait_until(client, job["job_id"])
+    out = done_job["output"]
+    summary = "no worker produced a contribution (2 gaps): nothing was judged, and the result did not pass"
+    assert done_job["status"] == "completed", done_job
+    assert out["passed"] is False and out["score"] is None and out["summary"] == summary
+    assert done_job["progress"] == {"stage": "completed", "message": summary}
+    assert [gap["task_id"] for gap in out["gaps"]] == ["1", "2"]
+    assert "this worker cannot work" in out["gaps"][0]["reason"] and "no idea" in out["gaps"][1]["reason"]
+    assert "swarm-judge" not in model.stats().by_agent
+
+
+async def test_a_failed_swarm_says_which_step_failed_why_and_what_retry_does(host, model):
+    """Before: the error repeated the failure text with Python class paths and the progress said only
+    'job is failed' (issue 9.4)."""
+    model.reset()
+    model.script({
+        "swarm-planner": [plan_turn([{"id": 1, "title": "One", "instructions": "Write one."}]),
+                          {"json": {"contract": CONTRACT, "tasks": [{"title": "no instructions"}]}}],
+        "swarm-worker-1": [done("part one")],
+    })
+    model.fail_next("swarm-judge", 400, count=1, message="the judge is broken")
+    async with connect(host) as client:
+        judged = await wait_until(client, (await call(client, "run_swarm", goal="Judge fails"))["job_id"])
+        planned = await wait_until(client, (await call(client, "run_swarm", goal="Plan is unusable"))["job_id"])
+    assert judged["status"] == "failed" and judged["progress"]["stage"] == "judging"
+    assert judged["error"] == (
+        "run_swarm failed at step 'judging' (the judge is scoring the combined result): model request failed "
+        "with HTTP 400: the judge is broken. retry_job runs the failed step again; the steps that finished are "
+        "not repeated.")
+    assert planned["status"] == "failed" and planned["progress"]["stage"] == "planning"
+    assert planned["error"] == (
+        "run_swarm failed at step 'planning' (the planner is writing the contract and the tasks): the plan has "
+        "no usable tasks. retry_job would stop at the same point, as the finished steps are replayed; start a "
+        "new job.")

@@ -1,6 +1,12 @@
 """plan_trip end to end through MCP on the real host, with the scripted model server: approval,
-rejection, timeout, the HTTP starter, and a crash while the job waits for approval."""
+rejection, timeout, the HTTP starter, a crash while the job waits for approval; answers checked
+against the schema (issue 9.2); a custom status far below Azure's 16 KB whatever the agents write
+(8.9); answers sent before the job asks, malformed ones, late ones, and a retry over them (8.10)."""
 from __future__ import annotations
+
+import asyncio
+import json
+import threading
 
 import httpx
 import pytest
@@ -52,13 +58,10 @@ async def test_trip_approved_books_once(host, model, app_data):
         assert job["status"] == "waiting_for_input", job
         request = job["input_request"]
         assert request["event"] == "approval" and request["schema"]["required"] == ["approved"]
-        assert "Lyon" in request["prompt"] and "Eat at a bouchon" in request["prompt"]
+        assert request["details"]["destination"].startswith("Lyon")
+        assert request["details"]["local_recommendations"] == "Eat at a bouchon"
         listed = await call(client, "list_jobs", workflow="plan_trip", status="waiting_for_input", limit=100)
         assert job["job_id"] in [j["job_id"] for j in listed["jobs"]]
-
-        refused = await call_error(client, "send_job_input", job_id=job["job_id"], event="approval",
-                                   data={"approve": "yes"})
-        assert refused.startswith("Argument 'data' does not match the job's input schema"), refused
 
         await call(client, "send_job_input", job_id=job["job_id"], event="approval",
                    data={"approved": True, "comment": "window seats"})
@@ -145,3 +148,171 @@ async def test_crash_while_waiting_for_approval(tmp_path, model, site):
     assert before == dict.fromkeys(TRIP_AGENTS, 1)
     assert model.stats().by_agent == before, "a recorded model call was made again"
     assert len(bookings_of(app_data, job["job_id"])) == 1
+
+
+def utf16_bytes(value) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-16-le"))
+
+
+def raw_status(host, job_id: str) -> dict:
+    response = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}",
+                         params={"code": host.durable_key})
+    assert response.status_code in (200, 202), response.text
+    return response.json()
+
+
+def raise_event(host, job_id: str, event: str, data) -> httpx.Response:
+    return httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}/raiseEvent/{event}",
+                      params={"code": host.durable_key}, json=data)
+
+
+async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_it(host, model, app_data):
+    model.reset()
+    model.script(trip_script())
+    async with connect(host) as client:
+        job = await waiting_trip(client)
+        job_id = job["job_id"]
+        refusals = [await call_error(client, "send_job_input", job_id=job_id, event="approval", data=data)
+                    for data in ({"approved": "yes"}, {"comment": "no decision"}, [True], "yes")]
+        still = await call(client, "get_job", job_id=job_id)
+        taken = await call(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
+        done = await wait_until(client, job_id)
+    assert refusals[0].startswith("Argument 'data' does not match the job's input schema at 'approved': "
+                                  "'yes' is not of type 'boolean'. Allowed: data matching {\"type\":\"object\""), \
+        refusals[0]
+    assert "'approved' is a required property" in refusals[1]
+    assert refusals[2] == refusals[3].replace('"yes"', '[true]') == \
+        "Argument 'data' is [true]. Allowed: a JSON object, at most 65,536 bytes as JSON."
+    assert still["status"] == "waiting_for_input" and still["input_request"]["event"] == "approval"
+    assert taken["status"] != "waiting_for_input" and "input_request" not in taken, taken
+    assert done["status"] == "completed" and done["output"]["decision"] == {"approved": True, "comment": ""}
+    assert len(bookings_of(app_data, job_id)) == 1
+
+
+async def test_custom_status_stays_far_below_16_kb_whatever_the_agents_write(host, model):
+    """Azure fails an orchestration whose custom status passes 16 KB in UTF-16; the proposal is kept as a
+    step's output and shown as input_request.details instead (issue 8.9)."""
+    model.reset()
+    long = {agent: [{"text": f"{agent}: " + "très long récit, " * 2000}] for agent in TRIP_AGENTS}
+    model.script(long)
+    async with connect(host) as client:
+        job = await waiting_trip(client)
+        assert job["status"] == "waiting_for_input", job
+        raw = raw_status(host, job["job_id"])
+        await call(client, "cancel_job", job_id=job["job_id"])
+    assert utf16_bytes(raw["customStatus"]) < 4096, utf16_bytes(raw["customStatus"])
+    details = job["input_request"]["details"]
+    assert details["itinerary"] == long["trip-itinerary"][0]["text"] and utf16_bytes(details) > 3 * 60_000
+
+
+@pytest.fixture
+def gate(model):
+    """Holds the first trip agent's model call until the test opens the gate: the job is busy, and
+    events sent now arrive before it waits for approval."""
+    entered, opened = threading.Event(), threading.Event()
+
+    def held(request):
+        entered.set()
+        assert opened.wait(60), "the gate was never opened"
+        return {"text": "Lyon, for its food."}
+
+    script = trip_script()
+    script["trip-destinations"] = [held]
+    model.reset()
+    model.script(script)
+    yield entered, opened
+    opened.set()
+
+
+async def started_trip(client, host, entered) -> str:
+    job_id = (await call(client, "plan_trip", request=REQUEST))["job_id"]
+    assert await asyncio.to_thread(entered.wait, 30), "the first agent was never called"
+    return job_id
+
+
+async def test_several_early_answers_count_as_the_last(host, gate, app_data):
+    entered, opened = gate
+    async with connect(host) as client:
+        job_id = await started_trip(client, host, entered)
+        for data in ({"approved": False, "comment": "first"}, {"approved": True, "comment": "last"}):
+            assert raise_event(host, job_id, "approval", data).status_code == 202
+        opened.set()
+        done = await wait_until(client, job_id)
+    assert done["status"] == "completed", done
+    assert done["output"]["decision"] == {"approved": True, "comment": "last"}
+    assert [b["details"]["comment"] for b in bookings_of(app_data, job_id)] == ["last"]
+
+
+async def test_an_early_malformed_answer_is_asked_again(host, gate, app_data):
+    """Before the fix the job waited on `approval` again, got the same malformed answer back at once
+    (azure-functions-durable-python#507) and failed with 'maximum recursion depth exceeded'."""
+    entered, opened = gate
+    async with connect(host) as client:
+        job_id = await started_trip(client, host, entered)
+        assert raise_event(host, job_id, "approval", {"approve": "yes"}).status_code == 202
+        opened.set()
+        asked = await wait_until(client, job_id, statuses=("waiting_for_input", "completed", "failed", "canceled"))
+        assert asked["status"] == "waiting_for_input", asked
+        request = asked["input_request"]
+        assert request["event"] == "approval-2"
+        assert request["prompt"].startswith('The last answer ({"approve": "yes"}) did not match the schema')
+        stale = await call_error(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
+        await call(client, "send_job_input", job_id=job_id, event="approval-2", data={"approved": True})
+        done = await wait_until(client, job_id)
+    assert stale == (f"Job {job_id} is waiting for event 'approval-2', not 'approval'. "
+                     "Allowed: event 'approval-2'.")
+    assert done["status"] == "completed" and done["output"]["booking"]["booking_key"] == job_id, done
+    assert len(bookings_of(app_data, job_id)) == 1
+
+
+async def test_answers_after_the_deadline_change_nothing(host, model, app_data):
+    model.reset()
+    model.script(trip_script())
+    async with connect(host) as client:
+        job = await waiting_trip(client, approval_timeout_seconds=1)
+        done = await wait_until(client, job["job_id"])
+        late_tool = await call_error(client, "send_job_input", job_id=job["job_id"], event="approval",
+                                     data={"approved": True})
+        late_http = raise_event(host, job["job_id"], "approval", {"approved": True})
+        after = await call(client, "get_job", job_id=job["job_id"])
+    assert done["status"] == "canceled" and done["error"] == "canceled: no approval decision within 1 second"
+    assert late_tool == f"Job {job['job_id']} is canceled; it takes no more input."
+    assert late_http.status_code == 410, late_http.text
+    assert after["status"] == "canceled" and after["output"] == done["output"]
+    assert bookings_of(app_data, job["job_id"]) == []
+
+
+async def test_retry_after_early_and_malformed_answers_books_once(tmp_path, model, site, gate):
+    """A trip whose history holds early answers (one malformed) fails at its booking step (the store
+    cannot be written); the failure names the step, and after the cause is fixed retry_job books once."""
+    entered, opened = gate
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the app data folder should be")
+    app_data = tmp_path / "appdata"
+    host = project_host(tmp_path / "state", model, site, APP_DATA_DIR=str(blocker / "appdata")).start()
+    try:
+        async with connect(host) as client:
+            job_id = await started_trip(client, host, entered)
+            for data in ({"approve": "yes"}, "nonsense"):
+                assert raise_event(host, job_id, "approval", data).status_code == 202
+            opened.set()
+            asked = await wait_until(client, job_id, statuses=("waiting_for_input", "failed"))
+            assert asked["input_request"]["event"] == "approval-2", asked
+            await call(client, "send_job_input", job_id=job_id, event="approval-2", data={"approved": True})
+            failed = await wait_until(client, job_id)
+        assert failed["status"] == "failed", failed
+        assert failed["progress"]["stage"] == "booking"
+        assert failed["error"].startswith("plan_trip failed at step 'booking' (booking the approved trip): ")
+        assert failed["error"].endswith("retry_job runs the failed step again; the steps that finished are not "
+                                        "repeated.")
+        host.env["APP_DATA_DIR"] = str(app_data)
+        host.restart()
+        async with connect(host) as client:
+            await call(client, "retry_job", job_id=job_id)
+            done = await wait_until(client, job_id)
+    finally:
+        host.stop()
+    assert done["status"] == "completed", done
+    assert done["output"]["decision"] == {"approved": True, "comment": ""}
+    assert len(bookings_of(app_data, job_id)) == 1
+    assert model.stats().by_agent == dict.fromkeys(TRIP_AGENTS, 1)

@@ -162,8 +162,8 @@ def links_for(client: DurableOrchestrationClient, job_id: str) -> Links:
 # Failure text -> one sentence
 
 _FUNCTION_FAILED = re.compile(r"^(Orchestrator|Activity) function '([^']*)' failed:\s*")
-# "Result: Failure", "Exception:", module.Class: and SomethingFailed: prefixes (Azure's worker adds the first two)
-_NOISE = re.compile(r"^(?:Result:\s*Failure\s*|Exception:\s*|(?:[a-z_]\w*\.)+[A-Z]\w*:\s*|[A-Z]\w*Failed:\s*)")
+# "Exception:", module.Class: and SomethingFailed: prefixes (the Python worker adds the first)
+_NOISE = re.compile(r"^(?:Exception:\s*|(?:[a-z_]\w*\.)+[A-Z]\w*:\s*|[A-Z]\w*Failed:\s*)")
 MAX_REASON_CHARS = 600
 
 
@@ -174,6 +174,7 @@ def failure_reason(output: Any) -> tuple[str, int]:
     "Orchestrator function 'x' failed: " / "Activity function 'y' failed: " per level, so the
     first line holds the whole chain once; the rest repeats it with class paths and stacks."""
     text = output if isinstance(output, str) else "" if output is None else str(output)
+    text = re.sub(r"^\s*Result:\s*Failure\s*", "", text)  # the Python worker's failure report starts so
     first = re.split(r"\s*\n", text.strip(), maxsplit=1)[0].strip()
     depth = 0
     while True:

@@ -1,0 +1,51 @@
+"""The status object's pure parts, in-process: the failure sentence from the failure texts both hosts
+write (issue 9.4), and the status object's JSON Schema (one definition, for issue 11)."""
+from __future__ import annotations
+
+import pytest
+
+from tools.job_status import JobStatus, Progress, failure_reason, failure_sentence
+
+LOCAL = ("Orchestrator function 'run_swarm_workflow' failed: Orchestrator function 'agent_step' failed: Activity "
+         "function 'run_model' failed: model request failed with HTTP 400: judge is broken \n "
+         "orchestrations.run_model.ModelCallFailed: model request failed with HTTP 400: judge is broken \n "
+         "Orchestrator function 'agent_step' failed: Activity function 'run_model' failed: model request failed "
+         "with HTTP 400: judge is broken")
+# the shape Azure's Python worker gives a failed activity (azure-functions-durable-extension#2990)
+AZURE = ("Orchestrator function 'run_agent_workflow' failed: Activity function 'run_model' failed: "
+         "ModelCallFailed: model request failed with HTTP 401: bad key\n"
+         '{"$type":"System.Exception","ClassName":"System.Exception","Message":"Result: Failure\\nException: '
+         'ModelCallFailed: model request failed with HTTP 401: bad key\\nStack:   File ..."}')
+
+
+@pytest.mark.parametrize("text, reason, depth", [
+    (LOCAL, "model request failed with HTTP 400: judge is broken", 3),
+    (AZURE, "model request failed with HTTP 401: bad key", 2),
+    ("Result: Failure\nException: ValueError: boom\nStack:   File \"x.py\"", "ValueError: boom", 0),
+    ("Orchestrator function 'run_swarm_workflow' failed: the plan has no usable tasks", "the plan has no usable tasks", 1),
+    ("Activity function 'x' failed: connect to api.openai.com: refused", "connect to api.openai.com: refused", 1),
+    (None, "no reason was given", 0),
+])
+def test_failure_reason_keeps_the_innermost_reason_once(text, reason, depth):
+    assert failure_reason(text) == (reason, depth)
+
+
+def test_failure_sentence():
+    progress = Progress(stage="judging", message="the judge is scoring the combined result")
+    assert failure_sentence("run_swarm", progress, LOCAL) == (
+        "run_swarm failed at step 'judging' (the judge is scoring the combined result): model request failed "
+        "with HTTP 400: judge is broken. retry_job runs the failed step again; the steps that finished are not "
+        "repeated.")
+    assert failure_sentence(None, None, "Orchestrator function 'w' failed: boom") == (
+        "The job failed before its first step: boom. retry_job would stop at the same point, as the finished "
+        "steps are replayed; start a new job.")
+    assert len(failure_sentence("w", progress, "Activity function 'a' failed: " + "x" * 5000)) < 800
+
+
+def test_the_status_object_is_one_json_schema():
+    schema = JobStatus.model_json_schema(by_alias=True)
+    assert set(schema["properties"]) == {"job_id", "workflow", "status", "progress", "created_at", "updated_at",
+                                         "input_request", "output", "error", "links"}
+    assert schema["properties"]["status"]["enum"] == ["pending", "running", "waiting_for_input", "suspended",
+                                                      "completed", "failed", "canceled"]
+    assert "schema" in schema["$defs"]["InputRequest"]["properties"]
