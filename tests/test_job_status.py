@@ -49,3 +49,21 @@ def test_the_status_object_is_one_json_schema():
     assert schema["properties"]["status"]["enum"] == ["pending", "running", "waiting_for_input", "suspended",
                                                       "completed", "failed", "canceled"]
     assert "schema" in schema["$defs"]["InputRequest"]["properties"]
+
+
+async def test_an_unexpected_exception_is_an_error_result_without_keys():
+    """What a tool answers when its code fails unexpectedly (a bug, an outage): an isError CallToolResult
+    that both hosts show, the message bounded and with keys in URLs removed; the log has the traceback."""
+    import json
+
+    from tools.tool import run_tool
+
+    async def broken(client):
+        raise RuntimeError("GET http://127.0.0.1:7071/x?code=secret-key&id=1 failed: " + "y" * 1000)
+
+    envelope = json.loads(await run_tool("broken", [], broken, json.dumps({"arguments": {}}), client=None))
+    result = json.loads(envelope["content"])
+    assert envelope["type"] == "call_tool_result" and result["isError"] is True
+    [block] = result["content"]
+    assert block["text"].startswith("broken failed unexpectedly: GET http://127.0.0.1:7071/x?code=***&id=1 failed: ")
+    assert "secret-key" not in block["text"] and len(block["text"]) < 600

@@ -2,8 +2,9 @@
 
 Error behaviour mirrors the extension (McpWebJobsBuilderExtensions.cs, McpToolListener.cs,
 McpPromptListener.cs): unknown names/URIs and missing required values are JSON-RPC InvalidParams
-errors; a tool whose function raises answers with an `isError` result carrying the message; a
-resource or prompt whose function raises answers with a JSON-RPC internal error.
+errors; a tool whose function raises answers with an `isError` result that, as on Azure, does not
+carry the message ("An error occurred invoking '<tool>'.", results.tool_error_result); a resource or
+prompt whose function raises answers with a JSON-RPC internal error.
 """
 from __future__ import annotations
 
