@@ -22,7 +22,8 @@ AZURE = ("Orchestrator function 'run_agent_workflow' failed: Activity function '
     (LOCAL, "model request failed with HTTP 400: judge is broken", 3),
     (AZURE, "model request failed with HTTP 401: bad key", 2),
     ("Result: Failure\nException: ValueError: boom\nStack:   File \"x.py\"", "ValueError: boom", 0),
-    ("Orchestrator function 'run_swarm_workflow' failed: the plan has no usable tasks", "the plan has no usable tasks", 1),
+    ("Orchestrator function 'run_swarm_workflow' failed: the plan has no usable tasks",
+     "the plan has no usable tasks", 1),
     ("Activity function 'x' failed: connect to api.openai.com: refused", "connect to api.openai.com: refused", 1),
     (None, "no reason was given", 0),
 ])

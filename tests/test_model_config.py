@@ -241,7 +241,8 @@ def test_model_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("MODEL_MAX_OUTPUT_TOKENS", "0")
     assert configure_model().max_output_tokens is None and apply_model_settings({}) == {"temperature": 0.2}
     for name, value, message in [
-        ("MODEL_MAX_OUTPUT_TOKENS", "lots", "MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not 'lots'"),
+        ("MODEL_MAX_OUTPUT_TOKENS", "lots",
+         "MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not 'lots'"),
         ("MODEL_TEMPERATURE", "hot", "MODEL_TEMPERATURE must be a number from 0 to 2, not 'hot'"),
         ("MODEL_TEMPERATURE", "3", "MODEL_TEMPERATURE must be a number from 0 to 2, not '3'"),
     ]:
