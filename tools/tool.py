@@ -20,8 +20,10 @@ SDK's McpServerImpl.ConfigureTools), and its plain-text result path cannot set `
 `call_tool_result` envelope (ToolReturnValueBinder.cs) passes `isError` and the text through
 unchanged, on Azure and on the local host alike (issue 8.12). An unexpected exception is logged
 with its traceback and answered with a short error that says so, bounded and free of keys.
+
+No `from __future__ import annotations` here: the trigger function's annotations are read by the
+Functions worker's indexing, which should see real types, as in the library's own samples.
 """
-from __future__ import annotations
 
 import inspect
 import json
