@@ -1,14 +1,21 @@
 # One command to start the local host, one to run the tests; both build the virtual environment first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.10 || command -v python3)
-VENV := .venv
+# PYTHON picks the interpreter (3.10-3.13): `make test PYTHON=3.13` (or python3.13, or a path) builds and uses
+# .venv-3.13; without PYTHON the first supported python3.x found builds .venv (scripts/find_python.sh).
+INTERPRETER := $(shell sh scripts/find_python.sh $(PYTHON))
+PYVER := $(if $(INTERPRETER),$(shell $(INTERPRETER) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))
+VENV ?= $(if $(PYTHON),.venv-$(PYVER),.venv)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# What `make smoke` runs on each extra Python version in CI: the host starts, MCP and HTTP clients connect,
+# agent jobs and a trip (approval, booking) run end to end, a SIGKILLed host resumes its jobs.
+SMOKE_TESTS := tests/test_agent_jobs.py tests/test_trip.py tests/test_crash.py
 
-.PHONY: run test bench demo clean
+.PHONY: run test smoke bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	@test -n "$(INTERPRETER)" || { echo "make: no Python interpreter for PYTHON='$(PYTHON)' (see above)" >&2; exit 1; }
+	$(INTERPRETER) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
@@ -24,6 +31,9 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+smoke: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) $(SMOKE_TESTS)
+
 bench: $(STAMP)
 	$(PY) -m bench
 
@@ -31,4 +41,4 @@ demo: $(STAMP)
 	$(PY) -m demo $(ARGS)
 
 clean:
-	rm -rf $(VENV) .durable .pytest_cache node_modules
+	rm -rf .venv .venv-* .durable .pytest_cache node_modules
