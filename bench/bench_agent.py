@@ -52,7 +52,7 @@ def history_seconds(host: HostProcess, job_id: str) -> float:
     response = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}",
                          params={"showHistory": "true", "code": host.durable_key})
     events = response.json()["historyEvents"]
-    stamps = [datetime.fromisoformat(e["Timestamp"]) for e in events]
+    stamps = [datetime.fromisoformat(e["Timestamp"].replace("Z", "+00:00")) for e in events]  # "Z": 3.11+ only
     return (max(stamps) - min(stamps)).total_seconds()
 
 

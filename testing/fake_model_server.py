@@ -57,7 +57,6 @@ import importlib
 import json
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -66,11 +65,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from .background_server import BackgroundServer, listening_socket, uvicorn_server
 
 AGENT_MARKER = re.compile(r"\[agent:([A-Za-z0-9_.\-]+)\]")
 ANY_AGENT = "*"
@@ -549,24 +549,7 @@ def create_app(state: FakeModelState) -> Starlette:
     ])
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """Bind before serving, so the caller knows the port (even for port 0) before uvicorn starts.
-
-    The protocol must be IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only
-    then, and without it every keep-alive response waits ~40 ms for a delayed ACK.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
-
-
-def _uvicorn_server(state: FakeModelState) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(create_app(state), lifespan="off", log_level="warning", access_log=False))
-
-
-class FakeModelServer:
+class FakeModelServer(BackgroundServer):
     """The fake server in a background thread, for pytest fixtures.
 
     `with FakeModelServer(script) as server:` then point a client at `server.base_url`
@@ -574,46 +557,20 @@ class FakeModelServer:
     callables work; the same state is reachable over `/_fake/*` for other processes.
     """
 
+    name = "fake model server"
+
     def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  remember_answers: bool = True):
         self.state = FakeModelState(script, remember_answers=remember_answers)
-        self._sock = _listening_socket(host, port)
-        self.host, self.port = self._sock.getsockname()[:2]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def app(self) -> Starlette:
+        return create_app(self.state)
 
     @property
     def base_url(self) -> str:
         """What `OPENAI_BASE_URL` / `AsyncOpenAI(base_url=...)` needs."""
         return f"{self.url}/v1"
-
-    def start(self, timeout: float = 10) -> "FakeModelServer":
-        self._server = _uvicorn_server(self.state)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=f"fake-model-server:{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake model server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._sock.close()
-
-    def __enter__(self) -> "FakeModelServer":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def script(self, turns_by_agent: Mapping[str, Sequence[Turn]]) -> None:
         """Set the turns of the agents named; see the module docstring for the turn format."""
@@ -661,10 +618,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--forget-answers", action="store_true", help="serve identical requests from the script too")
     args = parser.parse_args(argv)
     state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers)
-    sock = _listening_socket(args.host, args.port)
+    sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"fake model server listening on http://{host}:{port}/v1", flush=True)
-    _uvicorn_server(state).run(sockets=[sock])
+    uvicorn_server(create_app(state)).run(sockets=[sock])
 
 
 if __name__ == "__main__":

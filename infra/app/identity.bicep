@@ -1,0 +1,15 @@
+// The user-assigned managed identity the function app runs as: storage, the Durable Task Scheduler, Azure OpenAI
+// and Application Insights are all reached with it (no keys or connection strings anywhere).
+param name string
+param location string
+param tags object = {}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output clientId string = identity.properties.clientId
+output principalId string = identity.properties.principalId

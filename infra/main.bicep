@@ -1,0 +1,191 @@
+// Azure resources for the durable agent jobs MCP server, deployed by `azd up` (azure.yaml).
+// Layout and conventions follow Azure-Samples/remote-mcp-functions-python (infra/main.bicep) and the Durable
+// Task Scheduler samples (Azure-Samples/Durable-Task-Scheduler, samples/durable-functions/python/*/infra).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; it seeds the unique suffix of every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (Flex Consumption and the Durable Task Scheduler must both be offered there).')
+@allowed([
+  'australiaeast'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'northeurope'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the person running azd: gets the Durable Task Scheduler dashboard and data roles.')
+param principalId string = ''
+
+@description('Python version of the function app. Must be one that requirements.txt installs on (3.10-3.13).')
+@allowed(['3.10', '3.11', '3.12', '3.13'])
+param pythonVersion string = '3.13'
+
+@description('Resource id of an existing Azure OpenAI (or AI Services) account to use instead of creating one.')
+param existingOpenAiResourceId string = ''
+
+@description('Model deployment the agents call: created here, or an existing one on existingOpenAiResourceId.')
+param openAiDeploymentName string = 'agents'
+
+@description('Model of the deployment created here (ignored with existingOpenAiResourceId).')
+param openAiModelName string = 'gpt-4.1-mini'
+
+@description('Version of openAiModelName.')
+param openAiModelVersion string = '2025-04-14'
+
+@description('Capacity of the deployment created here, in thousands of tokens per minute.')
+param openAiCapacity int = 30
+
+@description('Region of the Azure OpenAI account created here (model availability differs by region); empty: location.')
+param openAiLocation string = ''
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = 'func-${resourceToken}'
+// Flex Consumption deploys from a blob container in the app's storage account (azd uploads the package there).
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var taskHubName = 'agentjobs'
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module scheduler 'app/durable-task-scheduler.bicep' = {
+  name: 'scheduler'
+  scope: rg
+  params: {
+    name: 'dts-${resourceToken}'
+    taskHubName: taskHubName
+    location: location
+    tags: tags
+  }
+}
+
+module openAi 'app/openai.bicep' = if (empty(existingOpenAiResourceId)) {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: 'oai-${resourceToken}'
+    location: empty(openAiLocation) ? location : openAiLocation
+    tags: tags
+    deploymentName: openAiDeploymentName
+    modelName: openAiModelName
+    modelVersion: openAiModelVersion
+    capacity: openAiCapacity
+  }
+}
+
+// An existing account may live in another resource group or subscription: read its endpoint there.
+// (With none named, the parts point at a placeholder in our own group, so the scope below still evaluates.)
+var placeholderOpenAiId = '/subscriptions/${subscription().subscriptionId}/resourceGroups/rg-${environmentName}/providers/Microsoft.CognitiveServices/accounts/none'
+var existingOpenAiParts = split(empty(existingOpenAiResourceId) ? placeholderOpenAiId : existingOpenAiResourceId, '/')
+resource existingOpenAi 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = if (!empty(existingOpenAiResourceId)) {
+  name: last(existingOpenAiParts)
+  scope: resourceGroup(existingOpenAiParts[2], existingOpenAiParts[4])
+}
+var openAiEndpoint = empty(existingOpenAiResourceId) ? openAi!.outputs.endpoint : existingOpenAi!.properties.endpoint
+
+module existingOpenAiAccess 'app/openai-access.bicep' = if (!empty(existingOpenAiResourceId)) {
+  name: 'existing-openai-access'
+  scope: resourceGroup(existingOpenAiParts[2], existingOpenAiParts[4])
+  params: {
+    accountName: last(existingOpenAiParts)
+    principalId: identity.outputs.principalId
+  }
+}
+
+module api 'app/function-app.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    pythonVersion: pythonVersion
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    schedulerEndpoint: scheduler.outputs.endpoint
+    taskHubName: scheduler.outputs.taskHubName
+    openAiEndpoint: openAiEndpoint
+    openAiDeploymentName: openAiDeploymentName
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    schedulerName: scheduler.outputs.name
+    openAiAccountName: empty(existingOpenAiResourceId) ? openAi!.outputs.name : ''
+  }
+}
+
+// azd stores these in .azure/<env>/.env; the post-provision hook (scripts/postprovision.py) prints them for clients.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_URI string = 'https://${api.outputs.defaultHostname}'
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = scheduler.outputs.endpoint
+output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = scheduler.outputs.dashboardUrl
+output TASKHUB_NAME string = scheduler.outputs.taskHubName
+output AZURE_OPENAI_ENDPOINT string = openAiEndpoint
+output AZURE_OPENAI_DEPLOYMENT string = openAiDeploymentName

@@ -1,0 +1,100 @@
+"""Read infra/ (the azd template) with the tree-sitter Bicep grammar: parse errors, app settings, parameters.
+
+No Bicep CLI can be installed here, so this checks what a parser can: syntax, and the values our tests compare
+with the app (the settings the function app gets, the Python version it runs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import tree_sitter
+import tree_sitter_bicep
+
+from .host_process import PROJECT_ROOT
+
+INFRA = PROJECT_ROOT / "infra"
+FUNCTION_APP_BICEP = INFRA / "app" / "function-app.bicep"
+MAIN_BICEP = INFRA / "main.bicep"
+
+
+@lru_cache(maxsize=1)
+def parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bicep.language()))
+
+
+@lru_cache(maxsize=None)
+def parse(path: Path) -> tree_sitter.Tree:
+    return parser().parse(path.read_bytes())
+
+
+def syntax_errors(path: Path) -> list[str]:
+    """Where the grammar found an error or had to invent a missing token: `file:line:column text`."""
+    errors: list[str] = []
+
+    def visit(node: tree_sitter.Node) -> None:
+        if node.type == "ERROR" or node.is_missing:
+            row, column = node.start_point
+            errors.append(f"{path.name}:{row + 1}:{column + 1} {node.text[:60]!r}")
+        for child in node.children:
+            visit(child)
+
+    visit(parse(path).root_node)
+    return errors
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return node.text.decode()
+
+
+def string_value(node: tree_sitter.Node) -> str | None:
+    """A string literal's value; None for an interpolated string or any other expression."""
+    if node.type != "string" or any(c.type == "interpolation" for c in node.children):
+        return None
+    return "".join(_text(c) for c in node.children if c.type == "string_content")
+
+
+def _declaration(path: Path, kind: str, name: str) -> tree_sitter.Node:
+    for node in parse(path).root_node.children:
+        if node.type == kind and any(c.type == "identifier" and _text(c) == name for c in node.children):
+            return node
+    raise LookupError(f"{path.relative_to(PROJECT_ROOT)} declares no {kind} {name}")
+
+
+def object_keys(path: Path, variable: str) -> list[str]:
+    """The property names of `var <variable> = { ... }` (identifiers or quoted names)."""
+    value = _declaration(path, "variable_declaration", variable).children[-1]
+    if value.type != "object":
+        raise LookupError(f"var {variable} in {path.name} is not an object literal")
+    keys = []
+    for prop in (c for c in value.children if c.type == "object_property"):
+        key = prop.children[0]
+        keys.append(string_value(key) if key.type == "string" else _text(key))
+    return keys
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: str | None  # the default when it is a plain string literal
+    allowed: tuple[str, ...]  # the @allowed([...]) string values, if any
+
+
+def parameter(path: Path, name: str) -> Parameter:
+    """A `param` with its literal default and the string values of its @allowed decorator."""
+    node = _declaration(path, "parameter_declaration", name)
+    default = string_value(node.children[-1]) if any(c.type == "=" for c in node.children) else None
+    allowed: list[str] = []
+    decorators = node.prev_sibling
+    if decorators is not None and decorators.type == "decorators":
+        for call in (d.children[1] for d in decorators.children if d.type == "decorator"):
+            if call.type == "call_expression" and _text(call.children[0]) == "allowed":
+                array = next(c for c in call.children[1].children if c.type == "array")
+                allowed = [v for v in (string_value(c) for c in array.children if c.type == "string") if v]
+    return Parameter(name, default, tuple(allowed))
+
+
+def app_settings() -> list[str]:
+    """The names of the settings the function app gets (function-app.bicep, `var appSettings`)."""
+    return object_keys(FUNCTION_APP_BICEP, "appSettings")

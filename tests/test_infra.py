@@ -1,0 +1,150 @@
+"""infra/ (the `azd up` template) parses, and agrees with the app: settings, storage provider, Python version.
+
+The settings the app reads are found in its code (testing/app_settings.py), so a setting added to tools/ or
+orchestrations/ fails here until infra/app/function-app.bicep sets it or NOT_SET_ON_AZURE says why not.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from testing import infra
+from testing.app_settings import settings_read
+from testing.deploy import deployable_files
+from testing.host_process import PROJECT_ROOT
+
+# Read by the app but deliberately left unset on Azure, each with the reason.
+NOT_SET_ON_AZURE = {
+    "OPENAI_API_KEY": "the OpenAI provider; on Azure the model is Azure OpenAI reached with the managed identity",
+    "OPENAI_BASE_URL": "an OpenAI-compatible server; on Azure the model is Azure OpenAI",
+    "OPENAI_API_MODE": "the default (responses) is what Azure OpenAI serves",
+    "OPENAI_API_VERSION": "the app's default Azure OpenAI API version is used",
+    "AZURE_OPENAI_API_VERSION": "the app's default Azure OpenAI API version is used",
+    "AZURE_OPENAI_API_KEY": "key authentication is off on the account (disableLocalAuth); the identity is used",
+    "OPENAI_AGENTS_DISABLE_TRACING": "tracing to OpenAI stays off (the default)",
+    "MODEL_MAX_ATTEMPTS": "retry tuning; the default fits",
+    "MODEL_MAX_RETRY_DELAY_SECONDS": "retry tuning; the default fits",
+    "FETCH_URL_ALLOWED_HOSTS": "lets fetch_url reach private hosts; none are allowed on Azure",
+    "APP_DATA_DIR": "the local files store; on Azure the APP_STORAGE__* connection is used",
+    "APP_STORAGE": "a connection string holds the account key; the identity-based APP_STORAGE__* are used",
+    "WEBSITE_INSTANCE_ID": "set by the platform on every instance",
+}
+
+# Set by infra/ for readers other than the app's code (host.json's references are found in host.json).
+READ_BY_THE_PLATFORM = {
+    "AzureWebJobsStorage__credential": "the Functions host's storage, identity-based connection",
+    "AzureWebJobsStorage__clientId": "the Functions host's storage, identity-based connection",
+    "AzureWebJobsStorage__blobServiceUri": "the Functions host's storage, identity-based connection",
+    "AzureWebJobsStorage__queueServiceUri": "the MCP extension's SSE backplane queues",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "the Functions host's telemetry",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "the Functions host's telemetry, with the identity",
+    "AZURE_CLIENT_ID": "azure-identity's DefaultAzureCredential picks the user-assigned identity by it",
+}
+
+# Settings Flex Consumption rejects or ignores (https://learn.microsoft.com/azure/azure-functions/
+# functions-app-settings#flex-consumption-plan-deprecations); the runtime comes from functionAppConfig.
+REJECTED_BY_FLEX = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME_VERSION",
+                    "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+                    "SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD", "PYTHON_ISOLATE_WORKER_DEPENDENCIES",
+                    "AzureWebJobsStorage"}
+
+BICEP_FILES = sorted(infra.INFRA.rglob("*.bicep"))
+
+
+def host_json() -> dict:
+    return json.loads((PROJECT_ROOT / "host.json").read_text(encoding="utf-8"))
+
+
+def host_json_settings() -> set[str]:
+    """Settings host.json names: `%NAME%` references and `connectionStringName`/`connectionName` values."""
+    text = (PROJECT_ROOT / "host.json").read_text(encoding="utf-8")
+    names = set(re.findall(r"%([A-Za-z0-9_]+)%", text))
+    names |= set(re.findall(r'"connection(?:String)?Name"\s*:\s*"([^"%]+)"', text))
+    return names
+
+
+@pytest.fixture(scope="module")
+def app_reads():
+    files = [PROJECT_ROOT / path for path in deployable_files() if path.suffix == ".py"]
+    return settings_read(files, PROJECT_ROOT)
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(infra.INFRA).as_posix())
+def test_bicep_parses(path):
+    assert infra.syntax_errors(path) == []
+
+
+def test_syntax_errors_are_found(tmp_path):
+    broken = tmp_path / "broken.bicep"
+    broken.write_text("param name string\nresource app 'Microsoft.Web/sites@2024-04-01' = {\n  name: name\n")
+    assert infra.syntax_errors(broken)
+
+
+def test_every_setting_read_is_found(app_reads):
+    assert app_reads.unresolved == [], "use a literal or a module constant as the setting name"
+
+
+def test_every_setting_the_app_reads_is_set_or_deliberately_unset(app_reads):
+    unset = set(app_reads.reads) - set(infra.app_settings()) - set(NOT_SET_ON_AZURE)
+    where = {name: app_reads.reads[name] for name in sorted(unset)}
+    assert not unset, f"set these in infra/app/function-app.bicep, or say in NOT_SET_ON_AZURE why not: {where}"
+    stale = set(NOT_SET_ON_AZURE) - set(app_reads.reads)
+    assert not stale, f"no longer read by the app: {sorted(stale)}"
+
+
+def test_infra_sets_exactly_what_is_read(app_reads):
+    needed = (set(app_reads.reads) - set(NOT_SET_ON_AZURE)) | host_json_settings() | set(READ_BY_THE_PLATFORM)
+    assert sorted(infra.app_settings()) == sorted(needed)
+    assert not set(infra.app_settings()) & REJECTED_BY_FLEX
+
+
+def test_host_json_uses_the_durable_task_scheduler_that_infra_creates():
+    durable = host_json()["extensions"]["durableTask"]
+    assert durable["storageProvider"]["type"] == "azureManaged"
+    assert durable["hubName"] == "%TASKHUB_NAME%"
+    connection = durable["storageProvider"]["connectionStringName"]
+    app_bicep = infra.FUNCTION_APP_BICEP.read_text(encoding="utf-8")
+    assert re.search(rf"^\s*{connection}: 'Endpoint=\$\{{schedulerEndpoint\}};Authentication=ManagedIdentity;"
+                     r"ClientID=\$\{identityClientId\}'", app_bicep, re.MULTILINE), connection
+    scheduler = (infra.INFRA / "app" / "durable-task-scheduler.bicep").read_text(encoding="utf-8")
+    assert "'Microsoft.DurableTask/schedulers@" in scheduler and "'Microsoft.DurableTask/schedulers/taskhubs@" in scheduler
+
+
+def test_python_version_is_one_the_requirements_support():
+    version = infra.parameter(infra.MAIN_BICEP, "pythonVersion")
+    parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["pythonVersion"]["value"] == f"${{PYTHON_VERSION={version.default}}}"
+    supported = re.search(r'^SUPPORTED="([^"]+)"', (PROJECT_ROOT / "scripts" / "find_python.sh").read_text(),
+                          re.MULTILINE).group(1).split()
+    assert version.default in version.allowed and set(version.allowed) <= set(supported)
+    # requirements.txt installs on it: the worker-indexing check builds its venv with exactly this version.
+
+
+def test_postprovision_prints_endpoint_key_command_and_client_configs():
+    env = {"AZURE_FUNCTION_APP_NAME": "func-abc", "SERVICE_API_URI": "https://func-abc.azurewebsites.net",
+           "AZURE_RESOURCE_GROUP": "rg-dev", "DURABLE_TASK_SCHEDULER_DASHBOARD_URL": "https://dashboard.example/x",
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["python3", "scripts/postprovision.py"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, check=True)
+    out = done.stdout
+    url = "https://func-abc.azurewebsites.net/runtime/webhooks/mcp"
+    assert url in out
+    command = ("az functionapp keys list --resource-group rg-dev --name func-abc "
+               "--query systemKeys.mcp_extension --output tsv")
+    assert command in out
+    vscode = json.loads(out.split("VS Code (.vscode/mcp.json; asks for the key when the server starts):\n")[1]
+                        .splitlines()[0])
+    server = vscode["servers"]["durable-agents"]
+    assert server["url"] == url and server["headers"]["x-functions-key"] == "${input:functions-mcp-extension-system-key}"
+    assert f'claude mcp add --transport http durable-agents {url} --header "x-functions-key: $({command})"' in out
+    assert "https://dashboard.example/x" in out
+
+
+def test_postprovision_says_what_is_missing():
+    done = subprocess.run(["python3", "scripts/postprovision.py"], cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "AZURE_FUNCTION_APP_NAME" in done.stderr
