@@ -116,7 +116,7 @@ def test_host_json_uses_the_durable_task_scheduler_that_infra_creates():
 def test_python_version_is_one_the_requirements_support():
     version = infra.parameter(infra.MAIN_BICEP, "pythonVersion")
     parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
-    assert parameters["pythonVersion"]["value"] == f"${{PYTHON_VERSION={version.default}}}"
+    assert parameters["pythonVersion"]["value"] == f"${{AZURE_FUNCTIONS_PYTHON_VERSION={version.default}}}"
     supported = re.search(r'^SUPPORTED="([^"]+)"', (PROJECT_ROOT / "scripts" / "find_python.sh").read_text(),
                           re.MULTILINE).group(1).split()
     assert version.default in version.allowed and set(version.allowed) <= set(supported)
