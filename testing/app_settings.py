@@ -31,7 +31,7 @@ def _mentions_environ(node: ast.AST) -> bool:
     return any(_is_os_environ(n) for n in ast.walk(node))
 
 
-def _constants(trees: dict[Path, ast.Module]) -> dict[str, set[str]]:
+def _constants(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
     """Module-level `NAME = "text"` of every module (a name may have different values in different modules)."""
     found: dict[str, set[str]] = {}
     for tree in trees.values():

@@ -83,6 +83,21 @@ def test_syntax_errors_are_found(tmp_path):
     assert infra.syntax_errors(broken)
 
 
+def test_setting_reads_of_every_kind_are_found(tmp_path):
+    (tmp_path / "settings.py").write_text(
+        "import os\n"
+        "E_ENV = 'E'\n"
+        "def _env(name):\n    return os.environ.get(name, '').strip() or None\n"
+        "def read(env=None, prefix='x'):\n"
+        "    env = os.environ if env is None else env\n"
+        "    return (os.environ.get('A'), os.environ['B'], os.getenv('C'), 'D' in os.environ, env.get(E_ENV),\n"
+        "            _env('F'), os.environ.get(f'{prefix}_G'))\n"
+        "os.environ['WRITTEN'] = 'not a read'\n")
+    found = settings_read([tmp_path / "settings.py"], tmp_path)
+    assert sorted(found.reads) == ["A", "B", "C", "D", "E", "F"]
+    assert len(found.unresolved) == 1 and "_G" in found.unresolved[0]
+
+
 def test_every_setting_read_is_found(app_reads):
     assert app_reads.unresolved == [], "use a literal or a module constant as the setting name"
 
