@@ -10,12 +10,12 @@ import azure.functions as func
 from orchestrations import agent, agent_step, builtin_tools, job_status, swarm, swarm_worker, trip
 from orchestrations.model_config import configure_model
 from orchestrations.run_model import register_run_model
-from tools import jobs, launchers
+from tools import job_view, jobs, launchers
 
 configure_model()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 register_run_model(app)  # before any durable agent orchestrator: see orchestrations/run_model.py
 for blueprint in (builtin_tools.bp, agent.bp, agent_step.bp, job_status.bp, swarm.bp, swarm_worker.bp, trip.bp,
-                  jobs.bp, launchers.bp):
+                  jobs.bp, launchers.bp, job_view.bp):
     app.register_functions(blueprint)

@@ -5,6 +5,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from host.http.triggers import starlette_path
 from host.mcp.server import MCP_PATH, SSE_PATH
 
 if TYPE_CHECKING:
@@ -49,7 +50,22 @@ def banner_text(local_host: "LocalHost") -> str:
               f"  transport Streamable HTTP, URL {url}{inspector_auth}", ""]
     lines += [f"Durable management API  {base}/runtime/webhooks/durabletask/instances"
               f"?code={settings.keys['durabletask_extension']}"]
+    lines += http_function_lines(local_host)
     return "\n".join(lines)
+
+
+def http_function_lines(local_host: "LocalHost") -> list[str]:
+    """The app's HTTP functions, as Core Tools lists them at start, and the function key they take."""
+    functions = local_host.app.by_trigger("httpTrigger")
+    if not functions:
+        return []
+    lines = ["", f"HTTP functions (function key {local_host.settings.keys['default']}: x-functions-key or ?code=)"]
+    for function in functions:
+        methods = ",".join(m.upper() for m in function.trigger.get("methods") or []) or "ALL"
+        level = str(function.trigger.get("authLevel") or "FUNCTION").lower()
+        path = starlette_path(function.trigger.get("route") or function.name)
+        lines.append(f"  {function.name}: [{methods}] {local_host.settings.public_base}{path}  ({level})")
+    return lines
 
 
 def print_banner(local_host: "LocalHost") -> None:

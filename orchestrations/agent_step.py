@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from .agent import DEFAULT_MAX_TURNS, ProgressHooks
 from .builtin_tools import BUILTIN_TOOLS
 from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
+from .step_ids import step_instance_id
 
 bp = agent_blueprint()
 
@@ -58,7 +59,7 @@ def step_input(agent: str, instructions: str, prompt: str, *, tools: list[str] |
 def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
     """Run one agent step as a sub-orchestration and return its result as data. The OpenAI wrapper
     serialises an orchestrator's return value to JSON text itself, so the parent gets text back."""
-    result = yield context.call_sub_orchestrator(AGENT_STEP, request)
+    result = yield context.call_sub_orchestrator(AGENT_STEP, request, step_instance_id(context, request["agent"]))
     return json.loads(result) if isinstance(result, str) else result
 
 

@@ -31,6 +31,7 @@ import azure.durable_functions as df
 from .agent_step import run_step, step_input
 from .builtin_tools import BUILTIN_TOOLS
 from .job_status import set_progress
+from .step_ids import step_instance_id
 from .swarm_plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
 from .swarm_worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
 from .wording import plural, shorten
@@ -81,8 +82,8 @@ def run_workers(context: df.DurableOrchestrationContext, goal: str, plan: dict[s
     """Fan out one worker per task, report each one finishing, and return their contributions in plan order."""
     total = len(plan["tasks"])
     set_progress(context, "workers", f"workers 0 of {total} done", 0, total)
-    workers = [context.call_sub_orchestrator(SWARM_WORKER, {"goal": goal, "contract": plan["contract"],
-                                                            "task": task})
+    workers = [context.call_sub_orchestrator(SWARM_WORKER, {"goal": goal, "contract": plan["contract"], "task": task},
+                                             step_instance_id(context, f"worker-{task['id']}"))
                for task in plan["tasks"]]
     running = list(workers)
     while running:

@@ -1,6 +1,8 @@
 """Plain-HTTP access to a host's Durable management API, and the step ledger the engine test app writes."""
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -55,6 +57,17 @@ class DurableHttp:
         return self.client.post(f"{self.base}/instances/{instance_id}/{action}", params=params)
 
     def history(self, instance_id: str) -> list[dict]:
+        """The raw history the orchestrator replays (event ids, scheduling events), read from the host's
+        store: the management API shows Azure's rewritten form instead (see management_history)."""
+        database = sqlite3.connect(f"file:{self.host.state_dir / 'durable.sqlite'}?mode=ro", uri=True)
+        try:
+            rows = database.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))
+            return [json.loads(event) for (event,) in rows]
+        finally:
+            database.close()
+
+    def management_history(self, instance_id: str) -> list[dict]:
+        """`historyEvents` as the management API shows them, in the Durable extension's shape."""
         return self.status(instance_id, showHistory="true", showHistoryOutput="true")["historyEvents"]
 
 

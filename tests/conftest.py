@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from testing.azurite import Azurite
+from testing.browser import chromium
 from testing.counting_site import CountingSite
 from testing.durable_http import DurableHttp
 from testing.fake_model_server import FakeModelServer
@@ -53,3 +54,10 @@ def azurite():
     """Azurite (Blob and Table) on free loopback ports, in memory: the app-data store's Azure path for real."""
     with Azurite() as storage:
         yield storage
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    """One headless Chromium for a test module (Debian's package, driven by Playwright)."""
+    async with chromium() as instance:
+        yield instance

@@ -43,7 +43,10 @@ async def test_start_status_history_and_events(client):
     assert status.output == '{"approved": true}'
     full = await client.get_status(instance_id, show_history=True, show_history_output=True, show_input=True)
     assert json.loads(full.input_) == {"a": 1}
-    assert [e["EventType"] for e in full.historyEvents][:2] == [12, 0]
+    # the extension's shape: names, not numbers; no replay bookkeeping events
+    assert [(e["EventType"], e.get("FunctionName")) for e in full.historyEvents][:2] == [
+        ("ExecutionStarted", "wait_event"), ("EventRaised", None)]
+    assert full.historyEvents[-1]["OrchestrationStatus"] == "Completed"
 
 
 async def test_query_terminate_suspend_resume_purge(client):

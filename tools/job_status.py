@@ -16,6 +16,7 @@ Rules the builder applies:
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
@@ -52,6 +53,10 @@ RUNTIME_FILTERS = {
     "failed": ["Failed"],
     "canceled": ["Terminated", "Canceled", "Completed"],  # Completed: ended itself as canceled
 }
+VIEW_ROUTE = "job-view"  # the job view's page: GET /api/job-view (tools/job_view.py)
+VIEW_APP_URI = "ui://jobs/job-view.html"  # the same view as an MCP App (io.modelcontextprotocol/ui)
+# tool `_meta` that shows a tool's result in the job view, in clients that render MCP Apps
+VIEW_TOOL_METADATA = json.dumps({"ui": {"resourceUri": VIEW_APP_URI}})
 WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip"}
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
 JOB_ID_ARG = Arg("job_id", "string", "The job id a launcher returned.", required=True, pattern=JOB_ID_PATTERN,
@@ -80,12 +85,14 @@ class InputRequest(BaseModel):
 
 
 class Links(BaseModel):
-    """Durable management API URLs of the job, without a key (add `code=<durabletask_extension key>`)."""
+    """Durable management API URLs of the job, without a key (add `code=<durabletask_extension key>`),
+    and `view_url`: the job's page in the job view (tools/job_view.py), which asks for the key itself."""
 
     status_url: str
     send_event_url: str
     terminate_url: str
     rewind_url: str
+    view_url: Optional[str] = None
 
 
 class JobSummary(BaseModel):
@@ -152,10 +159,12 @@ def _without_key(url: str) -> str:
 def links_for(client: DurableOrchestrationClient, job_id: str) -> Links:
     """The job's management URLs as the SDK builds them, with the system key taken out."""
     payload = client.create_http_management_payload(job_id)
+    origin = payload["statusQueryGetUri"].split("/runtime/webhooks/", 1)[0]  # the app's own, on both hosts
     return Links(status_url=_without_key(payload["statusQueryGetUri"]),
                  send_event_url=_without_key(payload["sendEventPostUri"]),
                  terminate_url=_without_key(payload["terminatePostUri"]),
-                 rewind_url=_without_key(payload["rewindPostUri"]))
+                 rewind_url=_without_key(payload["rewindPostUri"]),
+                 view_url=f"{origin}/api/{VIEW_ROUTE}#/jobs/{job_id}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from jsonschema.exceptions import best_match
 
 from .arguments import Arg, ToolError
 from .job_list import CURSOR_ARG, BackendError, Cursor, list_jobs_page
-from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, WORKFLOWS, JobStatus, client_status,
+from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WORKFLOWS, JobStatus, client_status,
                          links_for, orchestrator_of, status_object)
 from .progress import report_progress
 from .tool import job_tool
@@ -64,7 +64,7 @@ async def settled(client: df.DurableOrchestrationClient, job_id: str, done: Call
     return job
 
 
-@job_tool(bp, JOB_ID_ARG)
+@job_tool(bp, JOB_ID_ARG, metadata=VIEW_TOOL_METADATA)
 async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
     """Get a job's status object: status, progress, input request, output or error, and links."""
     return (await fetch_job(client, job_id)).public()

@@ -29,6 +29,7 @@ import inspect
 import json
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import azure.durable_functions as df
@@ -79,11 +80,28 @@ async def run_tool(name: str, args: list[Arg], function: ToolFunction, context: 
         return call_tool_result(f"{name} failed unexpectedly: {public_message(error)}", is_error=True)
 
 
-def job_tool(bp: df.Blueprint, *args: Arg) -> Callable[[ToolFunction], ToolFunction]:
-    """Register `function(client, **arguments)` as the MCP tool of its name; see the module docstring."""
+@dataclass(frozen=True)
+class JobTool:
+    """A registered tool: its checked arguments and its function, for callers other than MCP (the job view)."""
+
+    args: tuple[Arg, ...]
+    function: ToolFunction
+
+    async def run(self, name: str, client: df.DurableOrchestrationClient, arguments: Any) -> Any:
+        """Check `arguments` as the tool does, then run it; `ToolError` for what the caller got wrong."""
+        return await self.function(client, **validate_arguments(name, list(self.args), arguments))
+
+
+TOOLS: dict[str, JobTool] = {}
+
+
+def job_tool(bp: df.Blueprint, *args: Arg, metadata: str | None = None) -> Callable[[ToolFunction], ToolFunction]:
+    """Register `function(client, **arguments)` as the MCP tool of its name; see the module docstring.
+    `metadata` is the tool's `_meta` (JSON text), as the Functions MCP extension takes it."""
 
     def register(function: ToolFunction) -> ToolFunction:
         name = function.__name__
+        TOOLS[name] = JobTool(args, function)
 
         async def trigger(context: str, client: df.DurableOrchestrationClient) -> str:
             return await run_tool(name, list(args), function, context, client)
@@ -92,8 +110,9 @@ def job_tool(bp: df.Blueprint, *args: Arg) -> Callable[[ToolFunction], ToolFunct
         trigger.__name__, trigger.__qualname__, trigger.__doc__ = name, name, function.__doc__
         description = inspect.cleandoc(function.__doc__ or "")
         bound = bp.durable_client_input(client_name="client")(trigger)
+        extra = {"metadata": metadata} if metadata else {}
         bp.mcp_tool_trigger(arg_name="context", tool_name=name, description=description,
-                            tool_properties=tool_properties(args), use_result_schema=True)(bound)
+                            tool_properties=tool_properties(args), use_result_schema=True, **extra)(bound)
         return function
 
     return register

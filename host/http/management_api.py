@@ -33,6 +33,7 @@ from host.durable.errors import (
 from host.durable.store import InstanceRow
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import content_type_refusal
+from host.http.history_format import management_history
 from host.keys import key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
@@ -221,12 +222,11 @@ class ManagementApi:
             return Response(status_code=404)
         params = request.query_params
         history = None
-        if _truthy(params.get("showHistory")):
-            history = self.engine.get_history(instance_id)
-            if not _truthy(params.get("showHistoryOutput")):
-                for ev in history:
-                    ev.pop("Result", None)
-        payload = status_payload(row, _truthy(params.get("showInput"), True), history)
+        show_input = _truthy(params.get("showInput"), True)
+        if _truthy(params.get("showHistory")) and row.status != "Pending":
+            history = management_history(self.engine.get_history(instance_id), show_input,
+                                         _truthy(params.get("showHistoryOutput")))
+        payload = status_payload(row, show_input, history)
         if row.status in RUNNING_STATUSES:
             location = str(request.url)
             return JSONResponse(payload, status_code=202, headers={"Location": location, "Retry-After": "5"})

@@ -1,0 +1,264 @@
+"""The job view in a real headless Chromium against the real host: the jobs list with filters, a
+swarm's step timeline, approving a waiting trip from the page, cancel and retry buttons, the page's
+key handling, and the same view as an MCP App in a host frame that proxies to the real MCP server.
+
+Set JOB_VIEW_SCREENSHOTS=<folder> to keep the screenshots (the README's come from docs/)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from testing.fake_model_server import load_script
+from testing.host_process import project_host
+from testing.mcp_client import call, connect, wait_until
+
+WAITING = ("waiting_for_input", "completed", "failed", "canceled")
+UI_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, model, site):
+    model.reset()
+    model.script(load_script("demo"))  # canned answers for every agent of every workflow
+    appdata = tmp_path_factory.mktemp("appdata")
+    process = project_host(tmp_path_factory.mktemp("job-view"), model, site, APP_DATA_DIR=str(appdata)).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get("JOB_VIEW_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+async def page(browser, host):
+    """A fresh tab on the view, with the function key handed over in the URL fragment."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    tab = await context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    await tab.goto(f"{host.base_url}/api/job-view#code={host.env['FUNCTIONS_DEFAULT_KEY']}")
+    yield tab
+    await context.close()
+    assert errors == [], errors
+
+
+async def open_job(page, job_id: str) -> None:
+    await page.evaluate("id => { location.hash = '#/jobs/' + id; }", job_id)
+    await page.wait_for_selector(f"#job-title:has-text('{job_id}')", timeout=UI_TIMEOUT_MS)
+
+
+async def wait_for_status(page, status: str) -> None:
+    await page.wait_for_selector(f"#job-status.status-{status}", timeout=UI_TIMEOUT_MS)
+
+
+async def start(client, workflow: str, **arguments) -> dict:
+    return await call(client, workflow, **arguments)
+
+
+def view_get(host, path: str, key: str | None = "default") -> httpx.Response:
+    headers = {"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"]} if key else {}
+    return httpx.get(f"{host.base_url}/api/job-view{path}", headers=headers, timeout=30)
+
+
+async def test_the_page_holds_no_key_and_its_data_needs_one(host):
+    response = view_get(host, "", key=None)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert host.env["FUNCTIONS_DEFAULT_KEY"] not in response.text
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy and "connect-src 'self'" in policy
+    assert view_get(host, "/jobs", key=None).status_code == 401
+    assert view_get(host, "/jobs").json()["jobs"] is not None
+    unknown = view_get(host, "/jobs/no-such-job")
+    assert unknown.status_code == 404 and "Unknown job" in unknown.json()["error"]
+    assert view_get(host, "/jobs/bad%20id!").status_code == 400
+    assert view_get(host, "/jobs?status=sleeping").json()["error"].startswith("Argument 'status'")
+    posted = httpx.post(f"{host.base_url}/api/job-view/jobs/no-such-job/explode", content=b"{",
+                        headers={"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"],
+                                 "content-type": "application/json"})
+    assert posted.status_code == 400 and posted.json()["error"] == "The request body must be JSON."
+
+
+async def test_a_page_without_the_key_asks_for_it(browser, host):
+    context = await browser.new_context()
+    tab = await context.new_page()
+    await tab.goto(f"{host.base_url}/api/job-view")
+    await tab.wait_for_selector("#key-form:not([hidden])", timeout=UI_TIMEOUT_MS)
+    await tab.fill("#key-input", "not-the-key")
+    await tab.click("#key-entry button")
+    await tab.wait_for_selector("#key-error:has-text('not accepted')", timeout=UI_TIMEOUT_MS)
+    await tab.fill("#key-input", host.env["FUNCTIONS_DEFAULT_KEY"])
+    await tab.click("#key-entry button")
+    await tab.wait_for_selector("#list-view:not([hidden])", timeout=UI_TIMEOUT_MS)
+    assert "code=" not in tab.url
+    await context.close()
+
+
+async def test_the_list_loads_and_filters(host, page, shots):
+    async with connect(host) as client:
+        agent = await start(client, "run_agent", task="Say hello")
+        trip = await start(client, "plan_trip", request="A weekend in Lisbon by train")
+        agent = await wait_until(client, agent["job_id"])
+        trip = await wait_until(client, trip["job_id"], statuses=WAITING)
+    assert agent["status"] == "completed" and trip["status"] == "waiting_for_input", (agent, trip)
+    assert trip["links"]["view_url"].endswith(f":{host.port}/api/job-view#/jobs/{trip['job_id']}")
+    assert "code=" not in trip["links"]["view_url"]
+    await page.wait_for_selector(f"tr[data-job-id='{trip['job_id']}']", timeout=UI_TIMEOUT_MS)
+    assert await page.locator(f"tr[data-job-id='{agent['job_id']}'] .badge").inner_text() == "completed"
+    assert await page.locator(f"tr[data-job-id='{trip['job_id']}'] .badge").inner_text() == "waiting for input"
+    await page.screenshot(path=shots / "job-view-list.png")
+
+    await page.select_option("#filter-workflow", "plan_trip")
+    await page.wait_for_selector(f"tr[data-job-id='{agent['job_id']}']", state="detached", timeout=UI_TIMEOUT_MS)
+    workflows = await page.locator("#jobs-table tbody tr td:nth-child(2)").all_inner_texts()
+    assert workflows and set(workflows) == {"plan_trip"}
+    await page.select_option("#filter-workflow", "")
+    await page.select_option("#filter-status", "completed")
+    await page.wait_for_selector(f"tr[data-job-id='{trip['job_id']}']", state="detached", timeout=UI_TIMEOUT_MS)
+    assert await page.locator(f"tr[data-job-id='{agent['job_id']}']").count() == 1
+
+    await page.click(f"tr[data-job-id='{agent['job_id']}'] a")
+    await page.wait_for_selector(f"#job-title:has-text('{agent['job_id']}')", timeout=UI_TIMEOUT_MS)
+
+
+async def test_a_swarm_timeline_shows_its_steps(host, page, shots):
+    async with connect(host) as client:
+        job = await start(client, "run_swarm", goal="Plan a two-day offsite for 12 people with 4800 EUR",
+                          max_workers=3)
+        await open_job(page, job["job_id"])  # live from the start: the page polls while it runs
+        job = await wait_until(client, job["job_id"])
+    assert job["status"] == "completed", job
+    await wait_for_status(page, "completed")
+    top = page.locator("#timeline > .group > .step .label, #timeline > .step .label")
+    labels = await top.all_inner_texts()
+    assert labels[0] == "agent swarm-planner" and labels[-1] == "agent swarm-judge", labels
+    assert sum(label.startswith("swarm_worker: ") for label in labels) == len(job["output"]["plan"]["tasks"])
+    assert labels.count("agent swarm-judge") == job["output"]["rounds"] + 1
+
+    figures = page.locator(".group", has=page.locator(".label", has_text="swarm_worker: Key figures")).first
+    nested_agents = figures.locator(".children > .group > .step[data-kind='agent']")
+    assert await nested_agents.count() == job["output"]["contributions"][0]["attempts"] == 2  # the nudge
+    tool = figures.locator(".step[data-kind='tool_call']").first
+    assert await tool.locator(".label").inner_text() == "calculate"
+    assert (await tool.locator(".out").inner_text()).startswith("out: ")
+    assert await page.locator(".step[data-kind='model_call']").count() >= 6
+    assert await page.locator(".step[data-status='failed']").count() == 0
+    await page.screenshot(path=shots / "job-view-swarm.png", full_page=True)
+
+
+async def test_approving_a_waiting_trip_from_the_page_completes_it(host, page):
+    async with connect(host) as client:
+        job = await start(client, "plan_trip", request="A long weekend in spring, trains only, good food")
+        await open_job(page, job["job_id"])
+        await page.wait_for_selector("#input-request:not([hidden]) button[data-action='approve']",
+                                     timeout=UI_TIMEOUT_MS)
+        assert "Proposed trip" in await page.locator("#input-prompt").inner_text()
+        await page.fill("#input-form input[name='comment']", "window seats, please")
+        await page.click("button[data-action='approve']")
+        await wait_for_status(page, "completed")
+        done = await call(client, "get_job", job_id=job["job_id"])
+    assert done["status"] == "completed", done
+    assert done["output"]["decision"] == {"approved": True, "comment": "window seats, please"}
+    assert done["output"]["booking"]["reference"].startswith("TRIP-")
+    assert await page.locator("#input-request").is_hidden()
+    assert "booked" in await page.locator("#job-message").inner_text()
+
+
+async def test_cancel_and_retry_buttons(host, page, model):
+    async with connect(host) as client:
+        trip = await start(client, "plan_trip", request="A week in Norway")
+        await wait_until(client, trip["job_id"], statuses=WAITING)
+        await open_job(page, trip["job_id"])
+        await page.click("#cancel-button")
+        await wait_for_status(page, "canceled")
+        assert (await call(client, "get_job", job_id=trip["job_id"]))["status"] == "canceled"
+        assert await page.locator("#cancel-button").is_hidden()
+
+        model.fail_next("*", 400, message="the model refused")
+        failed = await start(client, "run_agent", task="Say hello again")
+        failed = await wait_until(client, failed["job_id"])
+        assert failed["status"] == "failed", failed
+        await open_job(page, failed["job_id"])
+        assert "the model refused" in await page.locator("#job-output").inner_text()
+        await page.click("#retry-button")
+        await wait_for_status(page, "completed")
+        assert (await call(client, "get_job", job_id=failed["job_id"]))["status"] == "completed"
+
+
+HOST_FRAME = """<!DOCTYPE html><html><body>
+<iframe id="view" sandbox="allow-scripts" style="width:1000px;height:900px;border:0"></iframe>
+<script>
+// A minimal MCP Apps host (SEP-1865): answers ui/initialize, sends the tool input and result, and
+// forwards the view's tools/call and resources/read to the MCP server (through the test's client).
+window.hostLog = [];
+window.addEventListener("message", async (event) => {
+  const frame = document.getElementById("view").contentWindow;
+  if (event.source !== frame) return;
+  const message = event.data;
+  window.hostLog.push(message.method || "response");
+  if (message.method === "ui/initialize") {
+    frame.postMessage({jsonrpc: "2.0", id: message.id, result: {protocolVersion: "2026-01-26",
+      hostInfo: {name: "test-host", version: "1"}, hostCapabilities: {serverTools: {}, serverResources: {}},
+      hostContext: {theme: "light", displayMode: "inline"}}}, "*");
+  } else if (message.method === "ui/notifications/initialized") {
+    frame.postMessage({jsonrpc: "2.0", method: "ui/notifications/tool-input", params: {arguments: window.toolArguments}}, "*");
+    frame.postMessage({jsonrpc: "2.0", method: "ui/notifications/tool-result", params: window.toolResult}, "*");
+  } else if (message.method === "tools/call" || message.method === "resources/read") {
+    try {
+      const result = await window.mcpRequest(message.method, message.params);
+      frame.postMessage({jsonrpc: "2.0", id: message.id, result}, "*");
+    } catch (error) {
+      frame.postMessage({jsonrpc: "2.0", id: message.id, error: {code: -32603, message: String(error)}}, "*");
+    }
+  }
+});
+</script></body></html>"""
+
+
+async def test_the_view_as_an_mcp_app_in_a_host_frame(browser, host):
+    async with connect(host) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        for name in ("get_job", "run_agent", "run_swarm", "plan_trip"):
+            assert tools[name].meta == {"ui": {"resourceUri": "ui://jobs/job-view.html"}}, name
+        resource = (await client.read_resource("ui://jobs/job-view.html")).contents[0]
+        assert resource.mime_type == "text/html;profile=mcp-app" and 'data-mode="app"' in resource.text
+
+        arguments = {"request": "Three days in Vienna, trains only"}
+        launched = await client.call_tool("plan_trip", arguments)
+        job = json.loads(launched.content[0].text)
+        await wait_until(client, job["job_id"], statuses=WAITING)
+
+        async def mcp_request(method: str, params: dict) -> dict:
+            if method == "tools/call":
+                result = await client.call_tool(params["name"], params.get("arguments") or {})
+            else:
+                result = await client.read_resource(params["uri"])
+            return result.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+        context = await browser.new_context()
+        tab = await context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        await tab.expose_function("mcpRequest", mcp_request)
+        await tab.set_content(HOST_FRAME)
+        await tab.evaluate("([args, result]) => { window.toolArguments = args; window.toolResult = result; }",
+                           [arguments, launched.model_dump(by_alias=True, exclude_none=True, mode="json")])
+        await tab.evaluate("html => { document.getElementById('view').srcdoc = html; }", resource.text)
+        view = tab.frame_locator("#view")
+        await view.locator(f"#job-title:has-text('{job['job_id']}')").wait_for(timeout=UI_TIMEOUT_MS)
+        await view.locator("button[data-action='approve']").wait_for(timeout=UI_TIMEOUT_MS)
+        assert await view.locator(".step[data-kind='agent']").count() == 3
+        await view.locator("button[data-action='approve']").click()
+        await view.locator("#job-status.status-completed").wait_for(timeout=UI_TIMEOUT_MS)
+        log = await tab.evaluate("window.hostLog")
+        await context.close()
+        done = await call(client, "get_job", job_id=job["job_id"])
+    assert done["status"] == "completed" and done["output"]["decision"]["approved"] is True, done
+    assert log[:2] == ["ui/initialize", "ui/notifications/initialized"] and "tools/call" in log
+    assert "resources/read" in log and errors == []
