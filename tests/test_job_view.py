@@ -79,10 +79,11 @@ async def test_the_page_holds_no_key_and_its_data_needs_one(host):
     assert unknown.status_code == 404 and "Unknown job" in unknown.json()["error"]
     assert view_get(host, "/jobs/bad%20id!").status_code == 400
     assert view_get(host, "/jobs?status=sleeping").json()["error"].startswith("Argument 'status'")
-    posted = httpx.post(f"{host.base_url}/api/job-view/jobs/no-such-job/explode", content=b"{",
-                        headers={"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"],
-                                 "content-type": "application/json"})
+    headers = {"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"], "content-type": "application/json"}
+    posted = httpx.post(f"{host.base_url}/api/job-view/jobs/no-such-job/input", content=b"{", headers=headers)
     assert posted.status_code == 400 and posted.json()["error"] == "The request body must be JSON."
+    posted = httpx.post(f"{host.base_url}/api/job-view/jobs/no-such-job/explode", content=b"{}", headers=headers)
+    assert posted.status_code == 400 and posted.json()["error"].startswith("Unknown action 'explode'")
 
 
 async def test_a_page_without_the_key_asks_for_it(browser, host):

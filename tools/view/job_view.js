@@ -302,6 +302,13 @@
     form.replaceChildren();
     if (!request) return;
     $("input-prompt").textContent = request.prompt || "";
+    const details = request.details;
+    $("input-details").textContent = details === undefined || details === null ? ""
+      : typeof details === "string" ? details
+      : typeof details === "object" && !Array.isArray(details)
+        ? Object.entries(details).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n\n")
+        : JSON.stringify(details, null, 2);
+    show($("input-details"), Boolean($("input-details").textContent));
     const fields = inputFields(request.schema);
     const approval = fields.find((f) => f.name === "approved" && f.property.type === "boolean");
     const controls = {};
