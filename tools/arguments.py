@@ -194,11 +194,16 @@ def validate_arguments(tool: str, args: Iterable[Arg], supplied: Mapping[str, An
 
 
 def input_schema(args: Iterable[Arg]) -> dict[str, Any]:
-    """The whole input as one JSON Schema object, `required` included (for documentation and for
-    hosts that publish a worker-supplied input schema)."""
-    args = list(args)
-    return {"type": "object", "properties": {arg.name: arg.schema() for arg in args},
-            "required": [arg.name for arg in args if arg.required], "additionalProperties": False}
+    """The whole input as one JSON Schema object, as tools publish it (tools/tool.py): types, enums,
+    bounds, patterns and defaults, no other properties, and `required` empty, each required
+    argument's description starting "Required." instead (see the module docstring)."""
+    properties = {}
+    for arg in args:
+        schema = arg.schema()
+        if arg.required:
+            schema["description"] = "Required. " + schema["description"]
+        properties[arg.name] = schema
+    return {"type": "object", "properties": properties, "required": [], "additionalProperties": False}
 
 
 def tool_properties(args: Iterable[Arg]) -> str:

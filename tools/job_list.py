@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from azure.durable_functions import DurableOrchestrationClient
+from pydantic import BaseModel
 
 from .arguments import Arg, argument_error
 from .http_client import shared_client
@@ -30,6 +31,13 @@ BACKEND_PAGE_SIZE = 100
 CURSOR_ARG = Arg("cursor", "string", "The next_cursor of the previous page, to get the next one.",
                  allowed="the next_cursor of the previous list_jobs page", max_length=1000)
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?")
+
+
+class JobPage(BaseModel):
+    """What list_jobs returns: a page of list items, and the cursor of the next page (null at the end)."""
+
+    jobs: list[JobSummary]
+    next_cursor: Optional[str] = None
 
 
 class BackendError(Exception):

@@ -15,11 +15,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .arguments import Arg, ToolError
-from .job_list import CURSOR_ARG, BackendError, Cursor, list_jobs_page
+from .job_list import CURSOR_ARG, BackendError, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WORKFLOWS, JobStatus, client_status,
                          links_for, orchestrator_of, status_object)
 from .progress import report_progress
-from .tool import job_tool
+from .tool import READ_ONLY, job_tool
 
 bp = df.Blueprint()
 
@@ -64,7 +64,7 @@ async def settled(client: df.DurableOrchestrationClient, job_id: str, done: Call
     return job
 
 
-@job_tool(bp, JOB_ID_ARG, metadata=VIEW_TOOL_METADATA)
+@job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Get job", hints=READ_ONLY, metadata=VIEW_TOOL_METADATA)
 async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
     """Get a job's status object: status, progress, input request, output or error, and links."""
     return (await fetch_job(client, job_id)).public()
@@ -72,7 +72,8 @@ async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[st
 
 @job_tool(bp, JOB_ID_ARG,
           Arg("timeout_seconds", "integer", f"How long to wait, in seconds (at most {MAX_WAIT_SECONDS}).",
-              default=DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS))
+              default=DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS),
+          output=JobStatus, title="Wait for job", hints=READ_ONLY)
 async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeout_seconds: int,
                        tool_context: dict[str, Any]) -> dict[str, Any]:
     """Wait until a job ends or needs input, or the timeout passes; returns its status object.
@@ -97,7 +98,7 @@ async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeo
           Arg("status", "string", "Only jobs in this status.", choices=STATUSES),
           Arg("workflow", "string", "Only jobs of this workflow.", choices=tuple(WORKFLOWS.values())),
           Arg("limit", "integer", "Page size.", default=20, minimum=1, maximum=100),
-          CURSOR_ARG)
+          CURSOR_ARG, output=JobPage, title="List jobs", hints=READ_ONLY)
 async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str], workflow: Optional[str],
                     limit: int, cursor: Optional[str]) -> dict[str, Any]:
     """List jobs, oldest first, with optional status and workflow filters: id, workflow, status, progress
@@ -116,7 +117,9 @@ async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str]
           Arg("event", "string", "The event name from the job's input_request.", required=True,
               pattern=EVENT_PATTERN, allowed="the event of the job's input_request"),
           Arg("data", "object", "The input, shaped as the input_request's schema says.", required=True,
-              max_bytes=MAX_INPUT_BYTES))
+              max_bytes=MAX_INPUT_BYTES),
+          output=JobStatus, title="Send job input",
+          hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False})
 async def send_job_input(client: df.DurableOrchestrationClient, job_id: str, event: str,
                          data: dict[str, Any]) -> dict[str, Any]:
     """Send the input a job asked for (its input_request: event, prompt, schema). The data is checked
@@ -152,7 +155,9 @@ def _check_data(data: Any, schema: dict[str, Any]) -> None:
                     f"Allowed: data matching {schema_text}.")
 
 
-@job_tool(bp, JOB_ID_ARG, Arg("reason", "string", "Why, recorded with the job.", max_length=1000))
+@job_tool(bp, JOB_ID_ARG, Arg("reason", "string", "Why, recorded with the job.", max_length=1000),
+          output=JobStatus, title="Cancel job",
+          hints={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False})
 async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason: Optional[str]) -> dict[str, Any]:
     """Cancel a job that has not ended; finished steps keep their results."""
     job = await fetch_job(client, job_id)
@@ -162,7 +167,8 @@ async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason:
     return (await settled(client, job_id, lambda j: j.status in TERMINAL)).public()
 
 
-@job_tool(bp, JOB_ID_ARG)
+@job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Retry job",
+          hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False})
 async def retry_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
     """Continue a failed job from its failure; steps that finished are not run again."""
     job = await fetch_job(client, job_id)

@@ -5,7 +5,7 @@ A launcher is one decorated function that turns its checked arguments into the o
 input; `launcher` registers the MCP tool of the workflow's name (with `idempotency_key` added) and
 the same arguments for the HTTP starter, so both check input in one place (tools/arguments.py):
 
-    @launcher(bp, "run_swarm", Arg("goal", "string", "...", required=True), ...)
+    @launcher(bp, "run_swarm", "Run a swarm", Arg("goal", "string", "...", required=True), ...)
     def run_swarm(goal: str, ...) -> dict:
         \"\"\"The tool's description.\"\"\"
         return {"goal": goal, ...}
@@ -64,9 +64,9 @@ async def launch(client: df.DurableOrchestrationClient, workflow: str, spec: dic
     return await fetch_job(client, job_id)
 
 
-def launcher(bp: df.Blueprint, workflow: str, *args: Arg) -> Callable[[SpecBuilder], SpecBuilder]:
-    """Register `build` (checked arguments -> orchestration input) as the workflow's MCP launcher and
-    HTTP starter arguments."""
+def launcher(bp: df.Blueprint, workflow: str, title: str, *args: Arg) -> Callable[[SpecBuilder], SpecBuilder]:
+    """Register `build` (checked arguments -> orchestration input) as the workflow's MCP launcher (named
+    `workflow`, titled `title` for people) and HTTP starter arguments."""
 
     def register(build: SpecBuilder) -> SpecBuilder:
         async def start(client: df.DurableOrchestrationClient, idempotency_key: Optional[str],
@@ -75,7 +75,9 @@ def launcher(bp: df.Blueprint, workflow: str, *args: Arg) -> Callable[[SpecBuild
 
         start.__name__, start.__doc__ = workflow, build.__doc__
         all_args = (*args, IDEMPOTENCY_ARG)
-        job_tool(bp, *all_args, metadata=VIEW_TOOL_METADATA)(start)
+        job_tool(bp, *all_args, output=JobStatus, title=title, metadata=VIEW_TOOL_METADATA,
+                 hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
+                        "openWorldHint": True})(start)
         LAUNCHERS[workflow] = Launcher(all_args, build)
         return build
 
@@ -86,7 +88,7 @@ def _text(name: str, description: str, required: bool = True) -> Arg:
     return Arg(name, "string", description, required=required, max_length=MAX_TASK_CHARS)
 
 
-@launcher(bp, "run_agent",
+@launcher(bp, "run_agent", "Run an agent",
           _text("task", "What the agent should do."),
           _text("instructions", "System instructions for the agent.", required=False),
           Arg("tools", "array", "Built-in tools the agent may call.", items="string", choices=tuple(BUILTIN_TOOLS)),
@@ -97,7 +99,7 @@ def run_agent(task: str, instructions: Optional[str], tools: Optional[list[str]]
     return {"task": task, "instructions": instructions, "tools": tools or [], "model": model}
 
 
-@launcher(bp, "run_swarm",
+@launcher(bp, "run_swarm", "Run a swarm",
           _text("goal", "What the team of agents should produce."),
           Arg("max_workers", "integer", "At most this many specialist agents.", default=DEFAULT_MAX_WORKERS,
               minimum=1, maximum=MAX_WORKERS_LIMIT),
@@ -111,7 +113,7 @@ def run_swarm(goal: str, max_workers: int, quality_threshold: int) -> dict:
     return {"goal": goal, "max_workers": max_workers, "quality_threshold": quality_threshold}
 
 
-@launcher(bp, "plan_trip",
+@launcher(bp, "plan_trip", "Plan a trip",
           _text("request", "The trip you want: who, when, budget, what you like."),
           Arg("approval_timeout_seconds", "integer", "How long the job waits for your approval before it is "
               "canceled, in seconds (24 hours by default).", default=DEFAULT_APPROVAL_TIMEOUT_SECONDS,

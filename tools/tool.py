@@ -2,7 +2,8 @@
 
     bp = df.Blueprint()
 
-    @job_tool(bp, Arg("job_id", "string", "The job id a launcher returned.", required=True))
+    @job_tool(bp, Arg("job_id", "string", "The job id a launcher returned.", required=True),
+              output=JobStatus, title="Get job", hints=READ_ONLY)
     async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict:
         \"\"\"The docstring is the tool's description.\"\"\"
         return await fetch_job(client, job_id)
@@ -21,6 +22,16 @@ SDK's McpServerImpl.ConfigureTools), and its plain-text result path cannot set `
 unchanged, on Azure and on the local host alike (issue 8.12). An unexpected exception is logged
 with its traceback and answered with a short error that says so, bounded and free of keys.
 
+What the tool listing carries (issue 11.1), in the richest form the Functions MCP extension accepts
+(McpToolTriggerAttribute: `InputSchema` with `UseWorkerInputSchema`, `OutputSchema`, `Metadata`):
+the whole input schema (types, enums, minimum/maximum, patterns, defaults; `required` left empty,
+see tools/arguments.py), the output schema of the value (`output`, a pydantic model: the status
+object's one definition for most tools) and `_meta`. A successful result carries the value twice:
+as JSON text (older clients, models) and as `structuredContent` matching the output schema. A
+title and behaviour hints (`annotations`: readOnlyHint, destructiveHint, idempotentHint,
+openWorldHint) are binding properties too; the extension does not list them (its tool listing has
+name, description, schemas and `_meta` only), the local host does.
+
 No `from __future__ import annotations` here: the trigger function's annotations are read by the
 Functions worker's indexing, which should see real types, as in the library's own samples.
 """
@@ -33,8 +44,9 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 import azure.durable_functions as df
+from pydantic import BaseModel
 
-from .arguments import Arg, ToolError, tool_properties, validate_arguments
+from .arguments import Arg, ToolError, input_schema, tool_properties, validate_arguments
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +56,24 @@ _KEY_IN_URL = re.compile(r"(?i)([?&](?:code|sig)=)[^&\s\"']+")
 
 ToolFunction = Callable[..., Awaitable[Any]]
 
+# MCP tool annotations (2025-11-25 ToolAnnotations): clients may auto-approve read-only tools
+READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
+
 
 def as_text(value: Any) -> str:
     """JSON text, as a tool result carries it (clients and models read it)."""
     return json.dumps(value, indent=2, default=str)
 
 
-def call_tool_result(text: str, is_error: bool = False) -> str:
+def call_tool_result(text: str, is_error: bool = False, structured: dict[str, Any] | None = None) -> str:
     """What an MCP trigger with `useResultSchema` returns for a whole CallToolResult (both hosts)."""
     result: dict[str, Any] = {"content": [{"type": "text", "text": text}]}
+    if structured is not None:
+        result["structuredContent"] = structured
     if is_error:
         result["isError"] = True
-    return json.dumps({"type": CALL_TOOL_RESULT, "content": json.dumps(result), "structuredContent": None})
+    return json.dumps({"type": CALL_TOOL_RESULT, "content": json.dumps(result, default=str),
+                       "structuredContent": None})
 
 
 def public_message(error: BaseException) -> str:
@@ -72,7 +90,8 @@ async def run_tool(name: str, args: list[Arg], function: ToolFunction, context: 
         values = validate_arguments(name, args, call.get("arguments"))
         if "tool_context" in inspect.signature(function).parameters:
             values["tool_context"] = call
-        return call_tool_result(as_text(await function(client, **values)))
+        value = await function(client, **values)
+        return call_tool_result(as_text(value), structured=value if isinstance(value, dict) else None)
     except ToolError as error:
         return call_tool_result(str(error), is_error=True)
     except Exception as error:  # a bug or an outage: the log has the traceback, the caller a short reason
@@ -95,9 +114,12 @@ class JobTool:
 TOOLS: dict[str, JobTool] = {}
 
 
-def job_tool(bp: df.Blueprint, *args: Arg, metadata: str | None = None) -> Callable[[ToolFunction], ToolFunction]:
+def job_tool(bp: df.Blueprint, *args: Arg, output: type[BaseModel], title: str, hints: dict[str, bool],
+             metadata: str | None = None) -> Callable[[ToolFunction], ToolFunction]:
     """Register `function(client, **arguments)` as the MCP tool of its name; see the module docstring.
-    `metadata` is the tool's `_meta` (JSON text), as the Functions MCP extension takes it."""
+    `output`: the model of the value the function returns; `title`: a name for people; `hints`: the
+    MCP tool annotations (readOnlyHint, destructiveHint, idempotentHint, openWorldHint); `metadata`:
+    the tool's `_meta` as JSON text."""
 
     def register(function: ToolFunction) -> ToolFunction:
         name = function.__name__
@@ -111,8 +133,12 @@ def job_tool(bp: df.Blueprint, *args: Arg, metadata: str | None = None) -> Calla
         description = inspect.cleandoc(function.__doc__ or "")
         bound = bp.durable_client_input(client_name="client")(trigger)
         extra = {"metadata": metadata} if metadata else {}
+        # toolProperties too, for extension versions before worker input schemas (McpToolTriggerAttribute)
         bp.mcp_tool_trigger(arg_name="context", tool_name=name, description=description,
-                            tool_properties=tool_properties(args), use_result_schema=True, **extra)(bound)
+                            tool_properties=tool_properties(args), use_result_schema=True,
+                            useWorkerInputSchema=True, inputSchema=json.dumps(input_schema(args)),
+                            outputSchema=json.dumps(output.model_json_schema(mode="serialization")),
+                            title=title, annotations=json.dumps({"title": title, **hints}), **extra)(bound)
         return function
 
     return register

@@ -119,11 +119,16 @@ class ToolDef:
             properties = parse_json_setting(function, "toolProperties", list) or []
             input_schema = properties_input_schema(properties)
             required = [field(p, "propertyName") for p in properties if field(p, "isRequired", False)]
+        annotations = parse_json_setting(function, "annotations", dict)
         listing = types.Tool(
             name=trigger.get("toolName") or function.name,
+            # title and annotations: binding properties the Azure extension does not list (its Tool
+            # has name, description, schemas and _meta); the local host adds them (README host table)
+            title=trigger.get("title"),
             description=trigger.get("description"),
             input_schema=input_schema,
             output_schema=worker_schema(function, "outputSchema"),
+            annotations=None if annotations is None else types.ToolAnnotations.model_validate(annotations),
             meta=parse_metadata(function),
         )
         return cls(function, listing, required, bool(trigger.get("useResultSchema")))

@@ -57,18 +57,27 @@ class McpEndpoint:
         self.progress = ProgressRelay(loopback_base(settings))
         handlers = McpHandlers(self.catalog, invoker, self.progress)
         config = settings.mcp_config
+        counts = self.catalog.counts()
+        resources = {"on_list_resources": handlers.list_resources,
+                     "on_list_resource_templates": handlers.list_resource_templates,
+                     "on_read_resource": handlers.read_resource} if counts["resource"] else {}
+        prompts = {"on_list_prompts": handlers.list_prompts,
+                   "on_get_prompt": handlers.get_prompt} if counts["prompt"] else {}
+        # title, description and websiteUrl: keys the Azure extension's options do not have (it sends
+        # name and version only, and always advertises resources and prompts); the local host adds
+        # them, and advertises resources and prompts only when the app has some (README host table)
         self.server: Server = Server(
             str(config.get("serverName") or DEFAULT_SERVER_NAME),
             version=str(config.get("serverVersion") or DEFAULT_SERVER_VERSION),
+            title=config.get("title"),
+            description=config.get("description"),
+            website_url=config.get("websiteUrl"),
             instructions=config.get("instructions"),
             get_tool_input_schema=self.catalog.tool_input_schema,
             on_list_tools=handlers.list_tools,
             on_call_tool=handlers.call_tool,
-            on_list_resources=handlers.list_resources,
-            on_list_resource_templates=handlers.list_resource_templates,
-            on_read_resource=handlers.read_resource,
-            on_list_prompts=handlers.list_prompts,
-            on_get_prompt=handlers.get_prompt,
+            **resources,
+            **prompts,
         )
         self._json_responses = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
         self._sse_responses = StreamableHTTPSessionManager(self.server, json_response=False, stateless=True)
