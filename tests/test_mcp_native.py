@@ -3,10 +3,21 @@ real host: tool titles, annotations, input and output schemas and structured res
 and capabilities; the job:// resources."""
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
+import anyio
+import httpx2
 import jsonschema
+import mcp_types as types
 import pytest
+from mcp import Client
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from pydantic import Field, TypeAdapter
 
 from testing.fake_model_server import load_script
 from testing.host_process import project_host
@@ -86,3 +97,136 @@ async def test_jobs_are_resources(host):
     assert status.mime_type == "application/json" and json.loads(status.text)["status"] == "completed"
     kinds = [step["kind"] for step in json.loads(steps.text)["steps"]]
     assert "model_call" in kinds, kinds
+
+
+# ---------------------------------------------------------------------------------------------
+# Elicitation: wait_for_job asks the person when a job waits for input (local host)
+
+@contextlib.asynccontextmanager
+async def modern_client(host, **options) -> AsyncIterator[Client]:
+    """The official client in its default mode: 2026-07-28 over Streamable HTTP."""
+    async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=90) as http:
+        async with Client(streamable_http_client(f"{host.base_url}/runtime/webhooks/mcp", http_client=http),
+                          **options) as client:
+            assert client.protocol_version == "2026-07-28"
+            yield client
+
+
+def answering(action: str, content: dict | None = None, asked: list | None = None):
+    async def elicit(_context, params: types.ElicitRequestParams) -> types.ElicitResult:
+        if asked is not None:
+            asked.append(params)
+        return types.ElicitResult(action=action, content=content)
+    return elicit
+
+
+async def waited(client: Client, job_id: str) -> types.CallToolResult:
+    for _ in range(20):
+        result = await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_seconds": 20})
+        if result.structured_content["status"] != "running":
+            return result
+    raise AssertionError("the job kept running")
+
+
+@pytest.mark.parametrize("transport", ["2026-07-28 streamable HTTP", "2025-11-25 SSE"])
+async def test_wait_for_job_asks_the_person_and_sends_the_answer(host, transport):
+    asked: list = []
+    callback = answering("accept", {"approved": True, "comment": "aisle seat"}, asked)
+    if transport.startswith("2026"):
+        opened = modern_client(host, elicitation_callback=callback)
+    else:
+        opened = Client(sse_client(f"{host.base_url}/runtime/webhooks/mcp/sse?code={host.mcp_key}"),
+                        mode="legacy", elicitation_callback=callback)
+    async with opened as client:
+        job = (await client.call_tool("plan_trip", {"request": "Four days in Porto"})).structured_content
+        done = (await waited(client, job["job_id"])).structured_content
+    assert done["status"] == "completed", done
+    assert done["output"]["decision"] == {"approved": True, "comment": "aisle seat"}
+    [question] = asked
+    assert question.mode == "form" and "Proposed trip" in question.message
+    assert question.requested_schema["properties"]["approved"]["type"] == "boolean"
+
+
+async def test_declining_leaves_the_job_waiting(host):
+    async with modern_client(host, elicitation_callback=answering("decline")) as client:
+        job = (await client.call_tool("plan_trip", {"request": "A day in Bruges"})).structured_content
+        result = await waited(client, job["job_id"])
+        again = await client.call_tool("get_job", {"job_id": job["job_id"]})
+    assert result.structured_content["status"] == "waiting_for_input"
+    assert "declined" in result.content[-1].text and again.structured_content["status"] == "waiting_for_input"
+
+
+async def test_without_elicitation_wait_for_job_returns_the_waiting_job(host):
+    async with modern_client(host) as client:
+        job = (await client.call_tool("plan_trip", {"request": "A day in Ghent"})).structured_content
+        result = await waited(client, job["job_id"])
+    assert result.structured_content["status"] == "waiting_for_input" and len(result.content) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The 2026-07-28 tasks extension, through the official client's extension hook (SEP-2133)
+
+class CreatedTask(types.Result):
+    result_type: Literal["task"] = Field(alias="resultType")
+    task_id: str = Field(alias="taskId")
+    status: str
+    ttl_seconds: int | None = Field(default=None, alias="ttlSeconds")
+    poll_interval_milliseconds: int = Field(alias="pollIntervalMilliseconds")
+
+
+class JobTasks(ClientExtension):
+    """A client of `io.modelcontextprotocol/tasks`: polls tasks/get, answers input with tasks/update."""
+
+    identifier = "io.modelcontextprotocol/tasks"
+
+    def __init__(self, answer: dict[str, Any]):
+        self.answer = answer
+        self.seen: list[dict[str, Any]] = []
+
+    def claims(self):
+        return [ResultClaim(result_type="task", model=CreatedTask, resolve=self.resolve)]
+
+    async def request(self, session, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        return await session.send_request(types.Request[dict[str, Any], str](method=method, params=params),
+                                          TypeAdapter(dict))
+
+    async def resolve(self, created: CreatedTask, context: ClaimContext) -> types.CallToolResult:
+        self.seen.append(created.model_dump(by_alias=True))
+        answered: set[str] = set()
+        while True:
+            task = await self.request(context.session, "tasks/get", {"taskId": created.task_id})
+            self.seen.append(task)
+            if task["status"] == "completed":
+                return types.CallToolResult.model_validate(task["result"])
+            if task["status"] in ("failed", "cancelled"):
+                raise AssertionError(task)
+            for key in set(task.get("inputRequests") or {}) - answered:
+                answered.add(key)
+                ack = await self.request(context.session, "tasks/update", {
+                    "taskId": created.task_id, "inputResponses": {key: {"action": "accept", "content": self.answer}}})
+                assert ack.get("resultType") == "complete", ack
+            await anyio.sleep(created.poll_interval_milliseconds / 1000 / 10)  # a test need not wait 2 s
+
+
+async def test_a_launcher_answers_with_a_task_and_tasks_get_update_finish_it(host):
+    tasks = JobTasks({"approved": True, "comment": "by task"})
+    async with modern_client(host, extensions=[tasks]) as client:
+        result = await client.call_tool("plan_trip", {"request": "Three days in Turin"})
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    created, *polled = tasks.seen
+    assert created["resultType"] == "task" and created["status"] == "working" and created["ttlSeconds"] == 86400
+    statuses = [task["status"] for task in polled]
+    assert "input_required" in statuses and statuses[-1] == "completed"
+    form = next(task for task in polled if task["status"] == "input_required")["inputRequests"]
+    [request] = form.values()
+    assert request["method"] == "elicitation/create" and request["params"]["mode"] == "form"
+    job = result.structured_content
+    assert job["status"] == "completed" and job["job_id"] == created["taskId"], job
+    assert job["output"]["decision"]["comment"] == "by task"
+    jsonschema.validate(job, tools["plan_trip"].output_schema)
+
+
+async def test_without_the_extension_a_launcher_answers_as_before(host):
+    async with modern_client(host) as client:
+        result = await client.call_tool("run_agent", {"task": "Say hello"})
+    assert result.structured_content["status"] in ("pending", "running", "completed")

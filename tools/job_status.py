@@ -55,8 +55,14 @@ RUNTIME_FILTERS = {
 }
 VIEW_ROUTE = "job-view"  # the job view's page: GET /api/job-view (tools/job_view.py)
 VIEW_APP_URI = "ui://jobs/job-view.html"  # the same view as an MCP App (io.modelcontextprotocol/ui)
-# tool `_meta` that shows a tool's result in the job view, in clients that render MCP Apps
-VIEW_TOOL_METADATA = json.dumps({"ui": {"resourceUri": VIEW_APP_URI}})
+# Tool `_meta` (JSON text): "ui" shows a tool's result in the job view, in clients that render MCP
+# Apps; "durable-job" tells a host which tools start and follow a job (the local host turns them into
+# MCP Tasks and asks for input with elicitation: host/mcp/job_tools.py). Azure lists both unchanged.
+_VIEW = {"ui": {"resourceUri": VIEW_APP_URI}}
+_JOB_TOOLS = {"status": "get_job", "input": "send_job_input", "cancel": "cancel_job", "id": "job_id"}
+VIEW_TOOL_METADATA = json.dumps(_VIEW)
+LAUNCHER_METADATA = json.dumps({**_VIEW, "durable-job": {"role": "start", **_JOB_TOOLS}})
+WAIT_METADATA = json.dumps({"durable-job": {"role": "wait", **_JOB_TOOLS}})
 WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip"}
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
 JOB_ID_ARG = Arg("job_id", "string", "The job id a launcher returned.", required=True, pattern=JOB_ID_PATTERN,

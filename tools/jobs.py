@@ -16,8 +16,8 @@ from jsonschema.exceptions import best_match
 
 from .arguments import Arg, ToolError
 from .job_list import CURSOR_ARG, BackendError, Cursor, JobPage, list_jobs_page
-from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WORKFLOWS, JobStatus, client_status,
-                         links_for, orchestrator_of, status_object)
+from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
+                         client_status, links_for, orchestrator_of, status_object)
 from .progress import report_progress
 from .tool import READ_ONLY, job_tool
 
@@ -73,7 +73,7 @@ async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[st
 @job_tool(bp, JOB_ID_ARG,
           Arg("timeout_seconds", "integer", f"How long to wait, in seconds (at most {MAX_WAIT_SECONDS}).",
               default=DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS),
-          output=JobStatus, title="Wait for job", hints=READ_ONLY)
+          output=JobStatus, title="Wait for job", hints=READ_ONLY, metadata=WAIT_METADATA)
 async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeout_seconds: int,
                        tool_context: dict[str, Any]) -> dict[str, Any]:
     """Wait until a job ends or needs input, or the timeout passes; returns its status object.

@@ -28,7 +28,7 @@ from orchestrations.trip import DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_T
 
 from .arguments import Arg, ToolError, validate_arguments
 from .idempotency import IDEMPOTENCY_ARG, start_once
-from .job_status import VIEW_TOOL_METADATA, JobStatus, orchestrator_of
+from .job_status import LAUNCHER_METADATA, JobStatus, orchestrator_of
 from .jobs import fetch_job
 from .tool import job_tool, public_message
 
@@ -75,7 +75,7 @@ def launcher(bp: df.Blueprint, workflow: str, title: str, *args: Arg) -> Callabl
 
         start.__name__, start.__doc__ = workflow, build.__doc__
         all_args = (*args, IDEMPOTENCY_ARG)
-        job_tool(bp, *all_args, output=JobStatus, title=title, metadata=VIEW_TOOL_METADATA,
+        job_tool(bp, *all_args, output=JobStatus, title=title, metadata=LAUNCHER_METADATA,
                  hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
                         "openWorldHint": True})(start)
         LAUNCHERS[workflow] = Launcher(all_args, build)

@@ -26,10 +26,14 @@ from starlette.types import Receive, Scope, Send
 from host.config import HostSettings
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import LoadedApp
+from host.http.guard import WILDCARD_BIND
 from host.mcp.catalog import McpCatalog
 from host.mcp.handlers import McpHandlers
+from host.mcp.job_tools import JobTools
+from host.mcp.native import install as install_jobs
 from host.mcp.progress import PROGRESS_PATH, ProgressRelay
-from host.http.guard import WILDCARD_BIND
+from host.mcp.task_store import TaskStore
+from host.mcp.tasks import Tasks
 from host.mcp.transport import GatedEndpoint, SseConnection, StreamableHttp, asgi
 
 MCP_PATH = "/runtime/webhooks/mcp"
@@ -37,6 +41,7 @@ SSE_PATH = f"{MCP_PATH}/sse"
 MESSAGE_PATH = f"{MCP_PATH}/message"
 DEFAULT_SERVER_NAME = "Azure Functions MCP server"
 DEFAULT_SERVER_VERSION = "1.0.0"
+TASKS_FILE = "tasks.sqlite"
 
 
 def loopback_base(settings: HostSettings) -> str:
@@ -79,6 +84,9 @@ class McpEndpoint:
             **resources,
             **prompts,
         )
+        self.task_store = TaskStore(settings.state_dir / TASKS_FILE)
+        job_tools = JobTools(self.catalog, handlers.call_tool)
+        install_jobs(self.server, job_tools, Tasks(self.task_store, job_tools))
         self._json_responses = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
         self._sse_responses = StreamableHTTPSessionManager(self.server, json_response=False, stateless=True)
         self._legacy_sse = SseServerTransport(MESSAGE_PATH)
@@ -95,8 +103,11 @@ class McpEndpoint:
         """
         gc.collect()
         gc.freeze()
-        async with self._json_responses.run(), self._sse_responses.run():
-            yield
+        try:
+            async with self._json_responses.run(), self._sse_responses.run():
+                yield
+        finally:
+            self.task_store.close()
 
     def routes(self) -> list[Route]:
         streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
