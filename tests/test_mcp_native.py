@@ -3,6 +3,7 @@ real host: tool titles, annotations, input and output schemas and structured res
 and capabilities; the job:// resources."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -20,8 +21,8 @@ from mcp.client.streamable_http import streamable_http_client
 from pydantic import Field, TypeAdapter
 
 from testing.fake_model_server import load_script
-from testing.host_process import project_host
-from testing.mcp_client import connect, wait_until
+from testing.host_process import PROJECT_ROOT, project_host
+from testing.mcp_client import call, connect, wait_until
 
 LAUNCHERS = ("run_agent", "run_swarm", "plan_trip")
 READ_ONLY = ("get_job", "wait_for_job", "list_jobs")
@@ -230,3 +231,59 @@ async def test_without_the_extension_a_launcher_answers_as_before(host):
     async with modern_client(host) as client:
         result = await client.call_tool("run_agent", {"task": "Say hello"})
     assert result.structured_content["status"] in ("pending", "running", "completed")
+
+
+# ---------------------------------------------------------------------------------------------
+# The 2025-11-25 Tasks utility, through the official TypeScript SDK's client (node; package.json)
+
+NODE_CLIENT = PROJECT_ROOT / "tests" / "node" / "tasks_client.mjs"
+
+
+async def node_events(host, scenario: str) -> AsyncIterator[dict]:
+    process = await asyncio.create_subprocess_exec(
+        "node", str(NODE_CLIENT), f"{host.base_url}/runtime/webhooks/mcp", host.mcp_key, scenario,
+        cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async for line in process.stdout:
+            yield json.loads(line)
+    finally:
+        with anyio.fail_after(60):
+            stderr = (await process.stderr.read()).decode()
+            assert await process.wait() == 0, stderr
+
+
+async def test_typescript_client_runs_a_trip_as_a_task_and_waits_in_tasks_result(host):
+    statuses: list[str] = []
+    final = None
+    async with connect(host) as approver:
+        async for event in node_events(host, "trip"):
+            if event["type"] == "capabilities":
+                assert event["tasks"]["requests"] == {"tools": {"call": {}}}
+            elif event["type"] == "tools":
+                assert event["execution"]["plan_trip"] == {"taskSupport": "optional"}
+                assert event["execution"]["get_job"] is None
+            elif event["type"] in ("taskCreated", "taskStatus"):
+                statuses.append(event["task"]["status"])
+                assert event["task"]["pollInterval"] == 2000 and event["task"]["ttl"] == 600000
+                if event["task"]["status"] == "input_required":
+                    # the SDK now waits in tasks/result; the person answers elsewhere (the job view, a tool)
+                    await call(approver, "send_job_input", job_id=event["task"]["taskId"], event="approval",
+                               data={"approved": True, "comment": "from elsewhere"})
+            elif event["type"] == "result":
+                final = event["result"]
+            else:
+                raise AssertionError(event)
+    assert statuses[0] == "working" and statuses[-1] == "input_required", statuses
+    job = final["structuredContent"]
+    assert job["status"] == "completed" and job["output"]["decision"]["comment"] == "from elsewhere", final
+    assert final["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": job["job_id"]}
+
+
+async def test_typescript_client_lists_and_cancels_a_task(host):
+    events = {event["type"]: event async for event in node_events(host, "cancel")}
+    task_id = events["taskCreated"]["task"]["taskId"]
+    assert task_id in [task["taskId"] for task in events["list"]["tasks"]]
+    assert events["cancel"]["status"] == events["get"]["status"] == "cancelled"
+    assert "-32602" in events["cancel-again"]["error"] and "already cancelled" in events["cancel-again"]["error"]
+    async with connect(host) as client:
+        assert (await call(client, "get_job", job_id=task_id))["status"] == "canceled"
