@@ -287,3 +287,58 @@ async def test_typescript_client_lists_and_cancels_a_task(host):
     assert "-32602" in events["cancel-again"]["error"] and "already cancelled" in events["cancel-again"]["error"]
     async with connect(host) as client:
         assert (await call(client, "get_job", job_id=task_id))["status"] == "canceled"
+
+
+# ---------------------------------------------------------------------------------------------
+# Resource subscriptions: told when a job changes, without polling (local host)
+
+LEGACY_SUBSCRIBE = pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")  # 2025-11-25 API on purpose
+
+
+@LEGACY_SUBSCRIBE
+async def test_a_subscribed_job_resource_reports_its_changes_over_sse(host):
+    updates: list[str] = []
+
+    async def messages(message) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updates.append(message.params.uri)
+
+    async with Client(sse_client(f"{host.base_url}/runtime/webhooks/mcp/sse?code={host.mcp_key}"), mode="legacy",
+                      message_handler=messages) as client:
+        assert client.server_capabilities.resources.subscribe is True
+        job = (await client.call_tool("plan_trip", {"request": "Two days in Delft"})).structured_content
+        uri = f"job://{job['job_id']}"
+        await client.subscribe_resource(uri)
+        with anyio.fail_after(60):
+            while json.loads((await client.read_resource(uri)).contents[0].text)["status"] != "waiting_for_input":
+                await anyio.sleep(0.2)
+        seen = len(updates)
+        await call(client, "send_job_input", job_id=job["job_id"], event="approval", data={"approved": False})
+        with anyio.fail_after(60):
+            while len(updates) == seen:
+                await anyio.sleep(0.1)
+        await client.unsubscribe_resource(uri)
+    assert updates and set(updates) == {uri}
+
+
+async def test_a_listen_stream_reports_job_changes(host):
+    async with modern_client(host) as client:
+        job = (await client.call_tool("plan_trip", {"request": "Two days in Leiden"})).structured_content
+        uri = f"job://{job['job_id']}/steps"
+        kinds: list[str] = []
+        async with client.listen(resource_subscriptions=[uri]) as subscription:
+            with anyio.fail_after(60):
+                async for event in subscription:
+                    assert event.uri == uri
+                    steps = json.loads((await client.read_resource(uri)).contents[0].text)["steps"]
+                    kinds = [step["kind"] for step in steps]
+                    if kinds.count("agent") == 3:
+                        break
+    assert kinds.count("agent") == 3
+
+
+@LEGACY_SUBSCRIBE
+async def test_subscribing_on_the_stateless_endpoint_says_where_it_works(host):
+    async with connect(host) as client:
+        with pytest.raises(Exception, match="legacy SSE endpoint"):
+            await client.subscribe_resource("job://anything")

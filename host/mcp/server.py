@@ -32,6 +32,8 @@ from host.mcp.handlers import McpHandlers
 from host.mcp.job_tools import JobTools
 from host.mcp.native import install as install_jobs
 from host.mcp.progress import PROGRESS_PATH, ProgressRelay
+from host.mcp.subscriptions import Subscriptions
+from host.mcp.subscriptions import install as install_subscriptions
 from host.mcp.task_store import TaskStore
 from host.mcp.tasks import Tasks
 from host.mcp.transport import GatedEndpoint, SseConnection, StreamableHttp, asgi
@@ -84,6 +86,8 @@ class McpEndpoint:
             **resources,
             **prompts,
         )
+        self.subscriptions = Subscriptions(handlers.read_resource)
+        install_subscriptions(self.server, self.subscriptions)
         self.task_store = TaskStore(settings.state_dir / TASKS_FILE)
         job_tools = JobTools(self.catalog, handlers.call_tool)
         install_jobs(self.server, job_tools, Tasks(self.task_store, job_tools))
@@ -107,6 +111,7 @@ class McpEndpoint:
             async with self._json_responses.run(), self._sse_responses.run():
                 yield
         finally:
+            self.subscriptions.close()
             self.task_store.close()
 
     def routes(self) -> list[Route]:

@@ -1,0 +1,140 @@
+"""Resource subscriptions on the local host: a subscribed client hears `notifications/resources/updated`
+when a resource's contents change, without polling.
+
+Generic: the host knows nothing of what a resource holds. While anyone subscribes to a URI, one
+watcher reads the resource through the server's own `resources/read` handler every
+`CHECK_SECONDS` and, when the contents differ from the last read, tells every subscriber. For the
+app's `job://{job_id}` and `job://{job_id}/steps` that is a change of the job's status, progress,
+input request or steps. Two ways to subscribe:
+
+- 2026-07-28: `subscriptions/listen` with `resourceSubscriptions` (the SDK's `ListenHandler` and
+  an in-process `SubscriptionBus`); the stream is the listen request's response.
+- 2025-11-25: `resources/subscribe` / `resources/unsubscribe` on a connection that carries
+  notifications to the client: the legacy SSE transport. On the stateless Streamable HTTP endpoint
+  (like Azure's) there is no such channel, and the request is refused with an error that says so.
+
+Azure's extension has neither (it declares no `resources.subscribe`): README host table.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server, ServerRequestContext
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
+from mcp.shared.exceptions import MCPError
+
+log = logging.getLogger("host.mcp")
+
+CHECK_SECONDS = 1.0
+Ctx = ServerRequestContext[Any, Any]
+ReadResource = Callable[[Ctx, types.ReadResourceRequestParams], Awaitable[types.ReadResourceResult]]
+Notify = Callable[[str], Awaitable[None]]
+
+
+class ResourceWatch:
+    """Watchers of subscribed URIs, and who to tell when one changes."""
+
+    def __init__(self, read: ReadResource):
+        self._read = read
+        self._subscribers: dict[str, dict[object, Notify]] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+
+    def add(self, ctx: Ctx, uri: str, owner: object, notify: Notify) -> None:
+        self._subscribers.setdefault(uri, {})[owner] = notify
+        if uri not in self._watchers:
+            self._watchers[uri] = asyncio.create_task(self._watch(ctx, uri))
+
+    def remove(self, uri: str, owner: object) -> None:
+        subscribers = self._subscribers.get(uri, {})
+        subscribers.pop(owner, None)
+        if not subscribers:
+            self._subscribers.pop(uri, None)
+            watcher = self._watchers.pop(uri, None)
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _fingerprint(self, ctx: Ctx, uri: str) -> str:
+        try:
+            result = await self._read(ctx, types.ReadResourceRequestParams(uri=uri))
+        except MCPError as error:  # gone or failing: that is a state too
+            return f"error: {error.error.message}"
+        return hashlib.sha256(result.model_dump_json(by_alias=True).encode()).hexdigest()
+
+    async def _watch(self, ctx: Ctx, uri: str) -> None:
+        last = await self._fingerprint(ctx, uri)
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            current = await self._fingerprint(ctx, uri)
+            if current == last:
+                continue
+            last = current
+            for owner, notify in list(self._subscribers.get(uri, {}).items()):
+                try:
+                    await notify(uri)
+                except Exception as error:  # the subscriber's connection is gone
+                    log.debug("dropping a subscription to %s: %s", uri, error)
+                    self.remove(uri, owner)
+
+    def close(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.cancel()
+        self._watchers.clear()
+        self._subscribers.clear()
+
+
+class Subscriptions:
+    """The subscription methods of both eras, over one `ResourceWatch`."""
+
+    def __init__(self, read: ReadResource):
+        self.watch = ResourceWatch(read)
+        self.bus = InMemorySubscriptionBus()
+        self._listen = ListenHandler(self.bus)
+        self._listeners: dict[str, int] = {}  # open listen streams per URI: the bus fans out to them
+
+    async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        if not ctx.session.can_send_request:
+            raise MCPError(code=types.METHOD_NOT_FOUND, message=(
+                "resources/subscribe needs a connection that carries notifications to the client: use the "
+                "legacy SSE endpoint (/runtime/webhooks/mcp/sse), or subscriptions/listen (2026-07-28)"))
+        session = ctx.session
+        self.watch.add(ctx, params.uri, session, session.send_resource_updated)
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        self.watch.remove(params.uri, ctx.session)
+        return types.EmptyResult()
+
+    async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> types.SubscriptionsListenResult:
+        """One listen stream; its resource subscriptions are watched while it is open."""
+        uris = list(dict.fromkeys(params.notifications.resource_subscriptions or []))
+        for uri in uris:
+            self._listeners[uri] = self._listeners.get(uri, 0) + 1
+            if self._listeners[uri] == 1:
+                self.watch.add(ctx, uri, self.bus, self._publish)
+        try:
+            return await self._listen(ctx, params)
+        finally:
+            for uri in uris:
+                self._listeners[uri] -= 1
+                if not self._listeners[uri]:
+                    del self._listeners[uri]
+                    self.watch.remove(uri, self.bus)
+
+    async def _publish(self, uri: str) -> None:
+        await self.bus.publish(ResourceUpdated(uri=uri))
+
+    def close(self) -> None:
+        self._listen.close()
+        self.watch.close()
+
+
+def install(server: Server, subscriptions: Subscriptions) -> None:
+    server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscriptions.subscribe)
+    server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, subscriptions.unsubscribe)
+    server.add_request_handler("subscriptions/listen", types.SubscriptionsListenRequestParams, subscriptions.listen)
+
