@@ -80,6 +80,11 @@ class JobTools:
         self.catalog = catalog
         self._call_tool = call_tool
 
+    def starts_jobs(self) -> bool:
+        """Whether any tool starts jobs (and so may answer with a task)."""
+        return any((contract := contract_of(tool)) and contract.role == "start"
+                   for tool in self.catalog.tools_result.tools)
+
     def contract(self, tool_name: str) -> JobContract | None:
         tool = self.catalog.tool(tool_name)
         return contract_of(tool.listing if tool else None)

@@ -77,7 +77,7 @@ class JobsMiddleware:
             if contract is not None and contract.role == "wait":
                 return await self._wait(ctx, contract, call_next)
         result = await call_next(ctx)
-        if ctx.method == "initialize" and isinstance(result, dict):
+        if ctx.method == "initialize" and isinstance(result, dict) and self.jobs.starts_jobs():
             result.setdefault("capabilities", {})["tasks"] = CAPABILITY
         elif ctx.method == "tools/list" and isinstance(result, dict) and not modern(ctx):
             for tool in result.get("tools", []):
@@ -177,7 +177,8 @@ def _declined(action: str, request: dict[str, Any]) -> str:
 def install(server: Server, jobs: JobTools, tasks: Tasks) -> None:
     """Add the middleware, the `tasks/*` methods and the tasks extension to the SDK server."""
     server.middleware.append(JobsMiddleware(jobs, tasks))
-    server.extensions[EXTENSION_ID] = {}
+    if jobs.starts_jobs():
+        server.extensions[EXTENSION_ID] = {}
     server.add_request_handler("tasks/get", TaskParams, tasks.get)
     server.add_request_handler("tasks/result", TaskParams, tasks.result)
     server.add_request_handler("tasks/cancel", TaskParams, tasks.cancel)

@@ -8,12 +8,13 @@ One SQLite file in the state folder, `tasks.sqlite`, private to the user like th
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from host.state_folder import create_private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -42,8 +43,8 @@ class TaskStore:
     def __init__(self, path: Path):
         self._path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        os.chmod(path, 0o600)
+        # created 0600 before SQLite opens it, so its -wal/-shm files are private too (host/state_folder.py)
+        self._db = sqlite3.connect(create_private_file(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
 
