@@ -226,7 +226,7 @@ async def test_the_view_as_an_mcp_app_in_a_host_frame(browser, host):
     async with connect(host) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         for name in ("get_job", "run_agent", "run_swarm", "plan_trip"):
-            assert tools[name].meta == {"ui": {"resourceUri": "ui://jobs/job-view.html"}}, name
+            assert tools[name].meta["ui"] == {"resourceUri": "ui://jobs/job-view.html"}, name
         resource = (await client.read_resource("ui://jobs/job-view.html")).contents[0]
         assert resource.mime_type == "text/html;profile=mcp-app" and 'data-mode="app"' in resource.text
 

@@ -128,7 +128,7 @@ async def test_results_carry_no_key_and_list_items_are_light(host, model):
             if key.startswith("test-") and key.endswith("-key"):
                 assert key not in text
         assert "code=" not in text
-    assert set(done["links"]) == {"status_url", "send_event_url", "terminate_url", "rewind_url"}
+    assert set(done["links"]) == {"status_url", "send_event_url", "terminate_url", "rewind_url", "view_url"}
     listed = json.loads(texts[-2])["jobs"]
     assert listed and all(set(item) == {"job_id", "workflow", "status", "progress", "created_at", "updated_at"}
                           for item in listed)
