@@ -159,7 +159,8 @@ async def test_approving_a_waiting_trip_from_the_page_completes_it(host, page):
         await open_job(page, job["job_id"])
         await page.wait_for_selector("#input-request:not([hidden]) button[data-action='approve']",
                                      timeout=UI_TIMEOUT_MS)
-        assert "Proposed trip" in await page.locator("#input-prompt").inner_text()
+        assert "Approve the proposed trip" in await page.locator("#input-prompt").inner_text()
+        assert "destination: (scripted demo answer)" in await page.locator("#input-details").inner_text()
         await page.fill("#input-form input[name='comment']", "window seats, please")
         await page.click("button[data-action='approve']")
         await wait_for_status(page, "completed")

@@ -144,7 +144,8 @@ async def test_wait_for_job_asks_the_person_and_sends_the_answer(host, transport
     assert done["status"] == "completed", done
     assert done["output"]["decision"] == {"approved": True, "comment": "aisle seat"}
     [question] = asked
-    assert question.mode == "form" and "Proposed trip" in question.message
+    assert question.mode == "form" and "Approve the proposed trip" in question.message
+    assert "destination: (scripted demo answer)" in question.message  # the proposal: the request's details
     assert question.requested_schema["properties"]["approved"]["type"] == "boolean"
 
 

@@ -1,8 +1,8 @@
 """A job's input request as an MCP elicitation (form mode), and the person's answer back as job input.
 
 Used by `wait` tools (host/mcp/native.py) and by tasks (host/mcp/tasks.py). The job's
-`input_request: {event, prompt, schema?}` becomes `elicitation/create` params `{mode: "form",
-message: prompt, requestedSchema}`. The form schema must be flat (MCP 2025-11-25 elicitation:
+`input_request: {event, prompt, schema?, details?}` becomes `elicitation/create` params `{mode:
+"form", message: prompt and details, requestedSchema}`. The form schema must be flat (MCP 2025-11-25 elicitation:
 an object of string/number/integer/boolean/enum properties); a job schema that is not gets a form
 with one text field, `input`, whose JSON text is the answer. An accepted answer is checked
 against the job's own schema (jsonschema) before it is sent to the job; decline and cancel leave
@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from mcp_types._v2025_11_25 import PrimitiveSchemaDefinition
 
 TEXT_FIELD = "input"
+MAX_DETAILS_CHARS = 8000
 _PRIMITIVE = TypeAdapter(PrimitiveSchemaDefinition)
 
 
@@ -45,10 +46,23 @@ def form_schema(schema: Any) -> dict[str, Any]:
         TEXT_FIELD: {"type": "string", "description": "the input, as JSON"}}}
 
 
+def describe(details: Any) -> str:
+    """What the decision is about (`input_request.details`), as text a person reads: `name: value` lines."""
+    if details is None or details == "":
+        return ""
+    if isinstance(details, dict):
+        text = "\n\n".join(f"{name}: {value if isinstance(value, str) else json.dumps(value)}"
+                           for name, value in details.items())
+    else:
+        text = details if isinstance(details, str) else json.dumps(details, indent=2)
+    return text if len(text) <= MAX_DETAILS_CHARS else text[:MAX_DETAILS_CHARS - 1] + "…"
+
+
 def elicitation_params(request: dict[str, Any]) -> dict[str, Any]:
-    """`elicitation/create` params (form mode) for an input request."""
-    return {"mode": "form", "message": str(request.get("prompt") or "The job needs input."),
-            "requestedSchema": form_schema(request.get("schema"))}
+    """`elicitation/create` params (form mode) for an input request: its prompt and details, its form."""
+    message = "\n\n".join(part for part in (str(request.get("prompt") or "The job needs input."),
+                                             describe(request.get("details"))) if part)
+    return {"mode": "form", "message": message, "requestedSchema": form_schema(request.get("schema"))}
 
 
 def request_key(request: dict[str, Any], job: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ A tool opts in with a `_meta` entry (the trigger binding's `metadata`, which Azu
 The status object these tools return (as structuredContent, or JSON text) must have: the id field;
 `status`, one of pending, running, waiting_for_input, suspended, completed, failed, canceled;
 optionally `progress.message`, `created_at`/`updated_at` (ISO 8601), `error`, and, while waiting
-for input, `input_request: {event, prompt, schema?}`. (The app's `JobStatus` is such an object and
+for input, `input_request: {event, prompt, schema?, details?}`. (The app's `JobStatus` is such an object and
 publishes its JSON Schema as the tools' output schema.)
 
 The host calls these tools exactly as a client's `tools/call` would (same handler, same context).
