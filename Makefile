@@ -27,7 +27,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 run: $(STAMP)
-	$(PY) -m host $(ARGS)
+	@$(PY) -m host $(ARGS)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 demo: $(STAMP)
-	$(PY) -m demo $(ARGS)
+	@$(PY) -m demo $(ARGS)
 
 clean:
 	rm -rf .venv .venv-* .durable .pytest_cache node_modules

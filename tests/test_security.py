@@ -24,6 +24,8 @@ FOREIGN = {
     "foreign Host with loopback port": ({"host": "evil.example:7071"}, 421),
     "foreign Origin": ({"origin": "http://evil.example"}, 403),
     "opaque Origin": ({"origin": "null"}, 403),
+    "malformed Origin": ({"origin": "http://[::1"}, 403),
+    "malformed Host": ({"host": "[::1"}, 421),
 }
 TEXT_PLAIN = ({"content-type": "text/plain"}, 415)
 ATTACKS = {**FOREIGN, "text/plain body": TEXT_PLAIN}

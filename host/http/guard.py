@@ -77,7 +77,10 @@ class RequestGuard:
         return authority in self._authorities or _hostname(authority) in self._hostnames
 
     def _origin_allowed(self, origin: str) -> bool:
-        parts = urlsplit(origin)
+        try:
+            parts = urlsplit(origin)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            return False
         return parts.scheme in ("http", "https") and bool(parts.netloc) and self._host_allowed(parts.netloc)
 
     def refusal(self, headers: Headers) -> Refusal | None:
