@@ -42,7 +42,7 @@ class Bench:
 
     async def wait_done(self, instance_id: str) -> str:
         while True:
-            row = self.engine.get_instance(instance_id)
+            row = await self.engine.get_instance(instance_id)
             if row.is_terminal:
                 return row.status
             await self.engine.wait_for_change(instance_id, 1.0)
@@ -75,7 +75,7 @@ async def waiting(bench: Bench, n: int, sample: int = 200) -> dict[str, float]:
     ids = []
     for batch in range(0, n, 500):
         ids += await asyncio.gather(*(bench.engine.start_new("wait_event") for _ in range(min(500, n - batch))))
-    while any(bench.engine.get_instance(i).status == "Pending" for i in ids[-50:]):
+    while "Pending" in [(await bench.engine.get_instance(i)).status for i in ids[-50:]]:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
     cpu0, wall0 = os.times(), time.perf_counter()

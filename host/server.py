@@ -1,6 +1,7 @@
 """Assemble the local host: one process, one event loop, the app's functions behind Azure's URLs."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -30,6 +31,7 @@ from host.mcp.transport import jsonrpc_error
 from host.state_folder import create_private_file, make_private_folder
 
 log = logging.getLogger("host")
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 class LocalHost:
@@ -72,6 +74,16 @@ class LocalHost:
                                refusal_response)
 
     async def ping(self, _request) -> JSONResponse:
+        """Health: 200 while the host serves; 503 with the reason while its state database cannot be written
+        (a full disk), after one write probe so that freed space shows at once (issue 8, item 6)."""
+        if self.engine.fault is not None:
+            try:
+                await asyncio.wait_for(self.store.probe(), PROBE_TIMEOUT_SECONDS)
+            except Exception:  # still failing (or slow): report the fault
+                pass
+        if self.engine.fault is not None:
+            return JSONResponse({"state": "Error", "errors": [f"The state database cannot be written: "
+                                                              f"{self.engine.fault}"]}, status_code=503)
         return JSONResponse({"state": "Running"})
 
     def serve(self, sock: socket.socket) -> None:

@@ -25,3 +25,8 @@ class InstanceExists(EngineError):
 
 class PayloadTooLarge(EngineError):
     """An input, output or event over the configured payload limit."""
+
+
+class StoreUnavailable(EngineError):
+    """The state database could not be written (a full disk, an I/O error): nothing of the request was saved.
+    The host keeps serving and recovers by itself once writes succeed again (issue 8, item 6)."""

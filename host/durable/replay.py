@@ -1,10 +1,18 @@
-"""Run one orchestrator episode through the Durable SDK's own replay code.
+"""Run an orchestrator through the Durable SDK's own replay code, and say what it asks for next.
 
-This is what the worker's `Orchestrator.handle` does, except that we keep the SDK's context
-object: its task table tells us exactly which sequence ids the code allocated, including the
-hidden ids of retry timers and re-attempts, so new work gets the ids the SDK expects
-(reference/durable-protocol.md §1.7, strategy B). Runs in a worker thread: the OpenAI Agents
-integration calls `Runner.run_sync`, which refuses to run under an event loop.
+This is what the worker's `Orchestrator.handle` does, except that we keep the SDK's context object:
+its task table tells us exactly which sequence ids the code allocated, including the hidden ids of retry
+timers and re-attempts, so new work gets the ids the SDK expects (reference/durable-protocol.md §1.7,
+strategy B). Runs in a worker thread: the OpenAI Agents integration calls `Runner.run_sync`, which
+refuses to run under an event loop.
+
+Azure replays an out-of-process orchestrator from the start of its history on every episode, which costs
+O(n^2) over a long job. Like the extension's extended sessions, a session is kept between episodes when
+that is safe and is fed only each episode's new events (`feed`), with work proportional to them: a plain
+generator orchestrator stays suspended in the SDK's executor, and the SDK's OpenAI agent wrapper runs its
+agent on a thread that waits for the next result (`agent_session`). Anything else - an orchestrator that
+returns a generator from a plain function, say - is replayed whole on every episode, as on Azure. A new
+session (a restart, an eviction from the host's cache) always starts with a full replay (`replay`).
 """
 from __future__ import annotations
 
@@ -31,10 +39,13 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import (
 )
 from dateutil.parser import parse as parse_datetime
 
+from host.durable.agent_session import live_agent_orchestrator
 from host.durable.events import EventType
 
-OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 ACTIVITY_ACTIONS = {0: "activity", 1: "activity", 2: "suborchestration", 3: "suborchestration", 5: "timer", 8: "http"}
+CONTINUE_AS_NEW_ACTION = 4
+ENTITY_ACTIONS = (7, 9)
+ENTITIES_UNSUPPORTED = "Durable entities are not supported by the local host"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 
 # A completion the code never asked for is how the SDK sees a changed orchestrator; we detect
@@ -58,10 +69,12 @@ class NewWork:
 
 @dataclass
 class EpisodeResult:
+    """What the orchestrator code decided in one episode (the SDK's OrchestratorState, read directly)."""
+
     done: bool = False
     output: Any = None
     error: str | None = None
-    custom_status: Any = None
+    custom_status: Any = None  # None when the code set none, or a falsy one (the SDK drops those)
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
     new_work: list[NewWork] = field(default_factory=list)
@@ -79,20 +92,14 @@ def orchestrator_function(handle: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class OrchestratorSession:
-    """One orchestration's SDK state, kept between episodes when that is safe.
-
-    Azure replays an out-of-process orchestrator from the start of its history on every
-    episode, which costs O(n^2) over a long chain. Like the extension's extended sessions, a
-    plain generator orchestrator is kept suspended and fed only the new events; on a cache miss
-    (restart, eviction) it is rebuilt by a full replay. Orchestrators that are not plain
-    generators (the OpenAI Agents wrapper peeks at the history and re-runs its agent loop on
-    every replay) always get a full replay.
-    """
+    """One orchestration's SDK state; `reusable` when it can be fed episode by episode."""
 
     def __init__(self, handle: Callable[..., Any], *, instance_id: str, parent_instance_id: str | None,
                  input_value: Any, head: list[dict[str, Any]]):
         self.function = orchestrator_function(handle)
-        self.reusable = inspect.isgeneratorfunction(self.function)
+        self._live = live_agent_orchestrator(self.function)
+        self.reusable = self._live is not None or inspect.isgeneratorfunction(self.function)
+        self.holds_thread = self._live is not None
         self.instance_id = instance_id
         self.ctx = DurableOrchestrationContext(
             history=head,
@@ -108,101 +115,98 @@ class OrchestratorSession:
         )
         self.ctx._input_expected_type = getattr(handle, "_df_input_type", None)
         self.executor = TaskOrchestrationExecutor()
-        self.allocated: dict[int, TaskBase] = {}
-        self.described: set[int] = set()
+        self._allocated: set[int] = set()
+        self._fresh: list[TaskBase] = []  # tasks given a sequence id since the last episode, in id order
+        self._actions_seen = 0
         original_add = self.ctx._add_to_open_tasks
 
         def record(task: TaskBase) -> None:
             original_add(task)
-            _collect(task, self.allocated)
+            _collect(task, self._allocated, self._fresh)
 
         self.ctx._add_to_open_tasks = record  # type: ignore[method-assign]
 
     def replay(self, events: list[HistoryEvent], now: float, scheduled: dict[int, dict[str, Any]]) -> EpisodeResult:
-        """Run the code from the start over the whole history (what Azure does every episode)."""
+        """Run the code from the start over the whole history (what Azure does every episode);
+        `scheduled` indexes every scheduling event of the history by task id."""
         self.ctx._histories = events
         try:
-            state_json = self.executor.execute(self.ctx, self.ctx.histories, self.function)
-        except Exception as exc:  # the SDK reports orchestrator failures by raising
-            return self._result(_failed_state(exc), now, scheduled, check_history=True)
-        return self._result(json.loads(state_json), now, scheduled, check_history=True)
+            self.executor.execute(self.ctx, self.ctx.histories, self._live or self.function)
+        except Exception:  # the SDK reports an orchestrator's failure by raising; it is in executor.exception
+            if self.executor.exception is None:
+                raise
+        return self._result(now, scheduled, check_history=True)
 
-    def feed(self, new_events: list[HistoryEvent], now: float, scheduled: dict[int, dict[str, Any]]) -> EpisodeResult:
+    def feed(self, new_events: list[HistoryEvent], now: float, open_tasks: dict[int, dict[str, Any]]) -> EpisodeResult:
         """Resume the suspended code with this episode's events only."""
         executor = self.executor
         executor._is_processing_new_events = True
+        history = self.ctx._histories
         for event in new_events:
-            self.ctx._histories.append(event)
+            history.append(event)
             executor.process_event(event)
             if executor.has_execution_completed:
                 break
-        try:
-            state = json.loads(executor.get_orchestrator_state_str())
-        except Exception as exc:
-            state = _failed_state(exc)
-        return self._result(state, now, scheduled, check_history=False)
+        return self._result(now, open_tasks, check_history=False)
 
-    def _result(self, state: dict[str, Any], now: float, scheduled: dict[int, dict[str, Any]],
-                check_history: bool) -> EpisodeResult:
-        if check_history:
-            stray = sorted(k for k in self.ctx.deferred_tasks if isinstance(k, int))
-            if stray and not state.get("error") and not state.get("isDone"):
+    def close(self) -> None:
+        """Drop the session (ends a live agent's thread)."""
+        if self._live is not None:
+            self._live.close()
+
+    def _result(self, now: float, scheduled: dict[int, dict[str, Any]], check_history: bool) -> EpisodeResult:
+        executor, ctx = self.executor, self.ctx
+        if executor.output is not None:  # as the SDK's get_orchestrator_state_str: an output must be JSON
+            try:
+                json.dumps(executor.output)
+            except Exception as exc:
+                executor.output, executor.exception = None, exc
+        error = None
+        if executor.exception is not None:
+            error = str(executor.exception) or str(type(executor.exception))
+        elif check_history:
+            stray = sorted(k for k in ctx.deferred_tasks if isinstance(k, int))
+            if stray and not executor.orchestration_invocation_succeeded:
                 raise NonDeterminismError(
                     f"Non-Deterministic workflow detected: the history records the completion of task(s) {stray}, "
                     f"which the orchestrator code no longer schedules. Was the code changed while an instance "
                     f"was running?"
                 )
-        result = EpisodeResult(error=state.get("error"), done=bool(state.get("isDone")), output=state.get("output"),
-                               custom_status=state.get("customStatus"))
-        for action in _flatten(state.get("actions") or []):
-            if action.get("actionType") == 4:
-                result.continue_as_new = True
-                result.continue_as_new_input = action.get("input")
-            elif action.get("actionType") in (7, 9):
-                result.error = result.error or "Durable entities are not supported by the local host"
+        result = EpisodeResult(done=executor.orchestration_invocation_succeeded, output=executor.output,
+                               error=error, custom_status=ctx.custom_status or None)
+        actions = ctx._action_payload_v2
+        for action in actions[self._actions_seen:]:
+            kind = action.action_type
+            if kind == CONTINUE_AS_NEW_ACTION:
+                result.continue_as_new, result.continue_as_new_input = True, action.input_
+            elif kind in ENTITY_ACTIONS:
+                result.error = result.error or ENTITIES_UNSUPPORTED
+        self._actions_seen = len(actions)
+        fresh, self._fresh = self._fresh, []
         if result.error is None:
-            result.new_work = self._new_work(scheduled, now, check_history)
+            result.new_work = self._new_work(fresh, scheduled, now, check_history)
         return result
 
-    def _new_work(self, scheduled: dict[int, dict[str, Any]], now: float, check_history: bool) -> list[NewWork]:
+    def _new_work(self, fresh: list[TaskBase], scheduled: dict[int, dict[str, Any]], now: float,
+                  check_history: bool) -> list[NewWork]:
         work: list[NewWork] = []
-        for task_id in sorted(self.allocated.keys() - self.described):
-            task = self.allocated[task_id]
-            if task_id in scheduled:
+        for task in fresh:
+            if task.id in scheduled:
                 if check_history:
-                    _check_matches(_describe(task, self.instance_id, now), scheduled[task_id])
-                self.described.add(task_id)
+                    _check_matches(_describe(task, self.instance_id, now), scheduled[task.id])
                 continue
-            if task.state is not TaskState.RUNNING:
-                continue
-            work.append(_describe(task, self.instance_id, now))
+            if task.state is TaskState.RUNNING:
+                work.append(_describe(task, self.instance_id, now))
         return work
 
 
-def _failed_state(exc: Exception) -> dict[str, Any]:
-    message = str(exc)
-    if OUT_OF_PROC_MARKER in message:
-        return json.loads(message.split(OUT_OF_PROC_MARKER, 1)[1])
-    return {"isDone": False, "error": message or type(exc).__name__}
-
-
-def _collect(task: TaskBase, allocated: dict[int, TaskBase]) -> None:
+def _collect(task: TaskBase, allocated: set[int], fresh: list[TaskBase]) -> None:
     if isinstance(task, CompoundTask):
         for child in task.children:
-            _collect(child, allocated)
-    elif isinstance(task, AtomicTask) and isinstance(task.id, int) and task.id >= 0:
-        allocated.setdefault(task.id, task)
-
-
-def _flatten(actions: list[Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for item in actions:
-        if isinstance(item, list):
-            out.extend(_flatten(item))
-        elif isinstance(item, dict):
-            out.append(item)
-            out.extend(_flatten(item.get("compoundActions") or []))
-    return out
+            _collect(child, allocated, fresh)
+    elif isinstance(task, AtomicTask) and isinstance(task.id, int) and task.id >= 0 and task.id not in allocated:
+        allocated.add(task.id)
+        fresh.append(task)
 
 
 def _describe(task: TaskBase, instance_id: str, now: float) -> NewWork:
@@ -232,7 +236,13 @@ def _describe(task: TaskBase, instance_id: str, now: float) -> NewWork:
     if kind == "activity":
         return NewWork(task.id, "activity", name=data.get("functionName", ""), input=data.get("input"),
                        retry_of=retry_of)
+    if data.get("actionType") in ENTITY_ACTIONS:
+        raise UnsupportedFeature(ENTITIES_UNSUPPORTED)
     raise NonDeterminismError(f"task {task.id}: unsupported action type {data.get('actionType')}")
+
+
+class UnsupportedFeature(Exception):
+    """The code uses a Durable feature the local host does not provide."""
 
 
 def _check_matches(item: NewWork, recorded: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from host.durable.errors import (
     InstanceExists,
     InstanceNotFound,
     PayloadTooLarge,
+    StoreUnavailable,
     UnknownFunction,
 )
 from host.durable.store import InstanceRow
@@ -46,7 +47,7 @@ DEFAULT_POLLING_SECONDS = 1.0
 MIN_POLLING_SECONDS = 0.1  # pollingInterval=0 was a busy loop (issue 9 item 5)
 # How the Durable extension answers each refused operation (HttpApiHandler.cs).
 ERROR_STATUS = {UnknownFunction: 400, InstanceNotFound: 404, InstanceEnded: 410, InstanceExists: 409,
-                PayloadTooLarge: 413}
+                PayloadTooLarge: 413, StoreUnavailable: 503}
 
 
 def format_time(ts: float) -> str:
@@ -204,7 +205,7 @@ class ManagementApi:
         if timeout:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                row = self.engine.get_instance(instance_id)
+                row = await self.engine.get_instance(instance_id)
                 if row is not None and row.is_terminal:
                     return self._finished_response(row)
                 await self.engine.wait_for_change(instance_id, min(interval, max(0.0, deadline - time.monotonic())))
@@ -217,14 +218,14 @@ class ManagementApi:
 
     async def get_status(self, request: Request) -> Response:
         instance_id = request.path_params["instance_id"]
-        row = self.engine.get_instance(instance_id)
+        row = await self.engine.get_instance(instance_id)
         if row is None:
             return Response(status_code=404)
         params = request.query_params
         history = None
         show_input = _truthy(params.get("showInput"), True)
         if _truthy(params.get("showHistory")) and row.status != "Pending":
-            history = management_history(self.engine.get_history(instance_id), show_input,
+            history = management_history(await self.engine.get_history(instance_id), show_input,
                                          _truthy(params.get("showHistoryOutput")))
         payload = status_payload(row, show_input, history)
         if row.status in RUNNING_STATUSES:
@@ -239,7 +240,7 @@ class ManagementApi:
         statuses = _statuses(params.get("runtimeStatus"))
         top = _top(params.get("top"))
         after = _decode_token(request.headers.get("x-ms-continuation-token"))
-        rows = self.engine.store.query_instances(
+        rows = await self.engine.query_instances(
             statuses, parse_time(params.get("createdTimeFrom")), parse_time(params.get("createdTimeTo")),
             params.get("instanceIdPrefix"), after, top + 1)
         headers = {}
