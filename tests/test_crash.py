@@ -7,8 +7,10 @@ import json
 import time
 import uuid
 
+import httpx
 import pytest
 
+from host.durable.faults import CRASH_AT
 from testing.durable_http import DurableHttp, ledger_counts
 from testing.host_process import TEST_APPS as APPS
 from testing.host_process import HostProcess
@@ -133,5 +135,32 @@ def test_code_changed_under_a_running_instance_fails_it_clearly(tmp_path):
         assert "Non-Deterministic workflow detected" in status["output"]
         other = api.start("chain", 2)
         assert api.wait(other)["output"] == [0, 1]
+    finally:
+        host.stop()
+
+
+def test_kill_inside_a_rewind_leaves_the_instance_failed_and_rewindable(tmp_path):
+    """Issue 8 item 7: a rewind is one transaction. The host kills itself between rewriting the history and
+    re-arming the failed step; after the restart the instance is still Failed (not Running with nothing
+    to run, as when these were two transactions), and a second rewind finishes it without re-running steps."""
+    run = f"rewind-crash-{uuid.uuid4().hex[:6]}"
+    flag = tmp_path / "flag"
+    host = HostProcess(APPS / "durable_app", tmp_path / "state",
+                       env={"STEP_LEDGER": str(tmp_path / "ledger.txt"), CRASH_AT: "rewind:history-rewritten"}).start()
+    api = DurableHttp(host)
+    try:
+        instance_id = api.start("guarded", {"run": run, "flag": str(flag)})
+        assert api.wait(instance_id)["runtimeStatus"] == "Failed"
+        flag.write_text("ok")
+        with pytest.raises(httpx.HTTPError):
+            api.post(instance_id, "rewind")
+        assert host.proc.wait(timeout=30) == -9, "the crash point was not reached"
+        del host.env[CRASH_AT]
+        host.start()
+        assert api.status(instance_id)["runtimeStatus"] == "Failed"
+        assert api.post(instance_id, "rewind").status_code == 202
+        status = api.wait(instance_id)
+        assert status["runtimeStatus"] == "Completed" and status["output"] == [0, 1, "guard passed", 2]
+        assert ledger_counts(host, run) == {0: 1, 1: 1, 2: 1}
     finally:
         host.stop()

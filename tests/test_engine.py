@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -107,6 +108,53 @@ def test_terminate_records_the_reason(api):
     assert status["runtimeStatus"] == "Terminated" and status["output"] == "no longer needed"
     assert api.post(instance_id, "terminate", reason="again").status_code == 410
     assert api.raise_event(instance_id, "go", 1).status_code == 410
+
+
+def ledger_lines(host: HostProcess, run: str) -> list[str]:
+    path = Path(host.env["STEP_LEDGER"])
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line.rpartition(":")[2] for line in lines if line.rpartition(":")[0] == run]
+
+
+def wait_for_ledger(host: HostProcess, run: str, entry: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while entry not in ledger_lines(host, run):
+        assert time.time() < deadline, f"{run}: no {entry!r} in the ledger after {timeout}s: {ledger_lines(host, run)}"
+        time.sleep(0.05)
+
+
+def test_terminate_cancels_the_running_async_activity(durable_host, api):
+    """Issue 9 item 8: a terminated job's in-flight async work stops (on Azure it would run to its end)."""
+    run = f"slow-{uuid.uuid4().hex[:8]}"
+    instance_id = api.start("waits_on_slow_activity", {"run": run, "seconds": 600})
+    wait_for_ledger(durable_host, run, "started")
+    assert api.post(instance_id, "terminate", reason="stop it").status_code == 202
+    assert api.wait(instance_id)["runtimeStatus"] == "Terminated"
+    wait_for_ledger(durable_host, run, "cancelled")
+    assert "finished" not in ledger_lines(durable_host, run)
+
+
+def test_purge_cancels_the_running_async_activity(durable_host, api):
+    run = f"slow-{uuid.uuid4().hex[:8]}"
+    instance_id = api.start("waits_on_slow_activity", {"run": run, "seconds": 600})
+    wait_for_ledger(durable_host, run, "started")
+    assert api.client.delete(f"{api.base}/instances/{instance_id}").status_code == 200
+    wait_for_ledger(durable_host, run, "cancelled")
+    assert api.client.get(f"{api.base}/instances/{instance_id}").status_code == 404
+
+
+def test_a_custom_status_over_azures_16_kb_fails_the_orchestration(api):
+    """Azure counts the custom status as UTF-16 JSON in whole KB and fails the orchestration over 16 KB."""
+    instance_id = api.start("sets_custom_status", {"text": "\u00e9", "count": 8500})  # 17,004 bytes: 16 KB
+    status = api.wait_for_custom_status(instance_id, lambda s: s["customStatus"] is not None)
+    assert status["runtimeStatus"] == "Running" and len(status["customStatus"]) == 8500
+    assert api.raise_event(instance_id, "go", 1).status_code == 202
+    assert api.wait(instance_id)["output"] == "done"
+    instance_id = api.start("sets_custom_status", {"text": "\u00e9", "count": 9000})  # 18,004 bytes: 17 KB
+    status = api.wait(instance_id)
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"] == ("Orchestrator function 'sets_custom_status' failed: The UTF-16 size of the "
+                                "JSON-serialized payload must not exceed 16 KB. The current payload size is 17 KB.")
 
 
 def test_rewind_continues_from_the_failure_without_rerunning_steps(durable_host, api, tmp_path):

@@ -3,6 +3,7 @@
 Activities that have effects append a line to a ledger file (STEP_LEDGER), so crash tests can
 count how many times each step really ran.
 """
+import asyncio
 import json
 import os
 import time
@@ -265,3 +266,30 @@ def counter_loop(context: df.DurableOrchestrationContext):
 def http_caller(context: df.DurableOrchestrationContext):
     response = yield context.call_http("GET", context.get_input())
     return {"status": response["statusCode"], "content": response["content"]}
+
+
+@app.orchestration_trigger(context_name="context")
+def sets_custom_status(context: df.DurableOrchestrationContext):
+    """Sets a custom status of `count` times `text`, then waits for `go` (Azure's 16 KB limit)."""
+    spec = context.get_input()
+    context.set_custom_status(spec["text"] * spec["count"])
+    yield context.wait_for_external_event("go")
+    return "done"
+
+
+@app.activity_trigger(input_name="spec")
+async def slow_async(spec: dict) -> str:
+    """Sleeps; says in the ledger when it starts, is cancelled, or ends."""
+    ledger(f"{spec['run']}:started")
+    try:
+        await asyncio.sleep(spec["seconds"])
+    except asyncio.CancelledError:
+        ledger(f"{spec['run']}:cancelled")
+        raise
+    ledger(f"{spec['run']}:finished")
+    return "slept"
+
+
+@app.orchestration_trigger(context_name="context")
+def waits_on_slow_activity(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("slow_async", context.get_input()))
