@@ -8,8 +8,9 @@ import json
 import time
 from pathlib import Path
 
+import agents.run
 import pytest
-from agents import ModelResponse, Usage
+from agents import ModelResponse, Usage, set_tracing_disabled
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
 import host.durable.replay as replay
@@ -24,6 +25,7 @@ from testing.host_process import TEST_APPS, HostProcess
 from testing.inprocess import load_test_app
 
 APP = load_test_app("agent_app")
+set_tracing_disabled(True)
 
 
 @pytest.fixture(autouse=True)
@@ -92,14 +94,32 @@ def test_the_agent_runs_once_for_all_its_turns(agent_ledger):
     assert bodies(agent_ledger, "a1") == 1, "the agent was replayed instead of kept alive"
 
 
-def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, monkeypatch):
-    kept, messages = new_instance("relay", "hello", "kept")
-    kept_history = [e for d in run_relay(kept, messages, ["one", "two", "three"]) for e in d.history]
+def answer_everything(state: InstanceState, messages: list[Message]) -> list[EpisodeDecisions]:
+    """Run the instance to its end: each model call is answered "answer <task id>", any other activity
+    "<name> done"."""
+    episodes = [step(state, messages)]
+    while not episodes[-1].finished:
+        (activity,) = episodes[-1].activities
+        if activity.name == "run_model":
+            message = model_answer(episodes[-1], text=f"answer {activity.task_id}")
+        else:
+            message = Message(he.task_completed(time.time(), activity.task_id, dumps(f"{activity.name} done")),
+                              activity=activity)
+        episodes.append(step(state, [message]))
+    return episodes
+
+
+@pytest.mark.parametrize("name,episodes", [("relay", 4), ("plan_then_act", 4)])
+def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, monkeypatch, name, episodes):
+    kept, messages = new_instance(name, "hello", "kept")
+    kept_run = answer_everything(kept, messages)
     monkeypatch.setattr(replay, "live_agent_orchestrator", lambda fn: None)  # the SDK's wrapper, replayed
-    replayed, messages = new_instance("relay", "hello", "replayed")
-    replayed_history = [e for d in run_relay(replayed, messages, ["one", "two", "three"]) for e in d.history]
-    assert comparable(kept_history) == comparable(replayed_history)
-    assert bodies(agent_ledger, "kept") == 1 and bodies(agent_ledger, "replayed") == 4
+    monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)  # it replaces it
+    replayed, messages = new_instance(name, "hello", "replayed")
+    replayed_run = answer_everything(replayed, messages)
+    assert comparable([e for d in kept_run for e in d.history]) == comparable([e for d in replayed_run for e in d.history])
+    assert kept_run[-1].row.output == replayed_run[-1].row.output
+    assert bodies(agent_ledger, "kept") == 1 and bodies(agent_ledger, "replayed") == episodes == len(replayed_run)
 
 
 def test_a_new_session_picks_up_a_history_the_kept_agent_wrote(agent_ledger):

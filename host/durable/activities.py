@@ -10,6 +10,7 @@ its result is dropped. On Azure a terminated instance's activities run to comple
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import traceback
 from typing import Any, Callable
@@ -19,16 +20,19 @@ from azure.functions import meta
 from host.durable import events as he
 from host.durable.config import EngineConfig
 from host.durable.episode import Message
+from host.durable.handoff import ThreadToLoop
 from host.durable.http_activity import run_http_activity
 from host.durable.model import PendingActivity
 from host.durable.replay import HTTP_ACTIVITY
+from host.durable.workers import WorkerThreads
 from host.functions.invoker import FunctionInvoker
-from host.functions.loader import LoadedApp
+from host.functions.loader import AppFunction, LoadedApp
 
 
 class ActivityRunner:
-    """Runs activities on the event loop (async ones) or the function threads (sync ones), at most
-    `max_concurrent_activities` at a time, and delivers each outcome with `deliver(instance_id, message)`."""
+    """Runs activities - sync ones on worker threads (where no event loop runs), async ones on the event loop,
+    at most `max_concurrent_activities` of those at a time - and delivers each outcome with
+    `deliver(instance_id, message)`."""
 
     def __init__(self, app: LoadedApp, invoker: FunctionInvoker, config: EngineConfig,
                  deliver: Callable[[str, Message], None]):
@@ -36,25 +40,34 @@ class ActivityRunner:
         self.invoker = invoker
         self.config = config
         self._deliver = deliver
+        self._threads = WorkerThreads(config.activity_threads, "activities")
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: ThreadToLoop[Message] | None = None
         self._running: dict[str, set[asyncio.Task]] = {}
 
     def start(self, activities: list[PendingActivity]) -> None:
-        if self._slots is None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
             self._slots = asyncio.Semaphore(self.config.max_concurrent_activities)
-        loop = asyncio.get_running_loop()
+            self._done = ThreadToLoop(self._loop, self._finished_in_threads)
         for item in activities:
-            task = loop.create_task(self._run(item))
+            function = self.app.activity(item.name) if item.name != HTTP_ACTIVITY else None
+            if function is not None and not inspect.iscoroutinefunction(function.user_function):
+                self._threads.submit(self._run_in_thread, item, function)
+                continue
+            task = self._loop.create_task(self._run(item))
             tasks = self._running.setdefault(item.instance_id, set())
             tasks.add(task)
             task.add_done_callback(lambda done, key=item.instance_id: self._finished(key, done))
 
     def stop(self, instance_id: str) -> None:
-        """Cancel the instance's running activities (a sync one's thread runs on; its result is dropped)."""
+        """Cancel the instance's running async activities; a sync one's thread runs on, its result is dropped."""
         for task in self._running.pop(instance_id, ()):
             task.cancel()
 
     async def close(self) -> None:
+        self._threads.close()
         tasks = [task for running in self._running.values() for task in running]
         self._running.clear()
         for task in tasks:
@@ -75,6 +88,23 @@ class ActivityRunner:
             event = await execute_activity(self.app, self.invoker, item, self.config.max_payload_bytes)
         self._deliver(item.instance_id, Message(event, activity=item))
 
+    def _run_in_thread(self, item: PendingActivity, function: AppFunction) -> None:
+        try:
+            value = self.invoker.call(function, decode_input(item.input))
+            if inspect.isawaitable(value):  # a sync function that returns a coroutine: it runs on the loop
+                assert self._loop is not None
+                value = asyncio.run_coroutine_threadsafe(_awaited(value), self._loop).result()
+            event = completed_event(item, function, value, self.config.max_payload_bytes)
+        except Exception as exc:
+            event = failed_event(item, function, exc)
+        assert self._done is not None
+        self._done.post(Message(event, activity=item))
+
+    def _finished_in_threads(self, messages: list[Message]) -> None:
+        for message in messages:
+            assert message.activity is not None
+            self._deliver(message.activity.instance_id, message)
+
 
 async def execute_activity(app: LoadedApp, invoker: FunctionInvoker, item: PendingActivity,
                            max_payload_bytes: int) -> dict[str, Any]:
@@ -89,17 +119,32 @@ async def execute_activity(app: LoadedApp, invoker: FunctionInvoker, item: Pendi
                               f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function.",
                               "")
     try:
-        value = await invoker.invoke(function, decode_input(item.input))
-        result = encode_result(value)
+        return completed_event(item, function, await invoker.invoke(function, decode_input(item.input)),
+                               max_payload_bytes)
     except Exception as exc:
-        return he.task_failed(time.time(), item.task_id, f"Activity function '{function.durable_name}' failed: {exc}",
-                              "".join(traceback.format_exception_only(type(exc), exc)).strip())
+        return failed_event(item, function, exc)
+
+
+def completed_event(item: PendingActivity, function: AppFunction, value: Any, max_payload_bytes: int) -> dict[str, Any]:
+    """TaskCompleted with the result as the worker encodes it, or TaskFailed if it is over the payload limit
+    (raises if the value cannot be encoded, as the worker fails the activity then)."""
+    result = encode_result(value)
     size = 0 if result is None else len(result.encode())
     if size > max_payload_bytes:
         return he.task_failed(time.time(), item.task_id,
                               f"Activity function '{function.durable_name}' failed: its result is {size} bytes, "
                               f"over the local host's limit of {max_payload_bytes} bytes", "")
     return he.task_completed(time.time(), item.task_id, result)
+
+
+def failed_event(item: PendingActivity, function: AppFunction, exc: Exception) -> dict[str, Any]:
+    """TaskFailed with the Durable extension's wording."""
+    return he.task_failed(time.time(), item.task_id, f"Activity function '{function.durable_name}' failed: {exc}",
+                          "".join(traceback.format_exception_only(type(exc), exc)).strip())
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
 
 
 _CONVERTER = meta.get_binding_registry().get("activityTrigger")

@@ -132,16 +132,20 @@ class AgentRun:
             self.close()
 
     def _drive(self, outcome: tuple[str, Any]) -> Generator[Any, Any, Any]:
-        """The generator case of `execute_orchestrator_function`: forward values and errors to the app's generator."""
-        outcome = yield from self._through_parks(outcome)
-        if outcome[0] == _RAISE:
-            raise outcome[1]
-        if outcome[0] == _RETURN:
-            yield from self._queued()
-            return TaskTracker._durable_serializer(outcome[1])
-        value = outcome[1]
-        yield from self._queued()
+        """The generator case of `execute_orchestrator_function`: forward values and errors to the app's
+        generator (an error of a task answered from history before its first yield is not forwarded)."""
+        forwarding = False
         while True:
+            outcome = yield from self._through_parks(outcome)
+            if outcome[0] == _RAISE:
+                raise outcome[1]
+            if outcome[0] == _RETURN:
+                yield from self._queued()
+                return TaskTracker._durable_serializer(outcome[1])
+            value = outcome[1]
+            if not forwarding:
+                yield from self._queued()
+                forwarding = True
             try:
                 yield from self._queued()
                 sent = yield value
@@ -151,13 +155,6 @@ class AgentRun:
                 outcome = self._step("throw", exc)
             else:
                 outcome = self._step("send", sent)
-            outcome = yield from self._through_parks(outcome)
-            if outcome[0] == _RAISE:
-                raise outcome[1]
-            if outcome[0] == _RETURN:
-                yield from self._queued()
-                return TaskTracker._durable_serializer(outcome[1])
-            value = outcome[1]
 
     def _through_parks(self, outcome: tuple[str, Any]) -> Generator[Any, Any, tuple[str, Any]]:
         """While the agent waits for a task's result: yield that task (after the ones answered from

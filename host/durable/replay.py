@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import azure.durable_functions.models.DurableOrchestrationContext as sdk_context
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
@@ -40,7 +41,7 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import (
 from dateutil.parser import parse as parse_datetime
 
 from host.durable.agent_session import live_agent_orchestrator
-from host.durable.events import EventType
+from host.durable.events import EventType, to_sdk_event
 
 ACTIVITY_ACTIONS = {0: "activity", 1: "activity", 2: "suborchestration", 3: "suborchestration", 5: "timer", 8: "http"}
 CONTINUE_AS_NEW_ACTION = 4
@@ -51,6 +52,20 @@ HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 # A completion the code never asked for is how the SDK sees a changed orchestrator; we detect
 # that ourselves (below), so its warning is noise.
 warnings.filterwarnings("ignore", message="Potential duplicate Task completion")
+
+# Two costs the SDK pays per new orchestration session, paid once here (issue 10, item 3): its context parses
+# the events it is built with by dateutil (it gets the host's events instead: ISO 8601 in UTC, parsed when
+# read), and its executor builds a namedtuple class (a new executor takes the prototype's table).
+sdk_context.HistoryEvent = lambda **data: to_sdk_event(data)
+_EXECUTOR_PROTOTYPE = TaskOrchestrationExecutor()
+
+
+def _new_executor() -> TaskOrchestrationExecutor:
+    executor = TaskOrchestrationExecutor.__new__(TaskOrchestrationExecutor)
+    executor.event_to_SetTaskValuePayload = _EXECUTOR_PROTOTYPE.event_to_SetTaskValuePayload
+    executor.task_completion_events = _EXECUTOR_PROTOTYPE.task_completion_events
+    executor.initialize()
+    return executor
 
 
 @dataclass
@@ -114,7 +129,7 @@ class OrchestratorSession:
             defaultHttpAsyncRequestSleepTimeMillseconds=30000,
         )
         self.ctx._input_expected_type = getattr(handle, "_df_input_type", None)
-        self.executor = TaskOrchestrationExecutor()
+        self.executor = _new_executor()
         self._allocated: set[int] = set()
         self._fresh: list[TaskBase] = []  # tasks given a sequence id since the last episode, in id order
         self._actions_seen = 0

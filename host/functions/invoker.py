@@ -64,6 +64,7 @@ class FunctionInvoker:
         self._executor = executor
         self._directory = app_directory
         self._durable_client_binding = durable_client_binding
+        self._wants_context: dict[str, bool] = {}  # by function name: inspect.signature is slow per call
 
     def binding_arguments(self, function: AppFunction, trigger_value: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {function.trigger["name"]: trigger_value}
@@ -77,10 +78,17 @@ class FunctionInvoker:
                 raise UnsupportedBindingError(
                     f"function {function.name}: input binding type {kind!r} is not supported by the local host"
                 )
-        params = inspect.signature(function.user_function).parameters
-        if "context" in params and "context" not in kwargs:
+        wants_context = self._wants_context.get(function.name)
+        if wants_context is None:
+            wants_context = "context" in inspect.signature(function.user_function).parameters
+            self._wants_context[function.name] = wants_context
+        if wants_context and "context" not in kwargs:
             kwargs["context"] = InvocationContext(function, self._directory)
         return kwargs
+
+    def call(self, function: AppFunction, trigger_value: Any) -> Any:
+        """Run a sync function in the calling thread (a worker thread, where no event loop runs)."""
+        return function.user_function(**self.binding_arguments(function, trigger_value))
 
     async def invoke(self, function: AppFunction, trigger_value: Any) -> Any:
         kwargs = self.binding_arguments(function, trigger_value)

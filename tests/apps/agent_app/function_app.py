@@ -43,3 +43,19 @@ def shouter(context):
     ledger(f"{context.instance_id}:shouter")
     agent = Agent(name="shouter", instructions="[agent:shouter] Use the shout tool.", tools=[shout])
     return Runner.run_sync(agent, context.get_input()).final_output
+
+
+@app.activity_trigger(input_name="text")
+def echo(text: str) -> str:
+    return f"echo: {text}"
+
+
+@app.orchestration_trigger(context_name="context")
+@app.durable_openai_agent_orchestrator
+def plan_then_act(context):
+    """A generator orchestrator: an agent, an activity it yields itself, then another agent."""
+    ledger(f"{context.instance_id}:plan_then_act")
+    plan = Runner.run_sync(Agent(name="planner", instructions="[agent:planner] Plan."), context.get_input())
+    echoed = yield context.call_activity("echo", plan.final_output)
+    done = Runner.run_sync(Agent(name="doer", instructions="[agent:doer] Do it."), echoed)
+    return done.final_output
