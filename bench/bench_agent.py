@@ -1,10 +1,12 @@
-"""Benchmark: durable overhead per agent turn, and the `get_job` round trip over MCP.
+"""Benchmark: durable overhead per agent turn at 5 and 50 turns, and the `get_job` round trip over MCP.
 
-The project's app runs on the real local host (subprocess); the model is the scripted fake server
-with zero latency, so what is left is our cost: an agent of 20 turns (19 `calculate` tool calls,
-then an answer) runs durably, and the same agent runs plainly (`Runner.run`, no durability) in
-this process against the same server. Overhead per turn = (durable - plain) / 20. Then
-`get_job` is called sequentially over Streamable HTTP with the official MCP client.
+The project's app runs on the real local host (subprocess); the model is the scripted fake server with
+zero latency, so what is left is our cost. An agent of N turns (N - 1 `calculate` tool calls, then an
+answer) runs durably (`run_agent_workflow`, started through the management API so that it may take 50
+turns), and the same agent runs plainly (`Runner.run`, no durability) in this process against the same
+server, in the same run. Overhead per turn = (durable - plain) / N, from the job's history timestamps;
+the ratio durable / plain is printed beside it, and the disk's SQLite commit rate beside each figure.
+Then `get_job` is called sequentially over Streamable HTTP with the official MCP client.
 
     python -m bench.bench_agent [--runs 3] [--calls 300]
 """
@@ -16,7 +18,6 @@ import json
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -32,18 +33,19 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI
 
+from host.durable.events import parse_timestamp
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import PROJECT_ROOT, HostProcess
 
-from .figures import percentile, spread
+from .figures import percentile, spread, sqlite_commit_rate, with_disk
 
-TURNS = 20
+TURNS = (5, 50)
 MODEL = "bench-model"
 
 
-def script() -> dict:
+def script(turns: int) -> dict:
     calls = [{"tool_calls": [{"name": "calculate", "arguments": {"expression": f"{i}+1"}}]}
-             for i in range(TURNS - 1)]
+             for i in range(turns - 1)]
     return {MODEL: calls + [{"text": "done"}]}
 
 
@@ -51,28 +53,30 @@ def history_seconds(host: HostProcess, job_id: str) -> float:
     """Start to end of the job as the history records it (independent of how often we poll)."""
     response = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}",
                          params={"showHistory": "true", "code": host.durable_key})
-    events = response.json()["historyEvents"]
-    stamps = [datetime.fromisoformat(e["Timestamp"].replace("Z", "+00:00")) for e in events]  # "Z": 3.11+ only
+    stamps = [parse_timestamp(e["Timestamp"]) for e in response.json()["historyEvents"]]
     return (max(stamps) - min(stamps)).total_seconds()
 
 
-async def durable_run(client: Client, model: FakeModelServer, host: HostProcess) -> float:
+async def durable_run(http: httpx.AsyncClient, model: FakeModelServer, host: HostProcess, turns: int) -> float:
     model.reset()
-    model.script(script())
-    result = await client.call_tool("run_agent", {"task": "count", "tools": ["calculate"]})
-    job_id = json.loads(result.content[0].text)["job_id"]
+    model.script(script(turns))
+    base = f"{host.base_url}/runtime/webhooks/durabletask"
+    spec = {"task": "count", "tools": ["calculate"], "max_turns": turns + 5}
+    started = await http.post(f"{base}/orchestrators/run_agent_workflow", json=spec)
+    job_id = started.json()["id"]
     while True:
-        result = await client.call_tool("wait_for_job", {"job_id": job_id, "timeout_seconds": 30})
-        job = json.loads(result.content[0].text)
-        if job["status"] in ("completed", "failed", "canceled"):
+        status = (await http.get(f"{base}/instances/{job_id}")).json()
+        if status["runtimeStatus"] in ("Completed", "Failed", "Terminated"):
             break
-    assert job["status"] == "completed" and job["output"]["model_calls"] == TURNS, job
+        await asyncio.sleep(0.05)
+    output = json.loads(status["output"]) if isinstance(status["output"], str) else status["output"]
+    assert status["runtimeStatus"] == "Completed" and output["model_calls"] == turns, status
     return history_seconds(host, job_id)
 
 
-async def plain_run(model: FakeModelServer) -> float:
+async def plain_run(model: FakeModelServer, turns: int) -> float:
     model.reset()
-    model.script(script())
+    model.script(script(turns))
 
     @function_tool
     def calculate(expression: str) -> str:
@@ -84,7 +88,7 @@ async def plain_run(model: FakeModelServer) -> float:
     agent = Agent(name="plain", instructions="count", tools=[calculate],
                   model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client))
     start = time.perf_counter()
-    result = await Runner.run(agent, "count", max_turns=TURNS + 2)
+    result = await Runner.run(agent, "count", max_turns=turns + 2)
     elapsed = time.perf_counter() - start
     assert result.final_output == "done"
     return elapsed
@@ -102,27 +106,40 @@ async def get_job_latencies(client: Client, job_id: str, calls: int) -> list[flo
 
 async def main(runs: int, calls: int) -> None:
     set_tracing_disabled(True)
+    durable: dict[int, list[float]] = {turns: [] for turns in TURNS}
+    plain: dict[int, list[float]] = {turns: [] for turns in TURNS}
+    rates: dict[int, list[float]] = {turns: [] for turns in TURNS}
     with FakeModelServer() as model, tempfile.TemporaryDirectory() as state:
         host = HostProcess(PROJECT_ROOT, Path(state), env={
             "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "bench", "OPENAI_DEFAULT_MODEL": MODEL,
             "OPENAI_API_MODE": "chat_completions"}).start()
         try:
+            async with httpx.AsyncClient(headers={"x-functions-key": host.durable_key}, timeout=60) as http:
+                await durable_run(http, model, host, TURNS[0])  # warm-up: imports, first sessions
+                for _ in range(runs):
+                    for turns in TURNS:
+                        rates[turns].append(sqlite_commit_rate(Path(state)))
+                        durable[turns].append(await durable_run(http, model, host, turns))
+                        plain[turns].append(await plain_run(model, turns))
+                job_id = (await http.get(f"{host.base_url}/runtime/webhooks/durabletask/instances",
+                                         params={"top": 1})).json()[0]["instanceId"]
             url = f"{host.base_url}/runtime/webhooks/mcp"
             async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=60) as http:
                 async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
-                    await durable_run(client, model, host)  # warm-up: imports, first sessions
-                    durable = [await durable_run(client, model, host) for _ in range(runs)]
-                    plain = [await plain_run(model) for _ in range(runs)]
-                    listed = json.loads((await client.call_tool("list_jobs", {"limit": 1})).content[0].text)
-                    job_id = listed["jobs"][0]["job_id"]
                     await get_job_latencies(client, job_id, 50)
                     latencies = await get_job_latencies(client, job_id, calls)
         finally:
             host.stop()
-    per_turn = [(d - p) / TURNS * 1000 for d, p in zip(sorted(durable), sorted(plain))]
-    print(f"durable {TURNS}-turn agent: {spread([d * 1000 for d in durable], 'ms', 1)}; "
-          f"plain (no durability): {spread([p * 1000 for p in plain], 'ms', 1)}")
-    print(f"durable overhead per agent turn: {spread(per_turn, 'ms', 1)}  [target <= 10 ms]")
+    per_turn: dict[int, list[float]] = {}
+    for turns in TURNS:
+        per_turn[turns] = [(d - p) / turns * 1000 for d, p in zip(durable[turns], plain[turns])]
+        ratio = [d / p for d, p in zip(durable[turns], plain[turns])]
+        print(with_disk(
+            f"{turns}-turn agent: durable {spread([d * 1000 for d in durable[turns]], 'ms', 1)}, plain Runner.run "
+            f"{spread([p * 1000 for p in plain[turns]], 'ms', 1)}, durable / plain {spread(ratio, '', 2)}; "
+            f"overhead per turn {spread(per_turn[turns], 'ms', 1)} [target <= 10 ms]", rates[turns]))
+    flatness = [long / short for long, short in zip(per_turn[TURNS[1]], per_turn[TURNS[0]])]
+    print(f"per-turn overhead at {TURNS[1]} turns / at {TURNS[0]} turns: {spread(flatness, '', 2)} [target <= 1.5]")
     print(f"get_job over MCP (Streamable HTTP, {calls} sequential calls): p50 {statistics.median(latencies):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms  [target p50 <= 3 ms]")
 

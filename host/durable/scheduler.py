@@ -152,6 +152,8 @@ class Scheduler:
         self._done.post(results)
 
     def _on_done(self, batches: list[list[_Done]]) -> None:
+        if self._stopping:  # nothing of these was committed: the next start runs them again
+            return
         for results in batches:
             self._in_flight -= 1
             task = asyncio.get_running_loop().create_task(self._commit(results))
