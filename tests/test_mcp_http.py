@@ -346,3 +346,17 @@ def test_json_deeper_than_azures_limit_is_a_parse_error(http):
     assert refused.status_code == 400
     assert error_of(refused) == {"code": -32700, "message": "Parse error: JSON nested deeper than 64 levels"}
     http.assert_serving()
+
+
+@pytest.mark.parametrize("cursor", [nested(5000), "[1e999, \"x\"]", "[[1], [2]]", "1", "null"])
+def test_malformed_task_list_cursor_is_invalid_params(host, cursor):
+    """Client cursors decode through the strict parser: deep JSON used to surface as code 0 with
+    Python's RecursionError text (and a traceback in the log), an infinite time listed nothing."""
+    http = Http(host, host.mcp_key)
+    padded = base64.urlsafe_b64encode(cursor.encode()).decode()  # as the host encodes its cursors
+    answer = http.post(rpc("tasks/list", {"cursor": padded}),
+                       headers={"mcp-protocol-version": "2025-11-25"})
+    assert answer.status_code == 200
+    assert answer.json()["error"] == {"code": -32602, "message": "Invalid cursor: pass the nextCursor of tasks/list"}
+    assert "RecursionError" not in host.log()
+    assert http.post(rpc("tasks/list", {}), headers={"mcp-protocol-version": "2025-11-25"}).json()["result"]

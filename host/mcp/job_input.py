@@ -20,6 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from mcp_types._v2025_11_25 import PrimitiveSchemaDefinition
 
+from host.http.bodies import parse_json
+
 TEXT_FIELD = "input"
 MAX_DETAILS_CHARS = 8000
 _PRIMITIVE = TypeAdapter(PrimitiveSchemaDefinition)
@@ -76,7 +78,7 @@ def answer_data(request: dict[str, Any], content: Any) -> tuple[Any, str | None]
     data = content if isinstance(content, dict) else {}
     if _flat_form(request.get("schema")) is None:  # the one-field text form: its text is JSON
         try:
-            data = json.loads(str(data.get(TEXT_FIELD)))
+            data = parse_json(str(data.get(TEXT_FIELD)))
         except ValueError:
             return None, "the answer is not JSON"
     schema = request.get("schema")

@@ -30,6 +30,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.context import CallNext, HandlerResult
 from mcp.shared.exceptions import NoBackChannelError
 
+from host.http.bodies import parse_json
 from host.mcp.job_input import answer_data, elicitation_params, request_key
 from host.mcp.job_tools import WAITING, JobContract, JobTools, contract_of, status_of
 from host.mcp.tasks import CAPABILITY, EXTENSION_ID, TaskParams, Tasks, UpdateTaskParams, can_elicit, modern, \
@@ -49,7 +50,7 @@ def _state(job_id: str, key: str) -> str:
 
 def _read_state(text: Any) -> tuple[str, str] | None:
     try:
-        job_id, key = json.loads(base64.urlsafe_b64decode(str(text).encode()))
+        job_id, key = parse_json(base64.urlsafe_b64decode(str(text).encode()))
         return str(job_id), str(key)
     except (ValueError, TypeError):
         return None

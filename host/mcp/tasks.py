@@ -37,6 +37,7 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
+from host.http.bodies import parse_json
 from host.mcp.job_input import answer_data, elicitation_params, request_key
 from host.mcp.job_tools import TERMINAL, WAITING, JobContract, JobTools, result_text, status_of
 from host.mcp.task_store import TaskRecord, TaskStore
@@ -285,7 +286,7 @@ def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
     if not cursor:
         return None
     try:
-        created_at, task_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        created_at, task_id = parse_json(base64.urlsafe_b64decode(cursor.encode()))
         return float(created_at), str(task_id)
     except (ValueError, TypeError):
         raise MCPError(code=types.INVALID_PARAMS, message="Invalid cursor: pass the nextCursor of tasks/list") from None
