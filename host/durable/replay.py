@@ -16,13 +16,13 @@ session (a restart, an eviction from the host's cache) always starts with a full
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import azure.durable_functions.models.DurableOrchestrationContext as sdk_context
 from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
@@ -56,7 +56,7 @@ warnings.filterwarnings("ignore", message="Potential duplicate Task completion")
 # Two costs the SDK pays per new orchestration session, paid once here (issue 10, item 3): its context parses
 # the events it is built with by dateutil (it gets the host's events instead: ISO 8601 in UTC, parsed when
 # read), and its executor builds a namedtuple class (a new executor takes the prototype's table).
-sdk_context.HistoryEvent = lambda **data: to_sdk_event(data)
+importlib.import_module(DurableOrchestrationContext.__module__).HistoryEvent = lambda **data: to_sdk_event(data)
 _EXECUTOR_PROTOTYPE = TaskOrchestrationExecutor()
 
 

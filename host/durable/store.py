@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -117,18 +117,20 @@ class InstanceGone(Exception):
     """The instance was purged or replaced while an episode of it was running."""
 
 
-@dataclass
 class ChangeSet:
     """What one committed operation changed, for the engine to act on once it is durable."""
 
-    inbox: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)  # (instance, row id, event)
-    activities: list[PendingActivity] = field(default_factory=list)  # to run
-    timers: list[PendingTimer] = field(default_factory=list)  # to arm
-    created: list[InstanceRow] = field(default_factory=list)  # new instances, with no history yet
-    reset: set[str] = field(default_factory=set)  # cached state no longer valid (purged, replaced, rewound)
-    deleted: set[str] = field(default_factory=set)  # gone with everything pending for them (purged, replaced)
-    stopped: set[str] = field(default_factory=set)  # in-flight work must stop (terminated, purged, replaced)
-    touched: set[str] = field(default_factory=set)  # status or history changed (for watchers)
+    __slots__ = ("inbox", "activities", "timers", "created", "reset", "deleted", "stopped", "touched")
+
+    def __init__(self) -> None:
+        self.inbox: list[tuple[str, int, dict[str, Any]]] = []  # (instance, row id, event)
+        self.activities: list[PendingActivity] = []  # to run
+        self.timers: list[PendingTimer] = []  # to arm
+        self.created: list[InstanceRow] = []  # new instances, with no history yet
+        self.reset: set[str] = set()  # cached state no longer valid (purged, replaced, rewound)
+        self.deleted: set[str] = set()  # gone with everything pending for them (purged, replaced)
+        self.stopped: set[str] = set()  # in-flight work must stop (terminated, purged, replaced)
+        self.touched: set[str] = set()  # status or history changed (for watchers)
 
 
 @dataclass
@@ -553,6 +555,9 @@ def _instance_filter(
     return where, params
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, as the host stores every payload and event."""
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
