@@ -98,3 +98,72 @@ def parameter(path: Path, name: str) -> Parameter:
 def app_settings() -> list[str]:
     """The names of the settings the function app gets (function-app.bicep, `var appSettings`)."""
     return object_keys(FUNCTION_APP_BICEP, "appSettings")
+
+
+@dataclass(frozen=True)
+class ModuleUse:
+    """`module <symbol> '<path>' = ...` in `file`, with the names of the params it passes."""
+
+    file: Path
+    symbol: str
+    target: Path
+    params: tuple[str, ...]
+
+
+def _body(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The object of a declaration (also behind `= if (...)`)."""
+    for child in node.children:
+        if child.type == "object":
+            return child
+        if child.type == "if_statement":
+            return _body(child)
+    return None
+
+
+def _property(obj: tree_sitter.Node, name: str) -> tree_sitter.Node | None:
+    for prop in (c for c in obj.children if c.type == "object_property"):
+        key = prop.children[0]
+        if (string_value(key) if key.type == "string" else _text(key)) == name:
+            return prop.children[-1]
+    return None
+
+
+def modules(path: Path) -> list[ModuleUse]:
+    uses = []
+    for node in (n for n in parse(path).root_node.children if n.type == "module_declaration"):
+        symbol = next(_text(c) for c in node.children if c.type == "identifier")
+        target = path.parent / string_value(next(c for c in node.children if c.type == "string"))
+        params = _property(_body(node), "params")
+        names = tuple(_text(p.children[0]) for p in params.children if p.type == "object_property") if params else ()
+        uses.append(ModuleUse(path, symbol, target, names))
+    return uses
+
+
+def declared_parameters(path: Path) -> dict[str, bool]:
+    """Each `param` of the file -> whether it has a default."""
+    found = {}
+    for node in (n for n in parse(path).root_node.children if n.type == "parameter_declaration"):
+        name = next(_text(c) for c in node.children if c.type == "identifier")
+        found[name] = any(c.type == "=" for c in node.children)
+    return found
+
+
+def declared_outputs(path: Path) -> set[str]:
+    return {next(_text(c) for c in node.children if c.type == "identifier")
+            for node in parse(path).root_node.children if node.type == "output_declaration"}
+
+
+def output_references(path: Path) -> list[tuple[str, str]]:
+    """(symbol, output) of every `<symbol>.outputs.<output>` (or `<symbol>!.outputs...`) in the file."""
+    found = []
+
+    def visit(node: tree_sitter.Node) -> None:
+        if node.type == "member_expression" and node.children[0].type == "member_expression":
+            inner = node.children[0]
+            if inner.children[0].type == "identifier" and _text(inner.children[-1]) == "outputs":
+                found.append((_text(inner.children[0]), _text(node.children[-1])))
+        for child in node.children:
+            visit(child)
+
+    visit(parse(path).root_node)
+    return found

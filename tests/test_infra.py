@@ -47,7 +47,8 @@ READ_BY_THE_PLATFORM = {
 }
 
 # Settings Flex Consumption rejects or ignores (https://learn.microsoft.com/azure/azure-functions/
-# functions-app-settings#flex-consumption-plan-deprecations); the runtime comes from functionAppConfig.
+# functions-app-settings#flex-consumption-plan-deprecations; the runtime comes from functionAppConfig), and
+# AzureWebJobsStorage itself (a connection string: the account's shared keys are off).
 REJECTED_BY_FLEX = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME_VERSION",
                     "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
                     "SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD", "PYTHON_ISOLATE_WORKER_DEPENDENCIES",
@@ -83,6 +84,26 @@ def test_syntax_errors_are_found(tmp_path):
     broken = tmp_path / "broken.bicep"
     broken.write_text("param name string\nresource app 'Microsoft.Web/sites@2024-04-01' = {\n  name: name\n")
     assert infra.syntax_errors(broken)
+
+
+def test_modules_get_the_params_they_declare_and_give_the_outputs_used():
+    for path in BICEP_FILES:
+        uses = {use.symbol: use for use in infra.modules(path)}
+        for use in uses.values():
+            declared = infra.declared_parameters(use.target)
+            assert set(use.params) <= set(declared), (use, sorted(set(use.params) - set(declared)))
+            required = {name for name, has_default in declared.items() if not has_default}
+            assert required <= set(use.params), (use, sorted(required - set(use.params)))
+        for symbol, output in infra.output_references(path):
+            assert symbol in uses, f"{path.name}: {symbol}.outputs.{output} names no module"
+            assert output in infra.declared_outputs(uses[symbol].target), f"{path.name}: {symbol}.outputs.{output}"
+
+
+def test_azd_parameters_are_main_bicep_params():
+    parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    declared = infra.declared_parameters(infra.MAIN_BICEP)
+    assert set(parameters) <= set(declared)
+    assert {name for name, has_default in declared.items() if not has_default} <= set(parameters)
 
 
 def test_setting_reads_of_every_kind_are_found(tmp_path):
