@@ -70,24 +70,34 @@ def test_worker_imports_nothing_outside_the_app(deployed):
     assert app_packages == {"function_app", "tools", "orchestrations"}, app_packages
 
 
+def schema_shape(schema: dict) -> dict:
+    """Property names with their types (arrays with their item type) and the required names."""
+    def kind(prop: dict):
+        return ("array", prop["items"]["type"]) if prop.get("type") == "array" else prop.get("type")
+    return {"properties": {name: kind(prop) for name, prop in schema.get("properties", {}).items()},
+            "required": sorted(schema.get("required", []))}
+
+
+def binding_shape(binding: dict) -> dict:
+    """The input schema the MCP extension builds from a tool trigger binding: the worker's `inputSchema` when
+    `useWorkerInputSchema` is set, else one from `toolProperties` (McpToolTriggerAttribute)."""
+    if binding.get("useWorkerInputSchema"):
+        return schema_shape(json.loads(binding["inputSchema"]))
+    properties = json.loads(binding.get("toolProperties") or "[]")
+    return {"properties": {p["propertyName"]: ("array", p["propertyType"]) if p.get("isArray") else p["propertyType"]
+                           for p in properties},
+            "required": sorted(p["propertyName"] for p in properties if p.get("isRequired"))}
+
+
 async def test_worker_tool_bindings_are_what_the_local_host_serves(deployed, host):
     worker, _ = deployed
-    from_worker = {}
-    for binding in (b for f in worker["functions"] for b in f["bindings"] if b["type"] == "mcpToolTrigger"):
-        properties = json.loads(binding.get("toolProperties") or "[]")
-        from_worker[binding["toolName"]] = {
-            "properties": {p["propertyName"]: ("array", p["propertyType"]) if p.get("isArray")
-                           else p["propertyType"] for p in properties},
-            "required": sorted(p["propertyName"] for p in properties if p.get("isRequired")),
-        }
+    from_worker = {b["toolName"]: binding_shape(b) for f in worker["functions"] for b in f["bindings"]
+                   if b["type"] == "mcpToolTrigger"}
     async with connect(host) as client:
         listing = await client.list_tools()
-    served = {}
-    for tool in listing.tools:
-        schema = tool.input_schema
-        served[tool.name] = {
-            "properties": {name: ("array", prop["items"]["type"]) if prop["type"] == "array" else prop["type"]
-                           for name, prop in schema["properties"].items()},
-            "required": sorted(schema.get("required", [])),
-        }
-    assert from_worker == served
+    assert from_worker == {tool.name: schema_shape(tool.input_schema) for tool in listing.tools}
+    # An extension older than worker input schemas reads toolProperties: it must describe the same inputs.
+    for binding in (b for f in worker["functions"] for b in f["bindings"]
+                    if b["type"] == "mcpToolTrigger" and b.get("useWorkerInputSchema") and "toolProperties" in b):
+        assert binding_shape({**binding, "useWorkerInputSchema": False}) == from_worker[binding["toolName"]], \
+            binding["toolName"]
