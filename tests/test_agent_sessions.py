@@ -117,7 +117,8 @@ def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, 
     monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)  # it replaces it
     replayed, messages = new_instance(name, "hello", "replayed")
     replayed_run = answer_everything(replayed, messages)
-    assert comparable([e for d in kept_run for e in d.history]) == comparable([e for d in replayed_run for e in d.history])
+    kept_history = [e for d in kept_run for e in d.history]
+    assert comparable(kept_history) == comparable([e for d in replayed_run for e in d.history])
     assert kept_run[-1].row.output == replayed_run[-1].row.output
     assert bodies(agent_ledger, "kept") == 1 and bodies(agent_ledger, "replayed") == episodes == len(replayed_run)
 
@@ -177,7 +178,8 @@ def test_concurrent_agents_each_use_their_own_runner():
     a_first, b_first = step(a, a_messages), step(b, b_messages)
     a_second = step(a, [model_answer(a_first, text="a1")])  # its second agent starts after b's session did
     b_second = step(b, [model_answer(b_first, text="b1")])
-    assert [x.instance_id for x in a_second.activities] == ["a"] and [x.instance_id for x in b_second.activities] == ["b"]
+    assert [x.instance_id for x in a_second.activities] == ["a"]
+    assert [x.instance_id for x in b_second.activities] == ["b"]
     assert '"content":"a1"' in json.loads(a_second.activities[0].input)
     assert '"content":"b1"' in json.loads(b_second.activities[0].input)
     a_third = step(a, [model_answer(a_second, text="a2")])

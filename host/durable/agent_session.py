@@ -228,7 +228,8 @@ class AgentRun:
                         outcome = (_YIELD, generator.throw(type(value), value, value.__traceback__))
                 except StopIteration as stop:
                     outcome = (_RETURN, stop.value)
-                except SessionClosed:
+                except SessionClosed as closed:  # dropped while a step ran (the host stops): free the driver
+                    self._to_driver.put((_RAISE, closed))
                     return
                 except BaseException as exc:  # the app's error, reported where the SDK would report it
                     outcome = (_RAISE, exc)

@@ -45,7 +45,8 @@ class Management:
         """Create an instance of orchestrator `name`; refuses a live instance with the same id."""
         orchestrator = self.app.orchestrator(name)
         if orchestrator is None:
-            raise UnknownFunction(f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
+            raise UnknownFunction(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
         instance_id = instance_id or uuid.uuid4().hex
         if instance_id.startswith("@") or not instance_id.strip() or len(instance_id) > 256:
             raise EngineError(f"Invalid instance id {instance_id!r}")

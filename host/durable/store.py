@@ -449,7 +449,8 @@ class HistoryStore:
                 self._fetch("SELECT instance_id, execution_id, task_id, name, input FROM activities")]
 
     def pending_timers(self) -> list[PendingTimer]:
-        return [PendingTimer(*r) for r in self._fetch("SELECT instance_id, execution_id, timer_id, fire_at FROM timers")]
+        rows = self._fetch("SELECT instance_id, execution_id, timer_id, fire_at FROM timers")
+        return [PendingTimer(*r) for r in rows]
 
     def query_instances(
         self,
