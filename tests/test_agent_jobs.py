@@ -94,8 +94,8 @@ async def test_list_jobs_filters_and_pages(host, model):
 
 async def test_cancel_a_running_job(host, model):
     model.reset()
-    # its own model name: the canceled job's in-flight model call goes on retrying (activities are
-    # not interrupted, as on Azure) and must not eat the turns scripted for other tests
+    # its own model name: on Azure the canceled job's in-flight model call goes on retrying (activities
+    # are not interrupted there; the local host cancels it) and must not eat other tests' turns
     model.script({"cancel-model": [{"text": "never reached"}]})
     model.fail_next("cancel-model", 429, count=50, retry_after=1)
     async with connect(host) as client:
