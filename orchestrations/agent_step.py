@@ -32,6 +32,7 @@ from .agent import DEFAULT_MAX_TURNS, ProgressHooks
 from .builtin_tools import BUILTIN_TOOLS
 from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
 from .step_ids import step_instance_id
+from .workspace_tools import agent_tools
 
 bp = agent_blueprint()
 
@@ -50,10 +51,12 @@ def structured_output(model: Model) -> Model:
 
 
 def step_input(agent: str, instructions: str, prompt: str, *, tools: list[str] | None = None,
-               output_type: type[BaseModel] | None = None) -> dict[str, Any]:
-    """The input of one `agent_step` sub-orchestration."""
-    return {"agent": agent, "instructions": instructions, "prompt": prompt, "tools": list(tools or []),
-            "output_type": output_type.__name__ if output_type else None}
+               output_type: type[BaseModel] | None = None, workspace: dict[str, str] | None = None) -> dict[str, Any]:
+    """The input of one `agent_step` sub-orchestration. `workspace` = `{job_id, branch}` gives the agent
+    the code swarm's file tools on that branch (`workspace_tools.agent_tools`)."""
+    request = {"agent": agent, "instructions": instructions, "prompt": prompt, "tools": list(tools or []),
+               "output_type": output_type.__name__ if output_type else None}
+    return {**request, "workspace": workspace} if workspace else request
 
 
 def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
@@ -70,7 +73,8 @@ def agent_step(context):
     output_type = OUTPUT_TYPES[spec["output_type"]] if spec.get("output_type") else None
     agent = Agent(
         name=spec["agent"], instructions=f"[agent:{spec['agent']}] {spec['instructions']}",
-        tools=[context.create_activity_tool(BUILTIN_TOOLS[name]) for name in spec.get("tools") or []],
+        tools=[context.create_activity_tool(BUILTIN_TOOLS[name]) for name in spec.get("tools") or []]
+        + (agent_tools(context, **spec["workspace"]) if spec.get("workspace") else []),
         output_type=AgentOutputSchema(output_type, strict_json_schema=False) if output_type else None)
     hooks = ProgressHooks(context)
     result = run_durably(context, agent, spec["prompt"], hooks=hooks, max_turns=DEFAULT_MAX_TURNS)

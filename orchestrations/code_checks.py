@@ -1,0 +1,149 @@
+"""Quality gates for a workspace tree: it parses, `ruff check`, and the tests its workers wrote, run with
+pytest in a sandbox (issue 12, step 5 and "Running generated code safely").
+
+Generated code never runs in the host's process or environment. Tests run only under bubblewrap
+(`bwrap`, Linux): new user, network, PID, IPC and UTS namespaces (no network at all), a read-only
+view of the system folders and of the Python installation, only the workspace copy writable, an
+empty environment (no secrets), CPU-time, memory, file-size and process limits, and a wall-clock
+timeout; the output kept is capped. Where no sandbox exists (Azure Functions, macOS, a Linux
+without bwrap), `run_checks` runs only what executes no generated code (parse, ruff) and says so in
+`tests.reason`. Azure Container Apps dynamic sessions are the documented next step for tests on
+Azure (README).
+
+`CHECK_SANDBOX=none` turns the sandbox off on purpose (tests then do not run).
+"""
+from __future__ import annotations
+
+import ast
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CHECK_TIMEOUT_SECONDS = int(os.environ.get("CHECK_TIMEOUT_SECONDS", "120"))
+CPU_SECONDS = 60
+MEMORY_BYTES = 1 << 30
+FILE_BYTES = 16 << 20
+MAX_PROCESSES = 64
+MAX_OUTPUT_CHARS = 8000
+SANDBOX_ENV = "CHECK_SANDBOX"
+RUFF_RULES = "E4,E7,E9,F"  # ruff's long-standing defaults: pyflakes and pycodestyle's error classes
+
+
+def parse_errors(files: dict[str, bytes]) -> list[str]:
+    """`path:line: message` for every Python file that does not parse."""
+    errors = []
+    for path, data in sorted(files.items()):
+        if path.endswith(".py"):
+            try:
+                ast.parse(data.decode("utf-8"), filename=path)
+            except (SyntaxError, UnicodeDecodeError, ValueError) as error:
+                line = getattr(error, "lineno", None)
+                errors.append(f"{path}:{line or 1}: {getattr(error, 'msg', None) or error}")
+    return errors
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT_CHARS else "[...]\n" + text[-MAX_OUTPUT_CHARS:]
+
+
+def run_ruff(folder: Path) -> dict[str, Any]:
+    """`ruff check` with `RUFF_RULES`, ignoring any configuration the workspace carries."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", RUFF_RULES,
+                           "--output-format", "concise", "."], cwd=folder, capture_output=True, text=True,
+                          timeout=CHECK_TIMEOUT_SECONDS, env={"PATH": os.environ.get("PATH", ""), "HOME": str(folder)})
+    return {"ok": done.returncode == 0, "output": _clip((done.stdout + done.stderr).strip())}
+
+
+def sandbox_kind() -> str | None:
+    """"bubblewrap" where tests can run confined, else None."""
+    if os.environ.get(SANDBOX_ENV, "").lower() == "none" or not sys.platform.startswith("linux"):
+        return None
+    return "bubblewrap" if shutil.which("bwrap") else None
+
+
+def _system_binds() -> list[str]:
+    """Read-only binds for the system folders and the Python that runs the tests (venv and its base)."""
+    binds: list[str] = []
+    for folder in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
+        path = Path(folder)
+        if path.is_symlink():
+            binds += ["--symlink", os.readlink(path), folder]
+        elif path.is_dir():
+            binds += ["--ro-bind", folder, folder]
+    pythons = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]}
+    for folder in sorted(pythons):
+        if folder and Path(folder).is_dir() and not folder.startswith("/usr/"):
+            binds += ["--ro-bind", folder, folder]
+    return binds
+
+
+def _limits() -> None:
+    """Runs in the child before bwrap: limits it and everything it starts inherit."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def sandbox_command(workspace: Path, command: list[str]) -> list[str]:
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+            *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--setenv", "PYTHONHASHSEED", "0", "--setenv", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1", "--", *command]
+
+
+def run_tests(folder: Path) -> dict[str, Any]:
+    """pytest on the tree in the sandbox: `{ran, ok, output, reason?, sandbox}`."""
+    kind = sandbox_kind()
+    if kind is None:
+        return {"ran": False, "ok": None, "sandbox": None, "output": "",
+                "reason": "no sandbox on this host (bubblewrap is Linux-only and not installed here, or "
+                          "CHECK_SANDBOX=none): generated tests were not run; parse and ruff ran"}
+    if not any(path.name.startswith("test_") or path.name.endswith("_test.py") for path in folder.rglob("*.py")):
+        return {"ran": False, "ok": False, "sandbox": kind, "output": "", "reason": "the tree has no tests"}
+    command = sandbox_command(folder, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       "--color=no", "."])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_limits,
+                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    try:
+        output, _ = process.communicate(timeout=CHECK_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return {"ran": True, "ok": False, "sandbox": kind, "output": _clip(output.decode(errors="replace")),
+                "reason": f"the tests ran longer than {CHECK_TIMEOUT_SECONDS} s and were stopped"}
+    text = output.decode(errors="replace")
+    result = {"ran": True, "ok": process.returncode == 0, "sandbox": kind, "output": _clip(text.strip())}
+    if process.returncode == 5:
+        result["reason"] = "pytest collected no tests"
+    elif process.returncode < 0 or process.returncode in (-signal.SIGKILL, 137):
+        result["reason"] = "the tests were killed by a limit (CPU time or memory)"
+    return result
+
+
+def run_checks(files: dict[str, bytes]) -> dict[str, Any]:
+    """Every gate on one tree: `{ok, parse: {ok, errors}, ruff: {ok, output}, tests: {...}}`.
+
+    `ok` is true when the tree parses, ruff finds nothing and the tests passed, or could not run
+    for want of a sandbox (then `tests.reason` says so)."""
+    errors = parse_errors(files)
+    with tempfile.TemporaryDirectory(prefix="code-swarm-checks-") as temporary:
+        folder = Path(temporary)
+        for path, data in files.items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(data)
+        ruff = run_ruff(folder)
+        tests = run_tests(folder) if not errors else {"ran": False, "ok": False, "sandbox": sandbox_kind(),
+                                                        "output": "", "reason": "the tree does not parse"}
+    tests_ok = tests["ok"] if tests["ran"] or tests["sandbox"] else True
+    return {"ok": not errors and ruff["ok"] and bool(tests_ok), "parse": {"ok": not errors, "errors": errors},
+            "ruff": ruff, "tests": tests}

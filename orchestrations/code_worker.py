@@ -1,0 +1,97 @@
+"""`code_worker`: one worker of the code swarm, on its own branch, as a sub-orchestration that never fails
+its parent (issue 12, steps 2 and 3).
+
+It forks its branch `worker-<task id>` from the job's `base` branch, then runs its agent
+(`code-worker-<task id>`) with the file tools bound to that branch, and checks what the agent did, not
+what it says: a worker that reports success with no file changed on its branch, or whose Python files
+do not parse, is nudged once with the reason; after `MAX_ATTEMPTS` it is a gap. The fork and every
+tool call are activities, so a crash repeats none that finished.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from .agent_step import run_step, step_input
+from .swarm_plan import WorkerReport
+from .swarm_worker import MAX_PROBLEM_CHARS, SUCCESS_WORDS
+from .wording import shorten
+
+bp = df.Blueprint()
+
+CODE_WORKER = "code_worker"
+MAX_ATTEMPTS = 2
+BASE_BRANCH = "base"
+
+INSTRUCTIONS = (
+    "You are a Python developer on a team; each member works on their own branch of a shared workspace and "
+    "cannot talk to the others. Implement exactly your task, following the shared contract to the letter "
+    "(module paths, names, signatures), in the files you own. Write real, working code and pytest tests for "
+    "it, with the file tools: list_files, read_file, write_file, delete_file, search_files, run_checks. "
+    "Then reply with status 'done' and a one-paragraph summary in result, or status 'failed' and what "
+    "stopped you in problem."
+)
+
+
+def branch_of(task_id: str) -> str:
+    return f"worker-{task_id}"
+
+
+def worker_prompt(assignment: dict[str, Any], problem: str | None) -> str:
+    task = assignment["task"]
+    lines = [f"Team goal: {assignment['goal']}", "", "Shared contract (every worker follows it):",
+             assignment["contract"], "", f"Your task ({task['id']}): {task['title']}", task["instructions"]]
+    if task["files"]:
+        lines += ["", f"Files you own: {', '.join(task['files'])}"]
+    if problem:
+        lines += ["", f"Your previous attempt was not accepted: {problem}. Try again."]
+    return "\n".join(lines)
+
+
+def attempt_problem(step: dict[str, Any], changes: dict[str, Any]) -> str | None:
+    """Why an attempt is not accepted (judged by the branch, not by the report), or None."""
+    report = step["output"] if isinstance(step.get("output"), dict) else {}
+    if str(report.get("status", "")).strip().lower() not in SUCCESS_WORDS:
+        return f"it reported failure ({report.get('problem') or 'no reason given'})"
+    if not (changes["added"] or changes["modified"] or changes["deleted"]):
+        return ("it reported success but changed no file on its branch; write your files with write_file "
+                "(a reply is not a change)")
+    if changes["parse_errors"]:
+        return f"its Python files do not parse: {'; '.join(changes['parse_errors'])}"
+    return None
+
+
+def contribution(task: dict[str, Any], report: str | None, changes: dict[str, Any] | None, attempts: int,
+                 problems: list[str]) -> dict[str, Any]:
+    part = {"task_id": task["id"], "title": task["title"], "branch": branch_of(task["id"]),
+            "status": "done" if report is not None else "gap", "summary": report, "attempts": attempts,
+            "changes": {key: (changes or {}).get(key, []) for key in ("added", "modified", "deleted")},
+            "problems": problems}
+    return part if report is not None else {**part, "reason": problems[-1]}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=CODE_WORKER)
+def code_worker(context: df.DurableOrchestrationContext):
+    assignment = context.get_input()
+    task, job_id = assignment["task"], assignment["job_id"]
+    branch = branch_of(task["id"])
+    yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch, "source": BASE_BRANCH})
+    problems: list[str] = []
+    changes = None
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        request = step_input(f"code-worker-{task['id']}", INSTRUCTIONS,
+                             worker_prompt(assignment, problems[-1] if problems else None),
+                             output_type=WorkerReport, workspace={"job_id": job_id, "branch": branch})
+        try:
+            step = yield from run_step(context, request)
+        except Exception as error:  # a failed agent step: retried, then reported as a gap
+            problems.append(f"the agent failed ({shorten(str(error), MAX_PROBLEM_CHARS)})")
+            continue
+        changes = yield context.call_activity("workspace_changes", {"job_id": job_id, "branch": branch,
+                                                                    "base": BASE_BRANCH})
+        problem = attempt_problem(step, changes)
+        if problem is None:
+            return contribution(task, str(step["output"].get("result") or ""), changes, attempt, problems)
+        problems.append(problem)
+    return contribution(task, None, changes, MAX_ATTEMPTS, problems)

@@ -1,0 +1,204 @@
+"""Code-swarm workspaces in shared storage: a folder under `APP_DATA_DIR` locally, the `workspaces`
+Blob Storage container on Azure (chosen like every app store, see `app_storage.py`).
+
+A workspace belongs to one job and holds branches; a branch is a snapshot of files
+(`path -> bytes`) at `<job_id>/<branch>/<path>`. Activities on Azure run on any instance, so nothing
+lives on an instance's disk: a git repository is built from these snapshots in a temporary folder
+only to merge and to check (`workspace_git.py`). Every operation is idempotent, so a retried or
+re-run activity leaves the same tree: `write` and `replace_branch` put whole contents, `delete` of a
+missing file is a no-op, and a local write lands with an atomic rename (a crash mid-write leaves the
+old file or the new one, never half of one).
+
+Paths arrive normalised and checked (`code_names.normal_path`); job ids and branch names are
+checked here again, so no caller can reach outside `<job_id>/<branch>/`. Concurrent jobs never
+share a prefix.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from .app_storage import WORKSPACES_CONTAINER, StorageSettings, blob_service, storage_settings
+from .code_names import normal_path
+
+JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$")
+BRANCH = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,79}$")
+
+
+def checked_prefix(job_id: str, branch: str) -> str:
+    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+        raise ValueError(f"malformed job id {job_id!r}")
+    if not isinstance(branch, str) or not BRANCH.match(branch):
+        raise ValueError(f"malformed branch name {branch!r}")
+    return f"{job_id}/{branch}"
+
+
+def checked_path(path: str) -> str:
+    if normal_path(path) != path:
+        raise ValueError(f"path {path!r} is not in its normal form {normal_path(path)!r}")
+    return path
+
+
+class WorkspaceStore(Protocol):
+    def files(self, job_id: str, branch: str) -> dict[str, int]:
+        """Every file of a branch with its size in bytes, sorted by path; empty for a missing branch."""
+
+    def read(self, job_id: str, branch: str, path: str) -> bytes | None:
+        """A file's bytes, or None when the branch has no such file."""
+
+    def write(self, job_id: str, branch: str, path: str, data: bytes) -> None:
+        """Create or replace a file."""
+
+    def delete(self, job_id: str, branch: str, path: str) -> bool:
+        """Remove a file; False when it was not there."""
+
+    def replace_branch(self, job_id: str, branch: str, files: dict[str, bytes]) -> None:
+        """Make the branch exactly `files` (a fork, a merge result)."""
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove every branch of a job's workspace."""
+
+
+class LocalWorkspaces:
+    """Branches as folders: `<data_dir>/workspaces/<job_id>/<branch>/<path>`."""
+
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir) / "workspaces"
+
+    def _branch_dir(self, job_id: str, branch: str) -> Path:
+        return self.root / checked_prefix(job_id, branch)
+
+    def files(self, job_id: str, branch: str) -> dict[str, int]:
+        base = self._branch_dir(job_id, branch)
+        if not base.is_dir():
+            return {}
+        found = {path.relative_to(base).as_posix(): path.stat().st_size
+                 for path in base.rglob("*") if path.is_file() and not path.is_symlink()
+                 and not path.name.startswith(".tmp-")}
+        return dict(sorted(found.items()))
+
+    def read(self, job_id: str, branch: str, path: str) -> bytes | None:
+        target = self._branch_dir(job_id, branch) / checked_path(path)
+        return target.read_bytes() if target.is_file() and not target.is_symlink() else None
+
+    @staticmethod
+    def _atomic_write(target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.parent / f".tmp-{uuid.uuid4().hex}"
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+    def write(self, job_id: str, branch: str, path: str, data: bytes) -> None:
+        self._atomic_write(self._branch_dir(job_id, branch) / checked_path(path), data)
+
+    def delete(self, job_id: str, branch: str, path: str) -> bool:
+        base = self._branch_dir(job_id, branch)
+        target = base / checked_path(path)
+        if not target.is_file():
+            return False
+        target.unlink()
+        for parent in target.parents:  # drop folders the delete left empty
+            if parent == base or any(parent.iterdir()):
+                break
+            parent.rmdir()
+        return True
+
+    def replace_branch(self, job_id: str, branch: str, files: dict[str, bytes]) -> None:
+        """Built beside the branch, then swapped in with renames: a crash leaves the old branch, the new
+        one, or none (which the re-run activity builds again), never a mix."""
+        target = self._branch_dir(job_id, branch)
+        for leftover in target.parent.glob(f"{branch}.*"):  # from a crash during an earlier swap
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = target.parent / f"{branch}.new-{uuid.uuid4().hex}"
+        for path, data in files.items():
+            self._atomic_write(staging / checked_path(path), data)
+        staging.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            retired = target.parent / f"{branch}.old-{uuid.uuid4().hex}"
+            target.rename(retired)
+            staging.rename(target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(target)
+
+    def delete_job(self, job_id: str) -> None:
+        checked_prefix(job_id, "x")
+        shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+
+class BlobWorkspaces:
+    """Branches as blobs named `<job_id>/<branch>/<path>` in the `workspaces` container."""
+
+    def __init__(self, container: ContainerClient):
+        self.container = container
+        self._created = False
+
+    def _ensure_container(self) -> None:
+        if not self._created:
+            try:
+                self.container.create_container()
+            except ResourceExistsError:
+                pass
+            self._created = True
+
+    def files(self, job_id: str, branch: str) -> dict[str, int]:
+        self._ensure_container()
+        prefix = checked_prefix(job_id, branch) + "/"
+        found = {blob.name[len(prefix):]: blob.size for blob in self.container.list_blobs(name_starts_with=prefix)}
+        return dict(sorted(found.items()))
+
+    def read(self, job_id: str, branch: str, path: str) -> bytes | None:
+        self._ensure_container()
+        name = f"{checked_prefix(job_id, branch)}/{checked_path(path)}"
+        try:
+            return self.container.download_blob(name).readall()
+        except ResourceNotFoundError:
+            return None
+
+    def write(self, job_id: str, branch: str, path: str, data: bytes) -> None:
+        self._ensure_container()
+        self.container.upload_blob(f"{checked_prefix(job_id, branch)}/{checked_path(path)}", data, overwrite=True)
+
+    def delete(self, job_id: str, branch: str, path: str) -> bool:
+        self._ensure_container()
+        try:
+            self.container.delete_blob(f"{checked_prefix(job_id, branch)}/{checked_path(path)}")
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def replace_branch(self, job_id: str, branch: str, files: dict[str, bytes]) -> None:
+        for path in self.files(job_id, branch):
+            if path not in files:
+                self.delete(job_id, branch, path)
+        for path, data in files.items():
+            self.write(job_id, branch, path, data)
+
+    def delete_job(self, job_id: str) -> None:
+        self._ensure_container()
+        prefix = checked_prefix(job_id, "x").rsplit("/", 1)[0] + "/"
+        for blob in self.container.list_blobs(name_starts_with=prefix):
+            self.container.delete_blob(blob.name)
+
+
+def workspace_store(settings: StorageSettings | None = None) -> WorkspaceStore:
+    """The workspace store the configuration names (see `app_storage.storage_settings`)."""
+    settings = settings or storage_settings()
+    if settings.kind == "azure":
+        return BlobWorkspaces(blob_service(settings).get_container_client(WORKSPACES_CONTAINER))
+    return LocalWorkspaces(settings.data_dir)
+
+
+def read_branch(store: WorkspaceStore, job_id: str, branch: str) -> dict[str, bytes]:
+    """Every file of a branch with its contents."""
+    return {path: store.read(job_id, branch, path) or b"" for path in store.files(job_id, branch)}

@@ -1,0 +1,308 @@
+"""The code swarm's workspace operations as Durable activities (issue 12, step 2).
+
+Agent tools: `list_files`, `read_file`, `write_file`, `delete_file`, `search_files`, `run_checks`. An
+agent never names the job or the branch: `agent_tools(context, job_id, branch)` binds them in the
+orchestrator, so a worker can only touch its own branch of its own job's workspace. Each call is an
+activity (checkpointed, retried by the host), idempotent (a replayed or retried write leaves the same
+tree) and bounded (`MAX_FILES`, `MAX_FILE_BYTES`, `MAX_WORKSPACE_BYTES`, path rules from
+`code_names.normal_path`). Expected failures come back as the tool's text result starting with
+"Error:", so the model can read them and change its plan (see builtin_tools.py for why).
+
+Workflow steps: `workspace_fork`, `workspace_changes`, `workspace_merge`, `workspace_write_files`,
+`workspace_checks`, `workspace_tree`, called by the orchestrators in `code_swarm.py`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+import azure.durable_functions as df
+from agents import FunctionTool, RunContextWrapper
+from pydantic import BaseModel
+
+from . import code_checks
+from .code_names import BadName, normal_path
+from .crash_points import crash_point
+from .workspace_git import three_way_merge
+from .workspace_store import WorkspaceStore, read_branch, workspace_store
+
+bp = df.Blueprint()
+
+MAX_FILES = 200
+MAX_FILE_BYTES = 200_000
+MAX_WORKSPACE_BYTES = 2_000_000
+MAX_SEARCH_HITS = 100
+MAX_PATTERN_CHARS = 200
+
+
+class ToolCall(BaseModel):
+    """What a file-tool activity receives: the model's arguments plus the job and branch the
+    orchestrator bound (the model never sets those)."""
+
+    job_id: Optional[str] = None
+    branch: Optional[str] = None
+    path: Optional[str] = None
+    content: Optional[str] = None
+    pattern: Optional[str] = None
+
+
+class LimitExceeded(ValueError):
+    """A workspace limit; the message names it."""
+
+
+def _path(call: dict[str, Any]) -> str:
+    return normal_path(call.get("path"))
+
+
+def _store() -> WorkspaceStore:
+    return workspace_store()
+
+
+def check_write(sizes: dict[str, int], path: str, size: int) -> None:
+    """Refuse a write that would break a workspace limit, saying which."""
+    if size > MAX_FILE_BYTES:
+        raise LimitExceeded(f"{path} would be {size} bytes; a file may have at most {MAX_FILE_BYTES}")
+    if path not in sizes and len(sizes) >= MAX_FILES:
+        raise LimitExceeded(f"the workspace already has {len(sizes)} files; the limit is {MAX_FILES}")
+    total = sum(sizes.values()) - sizes.get(path, 0) + size
+    if total > MAX_WORKSPACE_BYTES:
+        raise LimitExceeded(f"the workspace would hold {total} bytes; the limit is {MAX_WORKSPACE_BYTES}")
+
+
+def _tool(operation):
+    """Turn expected failures (bad path, limit, missing file) into "Error: ..." results."""
+    def run(call: dict[str, Any]) -> str:
+        try:
+            return operation(call)
+        except (BadName, LimitExceeded, UnicodeDecodeError) as error:
+            return f"Error: {error}"
+    run.__doc__ = operation.__doc__
+    return run
+
+
+@_tool
+def list_files(call: dict[str, Any]) -> str:
+    sizes = _store().files(call["job_id"], call["branch"])
+    if not sizes:
+        return "The workspace is empty."
+    return "\n".join(f"{path} ({size} bytes)" for path, size in sizes.items())
+
+
+@_tool
+def read_file(call: dict[str, Any]) -> str:
+    path = _path(call)
+    data = _store().read(call["job_id"], call["branch"], path)
+    if data is None:
+        return f"Error: {path} does not exist; list_files shows what does"
+    return data.decode("utf-8")
+
+
+@_tool
+def write_file(call: dict[str, Any]) -> str:
+    path, content = _path(call), call.get("content")
+    if not isinstance(content, str):
+        return "Error: content must be the file's whole text"
+    data = content.encode("utf-8")
+    store = _store()
+    check_write(store.files(call["job_id"], call["branch"]), path, len(data))
+    store.write(call["job_id"], call["branch"], path, data)
+    crash_point("write_file")
+    renamed = f" (normalised from {call.get('path')!r})" if path != call.get("path") else ""
+    return f"Wrote {path}{renamed}: {len(data)} bytes."
+
+
+@_tool
+def delete_file(call: dict[str, Any]) -> str:
+    path = _path(call)
+    existed = _store().delete(call["job_id"], call["branch"], path)
+    return f"Deleted {path}." if existed else f"{path} was not there (nothing to delete)."
+
+
+@_tool
+def search_files(call: dict[str, Any]) -> str:
+    pattern = call.get("pattern")
+    if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN_CHARS:
+        return f"Error: pattern must be a regular expression of 1-{MAX_PATTERN_CHARS} characters"
+    try:
+        expression = re.compile(pattern)
+    except re.error as error:
+        return f"Error: invalid regular expression ({error})"
+    hits = []
+    for path, data in read_branch(_store(), call["job_id"], call["branch"]).items():
+        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
+            if expression.search(line):
+                hits.append(f"{path}:{number}: {line[:200]}")
+                if len(hits) >= MAX_SEARCH_HITS:
+                    return "\n".join(hits + [f"(stopped at {MAX_SEARCH_HITS} matches)"])
+    return "\n".join(hits) if hits else "No matches."
+
+
+def checks_of(job_id: str, branch: str) -> dict[str, Any]:
+    files = read_branch(_store(), job_id, branch)
+    crash_point("checks")
+    return code_checks.run_checks(files)
+
+
+# ---------------------------------------------------------------------------------------------
+# The activities. The agent-facing ones' docstrings are written for the model.
+
+
+@bp.activity_trigger(input_name="call", activity="list_files")
+def list_files_activity(call: ToolCall) -> str:
+    """List every file of your workspace with its size in bytes."""
+    return list_files(call)
+
+
+@bp.activity_trigger(input_name="call", activity="read_file")
+def read_file_activity(call: ToolCall) -> str:
+    """Read one file of your workspace; `path` is relative to the workspace root, e.g. 'todo/storage.py'."""
+    return read_file(call)
+
+
+@bp.activity_trigger(input_name="call", activity="write_file")
+def write_file_activity(call: ToolCall) -> str:
+    """Create or replace one file with its whole `content`. Paths are relative ('todo/storage.py'); names
+    are normalised (lower case, hyphens become underscores). Limits: 200 files, 200 kB a file."""
+    return write_file(call)
+
+
+@bp.activity_trigger(input_name="call", activity="delete_file")
+def delete_file_activity(call: ToolCall) -> str:
+    """Delete one file of your workspace."""
+    return delete_file(call)
+
+
+@bp.activity_trigger(input_name="call", activity="search_files")
+def search_files_activity(call: ToolCall) -> str:
+    """Search every file of your workspace for a regular expression `pattern`; returns path:line: text."""
+    return search_files(call)
+
+
+@bp.activity_trigger(input_name="call", activity="run_checks")
+def run_checks_activity(call: ToolCall) -> str:
+    """Run the quality checks on your workspace: every Python file parses, `ruff check`, and the tests
+    (pytest, in a sandbox where this host has one). Returns the results as JSON."""
+    return json.dumps(checks_of(call["job_id"], call["branch"]), indent=1)
+
+
+AGENT_TOOLS = {"list_files": list_files_activity, "read_file": read_file_activity,
+               "write_file": write_file_activity, "delete_file": delete_file_activity,
+               "search_files": search_files_activity, "run_checks": run_checks_activity}
+
+
+class _PathArgs(BaseModel):
+    path: str
+
+
+class _WriteArgs(BaseModel):
+    path: str
+    content: str
+
+
+class _SearchArgs(BaseModel):
+    pattern: str
+
+
+class _NoArgs(BaseModel):
+    pass
+
+
+TOOL_ARGUMENTS: dict[str, type[BaseModel]] = {
+    "list_files": _NoArgs, "read_file": _PathArgs, "write_file": _WriteArgs, "delete_file": _PathArgs,
+    "search_files": _SearchArgs, "run_checks": _NoArgs}
+
+
+def agent_tools(context: Any, job_id: str, branch: str) -> list[FunctionTool]:
+    """The file tools for one agent, bound to one branch of one job's workspace.
+
+    Each is the SDK's activity tool (`context.create_activity_tool`, so the call is a checkpointed
+    activity) behind the model-facing arguments only; the job and branch are added here."""
+    tools = []
+    for name, activity in AGENT_TOOLS.items():
+        inner = context.create_activity_tool(activity)
+        arguments = TOOL_ARGUMENTS[name]
+        schema = arguments.model_json_schema()
+        schema.pop("title", None)
+        schema.update({"additionalProperties": False, "required": list(schema.get("properties", {}))})
+
+        async def invoke(ctx: RunContextWrapper[Any], raw: str, inner: FunctionTool = inner) -> Any:
+            try:
+                given = json.loads(raw or "{}")
+            except ValueError:
+                return "Error: the arguments are not JSON"
+            bound = {**(given if isinstance(given, dict) else {}), "job_id": job_id, "branch": branch}
+            return await inner.on_invoke_tool(ctx, json.dumps({"call": bound}))
+
+        tools.append(FunctionTool(name=name, description=inner.description, params_json_schema=schema,
+                                  on_invoke_tool=invoke, strict_json_schema=True))
+    return tools
+
+
+# ---------------------------------------------------------------------------------------------
+# Workflow steps
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_fork(step: dict) -> dict:
+    """`{job_id, target, source?, source_job?}`: make branch `target` a copy of `source` (of this job, or of
+    `source_job`'s workspace), or empty. Idempotent: the target is replaced whole."""
+    files = read_branch(_store(), step.get("source_job") or step["job_id"], step["source"]) \
+        if step.get("source") else {}
+    _store().replace_branch(step["job_id"], step["target"], files)
+    return {"branch": step["target"], "files": len(files)}
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_changes(step: dict) -> dict:
+    """`{job_id, branch, base}` -> what the branch changed against `base`, and its Python files that do not parse."""
+    store = _store()
+    ours, base = read_branch(store, step["job_id"], step["branch"]), read_branch(store, step["job_id"], step["base"])
+    changed = {path: data for path, data in ours.items() if base.get(path) != data}
+    return {"added": sorted(p for p in changed if p not in base), "modified": sorted(p for p in changed if p in base),
+            "deleted": sorted(p for p in base if p not in ours),
+            "parse_errors": code_checks.parse_errors(changed)}
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_merge(step: dict) -> dict:
+    """`{job_id, base, ours, theirs, into}`: git's three-way merge of branch `theirs` into `ours`, stored as
+    branch `into` (conflicted files with their markers until resolved). Returns the conflicts' three sides."""
+    store = _store()
+    job = step["job_id"]
+    result = three_way_merge(read_branch(store, job, step["base"]), read_branch(store, job, step["ours"]),
+                             read_branch(store, job, step["theirs"]))
+    store.replace_branch(job, step["into"], result.files)
+    crash_point("merge")
+    return {"into": step["into"], "files": len(result.files),
+            "conflicts": [conflict.__dict__ for conflict in result.conflicts]}
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_write_files(step: dict) -> dict:
+    """`{job_id, branch, files: {path: text}}`: write several files (a merge resolution, the manifest)."""
+    store = _store()
+    for path, text in step["files"].items():
+        store.write(step["job_id"], step["branch"], normal_path(path), text.encode("utf-8"))
+    return {"written": sorted(step["files"])}
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_checks(step: dict) -> dict:
+    """`{job_id, branch}`: the quality gates on a branch (see code_checks.run_checks)."""
+    return checks_of(step["job_id"], step["branch"])
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_tree(step: dict) -> list:
+    """`{job_id, branch}` -> `[{path, size}]`."""
+    return [{"path": path, "size": size} for path, size in _store().files(step["job_id"], step["branch"]).items()]
+
+
+@bp.activity_trigger(input_name="step")
+def workspace_snapshot_text(step: dict) -> str:
+    """`{job_id, branch, limit}` -> every file as `=== path ===` and its text, cut at `limit` characters."""
+    parts = [f"=== {path} ===\n{data.decode('utf-8', errors='replace')}"
+             for path, data in read_branch(_store(), step["job_id"], step["branch"]).items()]
+    text = "\n\n".join(parts) or "(no files)"
+    return text if len(text) <= step["limit"] else text[:step["limit"]] + "\n[... cut: the tree is larger]"
