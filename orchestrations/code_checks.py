@@ -5,7 +5,7 @@ Generated code never runs in the host's process or environment. Tests run only u
 (`bwrap`, Linux): new user, network, PID, IPC and UTS namespaces (no network at all), a read-only
 view of the system folders and of the Python installation, only the workspace copy writable, an
 empty environment (no secrets), CPU-time, memory, file-size and process limits, and a wall-clock
-timeout; the output kept is capped. Where no sandbox exists (Azure Functions, macOS, a Linux
+timeout; the output kept is capped. Limits are set with `prlimit` (util-linux). Where no sandbox exists (Azure Functions, macOS, a Linux
 without bwrap), `run_checks` runs only what executes no generated code (parse, ruff) and says so in
 `tests.reason`. Azure Container Apps dynamic sessions are the documented next step for tests on
 Azure (README).
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -65,7 +64,7 @@ def sandbox_kind() -> str | None:
     """"bubblewrap" where tests can run confined, else None."""
     if os.environ.get(SANDBOX_ENV, "").lower() == "none" or not sys.platform.startswith("linux"):
         return None
-    return "bubblewrap" if shutil.which("bwrap") else None
+    return "bubblewrap" if shutil.which("bwrap") and shutil.which("prlimit") else None
 
 
 def _system_binds() -> list[str]:
@@ -84,17 +83,11 @@ def _system_binds() -> list[str]:
     return binds
 
 
-def _limits() -> None:
-    """Runs in the child before bwrap: limits it and everything it starts inherit."""
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def sandbox_command(workspace: Path, command: list[str]) -> list[str]:
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+    """bwrap under `prlimit` (util-linux): the limits are set before bwrap starts, and everything in the
+    sandbox inherits them (no `preexec_fn`: it is unsafe in the host's multi-threaded process)."""
+    return ["prlimit", f"--cpu={CPU_SECONDS}", f"--as={MEMORY_BYTES}", f"--fsize={FILE_BYTES}", "--core=0", "--",
+            "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
             *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
@@ -112,7 +105,7 @@ def run_tests(folder: Path) -> dict[str, Any]:
         return {"ran": False, "ok": False, "sandbox": kind, "output": "", "reason": "the tree has no tests"}
     command = sandbox_command(folder, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                        "--color=no", "."])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_limits,
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     try:
         output, _ = process.communicate(timeout=CHECK_TIMEOUT_SECONDS)
@@ -125,7 +118,7 @@ def run_tests(folder: Path) -> dict[str, Any]:
     result = {"ran": True, "ok": process.returncode == 0, "sandbox": kind, "output": _clip(text.strip())}
     if process.returncode == 5:
         result["reason"] = "pytest collected no tests"
-    elif process.returncode < 0 or process.returncode in (-signal.SIGKILL, 137):
+    elif process.returncode < 0 or process.returncode >= 128:
         result["reason"] = "the tests were killed by a limit (CPU time or memory)"
     return result
 

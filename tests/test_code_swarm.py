@@ -1,0 +1,327 @@
+"""run_code_swarm (issue 12): the deterministic parts tested directly (names, plan, guardrails, git merge,
+workspace stores on local folders and on Azurite's Blob service, tool limits, the bubblewrap sandbox), and
+whole jobs on the real host with the scripted model (testing/model_scripts/code_swarm.py), followed over
+MCP with the official client: every numbered step, the downloads and resources, the Blob backend, a
+placeholder resolution rejected, generated tests confined, and SIGKILL during a write, a merge and checks."""
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from orchestrations import code_checks
+from orchestrations.app_storage import storage_settings
+from orchestrations.code_guardrails import resolution_problems
+from orchestrations.code_names import BadName, normal_name, normal_path
+from orchestrations.code_plan import normalise_code_plan
+from orchestrations.swarm_plan import PlanError
+from orchestrations.workspace_git import three_way_merge
+from orchestrations.workspace_store import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
+from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, write_file
+from testing.durable_http import DurableHttp
+from testing.host_process import TEST_KEYS, project_host
+from testing.mcp_client import connect, wait_until
+from testing.model_scripts import code_swarm as todo
+
+SCRIPTED_CALLS = {"code-planner": 1, "code-worker-1": 4, "code-worker-parser_cli": 4, "code-worker-3": 4,
+                  "code-integrator": 1, "code-judge": 2, "code-fixer": 4}
+REFERENCE: dict[str, str] = {}  # the uncrashed run's bundle HEAD, for the crash test
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic parts, tested directly
+
+
+def test_one_spelling_for_names_and_paths():
+    assert [normal_name(raw) for raw in (3, "3", "Parser-CLI", " parser_cli ", "Task 3")] == \
+        ["3", "3", "parser_cli", "parser_cli", "task_3"]
+    assert normal_path("Todo-CLI/Storage-Layer.PY") == "todo_cli/storage_layer.py"
+    assert normal_path("todo/./__init__.py") == "todo/__init__.py"
+    assert normal_path(".git/config") == "_git/config"  # no path can reach a .git folder
+    for bad, reason in (("/etc/passwd", "absolute"), ("../x.py", "leaves the workspace"), ("a/../../b", "leaves"),
+                        ("C:/x.py", "absolute"), ("", "non-empty"), ("/".join("a" * 9), "deeper")):
+        with pytest.raises(BadName, match=reason):
+            normal_path(bad)
+
+
+def test_the_plan_is_normalised_with_one_owner_per_file():
+    plan = normalise_code_plan({
+        "contract": "todo", "modules": [{"path": "todo/Storage.py", "symbols": ["Store.add(x) -> int", "Store"]}],
+        "tasks": {"a": {"id": 1, "instructions": "store", "files": "todo/storage.py"},
+                  "b": {"id": "Parser-CLI", "instructions": "parse", "files": ["todo/storage.py", "todo/parser.py",
+                                                                              "../escape.py"]},
+                  "c": {"id": "x", "instructions": ""}, "d": {"id": 4, "instructions": "more"}}}, max_workers=2)
+    assert [task["id"] for task in plan["tasks"]] == ["1", "parser_cli"]
+    assert plan["modules"] == [{"path": "todo/storage.py", "symbols": ["Store.add", "Store"], "purpose": ""}]
+    assert plan["owners"] == {"todo/storage.py": "1", "todo/parser.py": "parser_cli"}
+    assert plan["dropped"] == ["task parser_cli: todo/storage.py is owned by task 1",
+                               "task parser_cli: file '../escape.py' removed ('../escape.py' leaves the workspace "
+                               "('..' is not allowed))", "task x: no instructions", "task 4: over the limit of 2 workers"]
+    with pytest.raises(PlanError, match="no contract"):
+        normalise_code_plan({"tasks": [{"instructions": "x"}]}, 3)
+
+
+def test_guardrails_reject_markers_placeholders_and_dropped_sides():
+    ours, theirs = todo.INIT_STORAGE, todo.INIT_PARSER
+    symbols = ["open_store", "parse"]
+    assert resolution_problems("todo/__init__.py", todo.INIT_RESOLVED, ours, theirs, None, symbols) == []
+    hollow = todo.INIT_RESOLVED.replace('    return TodoStore(path)\n', '    ...\n')
+    assert resolution_problems("todo/__init__.py", hollow, ours, theirs, None, symbols) == \
+        ["implementations were replaced by placeholders: open_store"]
+    assert "names defined on the theirs side were dropped: parse, parse_args" in \
+        resolution_problems("todo/__init__.py", ours, ours, theirs, None, symbols)[1]
+    marked = three_way_merge({}, {"a.py": ours.encode()}, {"a.py": theirs.encode()}).conflicts[0].marked
+    assert "conflict markers" in resolution_problems("a.py", marked, ours, theirs, None)[0]
+    assert resolution_problems("notes.md", "only ours\n", "only ours\n", "theirs line\n", "") == \
+        ["everything the theirs side added was dropped"]
+    assert "adds a TODO" in resolution_problems("a.md", "x\ny # TODO\n", "x\n", "y\n", "")[-1]
+
+
+def test_git_merges_cleanly_where_it_can_and_reports_real_conflicts():
+    base = {"a.py": b"x = 1\n\n\ndef f():\n    pass\n\n\ny = 2\n"}
+    ours = {"a.py": base["a.py"].replace(b"x = 1", b"x = 10")}
+    theirs = {"a.py": base["a.py"].replace(b"y = 2", b"y = 20"), "b.py": b"z = 3\n"}
+    clean = three_way_merge(base, ours, theirs)
+    assert clean.conflicts == [] and clean.files == {"a.py": ours["a.py"].replace(b"y = 2", b"y = 20"),
+                                                     "b.py": b"z = 3\n"}
+    clash = three_way_merge(base, ours, {"a.py": base["a.py"].replace(b"x = 1", b"x = 11")})
+    [conflict] = clash.conflicts
+    assert (conflict.base, conflict.ours) == (base["a.py"].decode(), ours["a.py"].decode())
+    assert "<<<<<<<" in conflict.marked and "|||||||" in conflict.marked  # diff3: the base is shown too
+
+
+@pytest.fixture(params=["local", "blob"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalWorkspaces(tmp_path)
+    chosen = workspace_store(storage_settings({"APP_STORAGE": request.getfixturevalue("azurite").connection_string}))
+    assert isinstance(chosen, BlobWorkspaces)
+    return chosen
+
+
+def test_workspaces_are_idempotent_and_isolated(store, tmp_path):
+    job, other = f"job-{tmp_path.name[-20:]}", f"other-{tmp_path.name[-20:]}"
+    for _ in range(2):  # a retried or replayed write leaves the same tree
+        store.write(job, "worker-1", "todo/a.py", b"a = 1\n")
+    store.write(other, "worker-1", "todo/secret.py", b"s = 1\n")
+    assert store.files(job, "worker-1") == {"todo/a.py": 6}
+    assert store.files(other, "worker-1") == {"todo/secret.py": 6}  # concurrent jobs never share files
+    for _ in range(2):
+        store.replace_branch(job, "merge-1", {"b.py": b"b\n", "todo/c.py": b"c\n"})
+    assert read_branch(store, job, "merge-1") == {"b.py": b"b\n", "todo/c.py": b"c\n"}
+    store.replace_branch(job, "merge-1", {"b.py": b"B\n"})
+    assert read_branch(store, job, "merge-1") == {"b.py": b"B\n"}
+    assert store.delete(job, "merge-1", "b.py") and not store.delete(job, "merge-1", "b.py")
+    for job_id, branch, path in ((job, "worker-1", "../x.py"), ("../x", "worker-1", "a.py"), (job, "../b", "a.py"),
+                                 (job, "worker-1", "Todo/A.py")):
+        with pytest.raises(ValueError):
+            store.write(job_id, branch, path, b"")
+    store.delete_job(job)
+    assert store.files(job, "worker-1") == {} and store.files(other, "worker-1") == {"todo/secret.py": 6}
+
+
+def test_file_tools_are_bounded_with_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path))
+    call = {"job_id": "job-1", "branch": "worker-1"}
+    assert write_file({**call, "path": "todo/Data-Store.py", "content": "x = 1\n"}) == \
+        "Wrote todo/data_store.py (normalised from 'todo/Data-Store.py'): 6 bytes."
+    assert write_file({**call, "path": "/etc/cron.d/x", "content": ""}).startswith("Error: '/etc/cron.d/x' is absolute")
+    assert write_file({**call, "path": "big.py", "content": "x" * (MAX_FILE_BYTES + 1)}) == \
+        f"Error: big.py would be {MAX_FILE_BYTES + 1} bytes; a file may have at most {MAX_FILE_BYTES}"
+    with pytest.raises(ValueError, match=f"the limit is {MAX_FILES}"):
+        check_write({f"f{n}.py": 1 for n in range(MAX_FILES)}, "one_more.py", 1)
+    with pytest.raises(ValueError, match="the workspace would hold"):
+        check_write({"a.py": MAX_FILE_BYTES} | {f"f{n}.py": MAX_FILE_BYTES for n in range(9)}, "b.py", MAX_FILE_BYTES)
+
+
+def escape_tests(port: int, secret_file: Path) -> bytes:
+    """Generated tests that pass only if they get out: a socket to a listening port, a file outside the
+    workspace, an environment secret."""
+    return f'''import os
+import socket
+
+
+def test_opens_a_network_socket():
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+
+
+def test_reads_a_file_outside_the_workspace():
+    assert open({str(secret_file)!r}).read() == "s3cret"
+
+
+def test_reads_an_environment_secret():
+    assert os.environ["OPENAI_API_KEY"] == "test-key"
+'''.encode()
+
+
+def test_the_sandbox_confines_generated_tests(tmp_path, monkeypatch):
+    assert code_checks.sandbox_kind() == "bubblewrap", "bubblewrap must be installed (.ci/run installs it)"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        files = {"tests/test_escape.py": escape_tests(listener.getsockname()[1], secret)}
+        # outside the sandbox every one of them gets out, so each failure below is the sandbox's doing
+        (tmp_path / "unconfined").mkdir()
+        (tmp_path / "unconfined" / "test_escape.py").write_bytes(files["tests/test_escape.py"])
+        unconfined = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                     str(tmp_path / "unconfined")], capture_output=True, text=True, check=False)
+        assert "3 passed" in unconfined.stdout, unconfined.stdout
+        checks = code_checks.run_checks(files)
+    tests = checks["tests"]
+    assert tests["ran"] and not tests["ok"] and "3 failed" in tests["output"], tests
+    assert "Network is unreachable" in tests["output"] or "ConnectionRefused" in tests["output"]
+    assert "FileNotFoundError" in tests["output"] and "KeyError: 'OPENAI_API_KEY'" in tests["output"]
+
+
+def test_the_sandbox_stops_runaway_tests(monkeypatch):
+    monkeypatch.setattr(code_checks, "CHECK_TIMEOUT_SECONDS", 5)
+    slow = code_checks.run_checks({"test_slow.py": b"import time\n\n\ndef test_sleeps():\n    time.sleep(60)\n"})
+    assert slow["tests"]["reason"] == "the tests ran longer than 5 s and were stopped" and not slow["ok"]
+    hungry = code_checks.run_checks({"test_hungry.py": b"def test_eats():\n    assert len(bytearray(2 << 30))\n"})
+    assert not hungry["tests"]["ok"] and "MemoryError" in hungry["tests"]["output"]
+
+
+def test_without_a_sandbox_only_parse_and_ruff_run(monkeypatch):
+    monkeypatch.setenv("CHECK_SANDBOX", "none")
+    checks = code_checks.run_checks({"a.py": b"import os\n", "b.py": b"def f(:\n", "test_a.py": b"def test_a(): pass\n"})
+    assert checks["parse"] == {"ok": False, "errors": ["b.py:1: invalid syntax"]}
+    assert not checks["ruff"]["ok"] and "F401" in checks["ruff"]["output"]
+    clean = code_checks.run_checks({"test_a.py": b"def test_a():\n    assert True\n"})
+    assert clean["ok"] and not clean["tests"]["ran"] and "no sandbox" in clean["tests"]["reason"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole jobs on the real host
+
+
+@pytest.fixture(scope="module")
+def app_data(tmp_path_factory):
+    return tmp_path_factory.mktemp("code-appdata")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, model, app_data):
+    process = project_host(tmp_path_factory.mktemp("code-swarm"), model, APP_DATA_DIR=str(app_data)).start()
+    yield process
+    process.stop()
+
+
+def start_code_swarm(host, **spec) -> str:
+    """Until the run_code_swarm launcher lands: the workflow started through the management API."""
+    spec = {"goal": todo.GOAL, "max_workers": 3, "quality_threshold": 80, "base": None, **spec}
+    return DurableHttp(host).start("run_code_swarm_workflow", spec)
+
+
+async def finished(host, job_id: str, timeout: float = 240) -> dict:
+    async with connect(host) as client:
+        return await wait_until(client, job_id, timeout=timeout)
+
+
+async def tree_over_mcp(host, job_id: str) -> dict[str, str]:
+    async with connect(host) as client:
+        listing = json.loads((await client.read_resource(f"workspace://{job_id}/files")).contents[0].text)
+        return {entry["path"]: (await client.read_resource(entry["uri"])).contents[0].text
+                for entry in listing["files"]}
+
+
+def download(host, job_id: str, kind: str, key: str | None = TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]) -> httpx.Response:
+    headers = {"x-functions-key": key} if key else {}
+    return httpx.get(f"{host.base_url}/api/workspaces/{job_id}/{kind}", headers=headers, timeout=60)
+
+
+def cloned(bundle: bytes, folder: Path) -> tuple[str, list[str], dict[str, str]]:
+    """HEAD commit, branches and HEAD's files of a git bundle, by git itself."""
+    (folder / "job.bundle").write_bytes(bundle)
+    subprocess.run(["git", "clone", "-q", str(folder / "job.bundle"), str(folder / "clone")], check=True)
+    git = ["git", "-C", str(folder / "clone")]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    branches = subprocess.run([*git, "branch", "-r", "--format=%(refname:short)"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    files = {path.relative_to(folder / "clone").as_posix(): path.read_text()
+             for path in (folder / "clone").rglob("*") if path.is_file() and ".git" not in path.parts}
+    return head, sorted(branches), files
+
+
+async def test_code_swarm_builds_a_tested_todo_cli(host, model, app_data, tmp_path):
+    model.reset()
+    model.script(todo.SCRIPT)
+    job_id = start_code_swarm(host)
+    job = await finished(host, job_id)
+    assert job["status"] == "completed", job
+    out = job["output"]
+    # 1. contract-first plan, every name in its one spelling
+    assert [task["id"] for task in out["plan"]["tasks"]] == ["1", "parser_cli", "3"]
+    assert out["plan"]["owners"]["tests/test_parser.py"] == "parser_cli"
+    assert out["plan"]["modules"][0]["symbols"] == ["TodoStore", "TodoStore.add", "TodoStore.list", "TodoStore.done"]
+    # 2. a branch per worker, changed through the file tools (the model wrote tests/test-parser.py)
+    branches = {part["task_id"]: part for part in out["branches"]}
+    assert [part["branch"] for part in out["branches"]] == ["worker-1", "worker-parser_cli", "worker-3"]
+    assert branches["parser_cli"]["changes"]["added"] == ["tests/test_parser.py", "todo/__init__.py", "todo/parser.py"]
+    # 3. validated by its branch: the CLI worker claimed success without a write, was nudged, then wrote
+    assert branches["3"]["attempts"] == 2 and "changed no file on its branch" in branches["3"]["problems"][0]
+    assert out["gaps"] == []
+    # 4. git merged what it could; the one real conflict went to the integrator and passed the guardrails
+    assert [(m["branch"], m["clean"]) for m in out["merges"]] == [("worker-1", True), ("worker-parser_cli", False),
+                                                                 ("worker-3", True)]
+    assert out["merges"][1]["conflicts"] == [{"path": "todo/__init__.py", "status": "resolved", "attempts": 1,
+                                              "rejected": []}]
+    # 5. the checks caught the failing test, the fixer repaired it in place, the checks and judge passed
+    [first] = out["quality_history"]
+    assert first["score"] == 55 and not first["checks"]["tests"]["ok"]
+    assert "test_done_marks_the_item" in first["checks"]["tests"]["output"]
+    assert out["checks"]["ok"] and out["checks"]["tests"]["sandbox"] == "bubblewrap"
+    assert "5 passed" in out["checks"]["tests"]["output"] and out["checks"]["ruff"]["ok"]
+    assert (out["score"], out["rounds"], out["passed"]) == (92, 1, True)
+    # 6. output: the tree, as MCP resources, and as downloads behind the function key
+    assert out["tree"] == [{"path": path, "size": len(todo.FINAL_TREE[path].encode())}
+                           for path in sorted(todo.FINAL_TREE)]
+    assert await tree_over_mcp(host, job_id) == todo.FINAL_TREE
+    async with connect(host) as client:
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        assert {"workspace://{job_id}/files", "workspace://{job_id}/file/{path}"} <= templates
+        text = (await client.read_resource(f"workspace://{job_id}/file/{quote('todo/storage.py', safe='')}"))
+        assert text.contents[0].text == todo.FINAL_TREE["todo/storage.py"]
+    assert "code=" not in json.dumps(out["downloads"])
+    assert download(host, job_id, "zip", key=None).status_code == 401
+    archive = zipfile.ZipFile(io.BytesIO(download(host, job_id, "zip").content))
+    assert {name.split("/", 1)[1]: archive.read(name).decode() for name in archive.namelist()} == todo.FINAL_TREE
+    head, remote_branches, files = cloned(download(host, job_id, "bundle").content, tmp_path)
+    assert files == todo.FINAL_TREE
+    assert remote_branches == sorted(f"origin/{b}" for b in ["HEAD", "base", "integration", "merge-1", "merge-2",
+                                                               "merge-3", "worker-1", "worker-3", "worker-parser_cli"])
+    REFERENCE["head"] = head
+    assert download(host, "no-such-job", "zip").status_code == 404
+    assert model.stats().by_agent == SCRIPTED_CALLS
+
+
+async def test_code_swarm_on_blob_storage(tmp_path, model, azurite):
+    """The same job with workspaces in Azurite's Blob service: nothing is written under APP_DATA_DIR."""
+    model.reset()
+    model.script(todo.SCRIPT)
+    local = tmp_path / "appdata"
+    host = project_host(tmp_path / "state", model, APP_STORAGE=azurite.connection_string,
+                        APP_DATA_DIR=str(local)).start()
+    try:
+        job_id = start_code_swarm(host)
+        job = await finished(host, job_id)
+        assert job["status"] == "completed" and job["output"]["checks"]["ok"], job
+        assert await tree_over_mcp(host, job_id) == todo.FINAL_TREE
+        bundle = download(host, job_id, "bundle").content
+    finally:
+        host.stop()
+    blobs = workspace_store(storage_settings({"APP_STORAGE": azurite.connection_string}))
+    assert read_branch(blobs, job_id, "integration") == {p: t.encode() for p, t in todo.FINAL_TREE.items()}
+    assert set(blobs.files(job_id, "worker-3")) == {"todo/cli.py", "tests/test_cli.py"}
+    assert cloned(bundle, tmp_path)[2] == todo.FINAL_TREE
+    assert not (local / "workspaces").exists()
