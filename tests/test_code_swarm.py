@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from orchestrations.code_guardrails import resolution_problems
 from orchestrations.code_names import BadName, normal_name, normal_path
 from orchestrations.code_plan import normalise_code_plan
 from orchestrations.swarm_plan import PlanError
-from orchestrations.workspace_git import three_way_merge
+from orchestrations.workspace_git import Snapshot, bundle, three_way_merge
 from orchestrations.workspace_store import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
 from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, write_file
 from testing.durable_http import DurableHttp
@@ -33,7 +34,6 @@ from testing.model_scripts import code_swarm as todo
 
 SCRIPTED_CALLS = {"code-planner": 1, "code-worker-1": 4, "code-worker-parser_cli": 4, "code-worker-3": 4,
                   "code-integrator": 1, "code-judge": 2, "code-fixer": 4}
-REFERENCE: dict[str, str] = {}  # the uncrashed run's bundle HEAD, for the crash test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,9 +240,10 @@ def download(host, job_id: str, kind: str, key: str | None = TEST_KEYS["FUNCTION
     return httpx.get(f"{host.base_url}/api/workspaces/{job_id}/{kind}", headers=headers, timeout=60)
 
 
-def cloned(bundle: bytes, folder: Path) -> tuple[str, list[str], dict[str, str]]:
+def cloned(data: bytes, folder: Path) -> tuple[str, list[str], dict[str, str]]:
     """HEAD commit, branches and HEAD's files of a git bundle, by git itself."""
-    (folder / "job.bundle").write_bytes(bundle)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "job.bundle").write_bytes(data)
     subprocess.run(["git", "clone", "-q", str(folder / "job.bundle"), str(folder / "clone")], check=True)
     git = ["git", "-C", str(folder / "clone")]
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -300,7 +301,7 @@ async def test_code_swarm_builds_a_tested_todo_cli(host, model, app_data, tmp_pa
     assert files == todo.FINAL_TREE
     assert remote_branches == sorted(f"origin/{b}" for b in ["HEAD", "base", "integration", "merge-1", "merge-2",
                                                                "merge-3", "worker-1", "worker-3", "worker-parser_cli"])
-    REFERENCE["head"] = head
+    assert head == expected_history_head(tmp_path / "expected")
     assert download(host, "no-such-job", "zip").status_code == 404
     assert model.stats().by_agent == SCRIPTED_CALLS
 
@@ -325,3 +326,133 @@ async def test_code_swarm_on_blob_storage(tmp_path, model, azurite):
     assert set(blobs.files(job_id, "worker-3")) == {"todo/cli.py", "tests/test_cli.py"}
     assert cloned(bundle, tmp_path)[2] == todo.FINAL_TREE
     assert not (local / "workspaces").exists()
+
+
+def expected_history_head(folder: Path) -> str:
+    """The HEAD commit of the history the scripted job must produce, built from the script's files with the
+    app's own bundle code: the same trees in the same order give the same commit ids."""
+    base: dict[str, bytes] = {}
+    worker_1 = {"todo/storage.py": todo.STORE, "tests/test_storage.py": todo.STORE_TESTS,
+                "todo/__init__.py": todo.INIT_STORAGE}
+    worker_2 = {"todo/parser.py": todo.PARSER, "tests/test_parser.py": todo.PARSER_TESTS,
+                "todo/__init__.py": todo.INIT_PARSER}
+    worker_3 = {"todo/cli.py": todo.CLI, "tests/test_cli.py": todo.CLI_TESTS}
+    merge_2 = {**worker_1, **worker_2, "todo/__init__.py": todo.INIT_RESOLVED}
+    encoded = [{path: text.encode() for path, text in tree.items()}
+               for tree in (worker_1, worker_2, worker_3, worker_1, merge_2, {**merge_2, **worker_3}, todo.FINAL_TREE)]
+    snapshots = [Snapshot("base", "base: the starting tree", base, []),
+                 *[Snapshot(f"worker-{name}", f"worker-{name}: the worker's changes", tree, ["base"])
+                   for name, tree in zip(("1", "parser_cli", "3"), encoded[:3])],
+                 *[Snapshot(f"merge-{n}", f"merge worker-{name}", tree, [previous, f"worker-{name}"])
+                   for n, name, tree, previous in zip((1, 2, 3), ("1", "parser_cli", "3"), encoded[3:6],
+                                                     ("base", "merge-1", "merge-2"))],
+                 Snapshot("integration", "integration: quality gates and fixes", encoded[6], ["merge-3"])]
+    return cloned(bundle(snapshots, "integration"), folder)[0]
+
+
+def guarded_script(port: int, secret: Path) -> dict:
+    """Two workers; the parser's first attempt does not parse (nudged); its second also writes tests that try
+    to get out of the sandbox; the integrator first hollows out an implementation (rejected); the fixer
+    deletes the escaping tests."""
+    broken = "def parse_args(argv:\n    return argv\n"
+
+    def parser_worker(request):
+        retry = "previous attempt was not accepted" in request.user_text()
+        files = ([("todo/parser.py", todo.PARSER), ("tests/test_parser.py", todo.PARSER_TESTS),
+                  ("tests/test_escape.py", escape_tests(port, secret).decode()), ("todo/__init__.py", todo.INIT_PARSER)]
+                 if retry else [("todo/parser.py", broken)])
+        written = len(request.tool_outputs())
+        return todo.write(*files[written]) if written < len(files) else todo.report("parser written")
+
+    def integrator(request):
+        if "Your previous resolution was rejected" in request.user_text():
+            return {"json": {"content": todo.INIT_RESOLVED}}
+        return {"json": {"content": todo.INIT_RESOLVED.replace("    return TodoStore(path)\n", "    pass\n")}}
+
+    def fixer(request):
+        if not request.tool_outputs():
+            return {"tool_calls": [{"name": "delete_file", "arguments": {"path": "tests/test_escape.py"}}]}
+        return {"text": "Deleted tests/test_escape.py: its tests try to reach outside the workspace."}
+
+    def planner(request):
+        plan = todo.planner(request)
+        plan["json"]["tasks"] = plan["json"]["tasks"][:2]
+        return plan
+
+    fixed_store = todo.STORE.replace(todo.STORE_BUG, todo.STORE_FIX)
+    return {"code-planner": todo.always(planner),
+            "code-worker-1": todo.worker([("todo/storage.py", fixed_store), ("tests/test_storage.py", todo.STORE_TESTS),
+                                          ("todo/__init__.py", todo.INIT_STORAGE)], "storage written"),
+            "code-worker-parser_cli": todo.always(parser_worker), "code-integrator": todo.always(integrator),
+            "code-judge": todo.always(lambda request: {"json": {"score": 90, "complaints": []}}),
+            "code-fixer": todo.always(fixer)}
+
+
+async def test_guardrails_nudges_and_the_sandbox_in_a_job(host, model, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        model.reset()
+        model.script(guarded_script(listener.getsockname()[1], secret))
+        job = await finished(host, start_code_swarm(host, max_workers=2))
+    assert job["status"] == "completed", job
+    out = job["output"]
+    parser = out["branches"][1]
+    assert parser["attempts"] == 2 and "its Python files do not parse: todo/parser.py:1:" in parser["problems"][0]
+    assert out["merges"][1]["conflicts"] == [{
+        "path": "todo/__init__.py", "status": "resolved", "attempts": 2,
+        "rejected": ["implementations were replaced by placeholders: open_store"]}]
+    [first] = out["quality_history"]
+    escaped = first["checks"]["tests"]
+    assert first["score"] == 90 and not first["checks"]["ok"] and "3 failed" in escaped["output"], escaped
+    assert "FileNotFoundError" in escaped["output"] and "KeyError: 'OPENAI_API_KEY'" in escaped["output"]
+    assert out["checks"]["ok"] and out["rounds"] == 1 and "tests/test_escape.py" not in \
+        [entry["path"] for entry in out["tree"]]
+    assert (await tree_over_mcp(host, job["job_id"]))["todo/__init__.py"] == todo.INIT_RESOLVED
+
+
+async def test_sigkill_during_a_write_a_merge_and_checks(tmp_path, model):
+    """The host kills itself (SIGKILL) once at each point; after each restart the job goes on, and it
+    ends with the same history and tree as a run without crashes."""
+    model.reset()
+    model.script(todo.SCRIPT)
+    app_data = tmp_path / "appdata"
+    host = project_host(tmp_path / "state", model, APP_DATA_DIR=str(app_data),
+                        APP_CRASH_POINTS="write_file,merge,checks").start()
+    api = DurableHttp(host)
+    crashes, model_calls_at_crash = 0, []
+    try:
+        job_id = start_code_swarm(host)
+        deadline = time.monotonic() + 300
+        while True:
+            assert time.monotonic() < deadline, host.log()[-3000:]
+            if host.proc.poll() is not None:  # it killed itself at a crash point
+                crashes += 1
+                model_calls_at_crash.append(model.stats().total)
+                host.start()
+                continue
+            try:
+                status = api.status(job_id)
+            except (httpx.HTTPError, AssertionError):
+                continue
+            if status["runtimeStatus"] in ("Completed", "Failed", "Terminated"):
+                break
+            time.sleep(0.1)
+        job = await finished(host, job_id)
+        tree = await tree_over_mcp(host, job_id)
+        head = cloned(download(host, job_id, "bundle").content, tmp_path / "crashed")[0]
+    finally:
+        host.stop()
+    assert crashes == 3 and sorted(p.name for p in (app_data / "crash-points").iterdir()) == \
+        ["checks", "merge", "write_file"]
+    assert job["status"] == "completed" and job["output"]["checks"]["ok"], job
+    assert tree == todo.FINAL_TREE
+    assert head == expected_history_head(tmp_path / "expected")
+    calls = model.stats().by_agent
+    # no model call in flight at the merge and checks crashes: nothing repeated there; at the write crash,
+    # the other workers' calls then in flight (not recorded) may be made again, at most one each
+    assert all(SCRIPTED_CALLS[agent] <= calls[agent] <= SCRIPTED_CALLS[agent] + 1 for agent in SCRIPTED_CALLS), calls
+    assert sum(calls.values()) <= sum(SCRIPTED_CALLS.values()) + 2, calls
+    assert set(calls) == set(SCRIPTED_CALLS)
