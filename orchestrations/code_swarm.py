@@ -33,6 +33,7 @@ from .agent_step import run_step, step_input
 from .code_guardrails import resolution_problems
 from .code_plan import CodePlan, ResolvedFile, contract_symbols, contract_text, normalise_code_plan
 from .code_worker import BASE_BRANCH, CODE_WORKER
+from .fan_out import finish_all
 from .job_status import set_progress
 from .swarm_plan import PlanError, Verdict, normalise_verdict
 from .swarm_worker import MAX_PROBLEM_CHARS
@@ -91,18 +92,11 @@ def checks_summary(checks: dict[str, Any]) -> str:
 
 
 def run_workers(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: dict[str, Any]) -> Steps:
-    total = len(plan["tasks"])
-    set_progress(context, "workers", f"workers 0 of {total} done", 0, total)
     contract = contract_text(plan)
-    workers = [context.call_sub_orchestrator(CODE_WORKER, {"job_id": context.instance_id, "goal": spec["goal"],
-                                                           "contract": contract, "task": task})
-               for task in plan["tasks"]]
-    running = list(workers)
-    while running:
-        finished = yield context.task_any(running)
-        running.remove(finished)
-        done = total - len(running)
-        set_progress(context, "workers", f"workers {done} of {total} done", done, total)
+    workers = yield from finish_all(context, [
+        context.call_sub_orchestrator(CODE_WORKER, {"job_id": context.instance_id, "goal": spec["goal"],
+                                                    "contract": contract, "task": task})
+        for task in plan["tasks"]], "workers")
     parts = []
     for task, worker in zip(plan["tasks"], workers):
         if isinstance(worker.result, Exception):  # a worker never fails; if one did (a host problem), a gap
@@ -133,6 +127,9 @@ def integrator_prompt(spec: dict[str, Any], plan: dict[str, Any], conflict: dict
 def integrate(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: dict[str, Any],
               conflict: dict[str, Any]) -> Steps:
     """Ask the integrator for one file until its resolution passes the guardrails; returns the record."""
+    if conflict.get("too_large"):
+        return {"path": conflict["path"], "status": "unresolved", "attempts": 0, "content": None,
+                "rejected": ["the conflicting versions are too large to hand to the integrator in one merge"]}
     rejected: list[str] = []
     for attempt in range(1, MAX_INTEGRATOR_ATTEMPTS + 1):
         step = yield from run_step(context, step_input(
@@ -168,9 +165,9 @@ def merge_workers(context: df.DurableOrchestrationContext, spec: dict[str, Any],
             set_progress(context, "merging", f"the integrator is resolving a conflict in {conflict['path']}",
                          number - 1, len(branches))
             resolutions.append((yield from integrate(context, spec, plan, conflict)))
-        if resolutions:
-            yield context.call_activity("workspace_write_files", {
-                "job_id": job_id, "branch": into, "files": {r["path"]: r["content"] for r in resolutions}})
+        written = {r["path"]: r["content"] for r in resolutions if r["content"] is not None}
+        if written:  # a conflict too large for the integrator keeps git's markers, and is a gap
+            yield context.call_activity("workspace_write_files", {"job_id": job_id, "branch": into, "files": written})
         merges.append({"branch": part["branch"], "into": into, "clean": not resolutions,
                        "conflicts": [{key: r[key] for key in ("path", "status", "attempts", "rejected")}
                                      for r in resolutions]})

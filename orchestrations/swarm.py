@@ -30,6 +30,7 @@ import azure.durable_functions as df
 
 from .agent_step import run_step, step_input
 from .builtin_tools import BUILTIN_TOOLS
+from .fan_out import finish_all
 from .job_status import set_progress
 from .step_ids import step_instance_id
 from .swarm_plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
@@ -80,17 +81,10 @@ def review_prompt(goal: str, contract: str, result: str, complaints: list[str] |
 
 def run_workers(context: df.DurableOrchestrationContext, goal: str, plan: dict[str, Any]) -> Steps:
     """Fan out one worker per task, report each one finishing, and return their contributions in plan order."""
-    total = len(plan["tasks"])
-    set_progress(context, "workers", f"workers 0 of {total} done", 0, total)
-    workers = [context.call_sub_orchestrator(SWARM_WORKER, {"goal": goal, "contract": plan["contract"], "task": task},
-                                             step_instance_id(context, f"worker-{task['id']}"))
-               for task in plan["tasks"]]
-    running = list(workers)
-    while running:
-        finished = yield context.task_any(running)
-        running.remove(finished)
-        done = total - len(running)
-        set_progress(context, "workers", f"workers {done} of {total} done", done, total)
+    workers = yield from finish_all(context, [
+        context.call_sub_orchestrator(SWARM_WORKER, {"goal": goal, "contract": plan["contract"], "task": task},
+                                      step_instance_id(context, f"worker-{task['id']}"))
+        for task in plan["tasks"]], "workers")
     # a worker orchestrator does not fail, but if one did (a bug, a host problem) it is a gap, not a failed swarm
     return [contribution(task, None, 0, 0, [f"the worker failed ({shorten(str(worker.result), MAX_PROBLEM_CHARS)})"])
             if isinstance(worker.result, Exception) else worker.result

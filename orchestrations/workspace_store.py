@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -191,12 +192,15 @@ class BlobWorkspaces:
             self.container.delete_blob(blob.name)
 
 
+@lru_cache(maxsize=8)
+def _blob_workspaces(settings: StorageSettings) -> BlobWorkspaces:
+    return BlobWorkspaces(blob_service(settings).get_container_client(WORKSPACES_CONTAINER))
+
+
 def workspace_store(settings: StorageSettings | None = None) -> WorkspaceStore:
     """The workspace store the configuration names (see `app_storage.storage_settings`)."""
     settings = settings or storage_settings()
-    if settings.kind == "azure":
-        return BlobWorkspaces(blob_service(settings).get_container_client(WORKSPACES_CONTAINER))
-    return LocalWorkspaces(settings.data_dir)
+    return _blob_workspaces(settings) if settings.kind == "azure" else LocalWorkspaces(settings.data_dir)
 
 
 def read_branch(store: WorkspaceStore, job_id: str, branch: str) -> dict[str, bytes]:

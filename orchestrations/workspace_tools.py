@@ -34,6 +34,7 @@ MAX_FILE_BYTES = 200_000
 MAX_WORKSPACE_BYTES = 2_000_000
 MAX_SEARCH_HITS = 100
 MAX_PATTERN_CHARS = 200
+MAX_CONFLICT_CHARS = 600_000  # conflict texts one merge hands the integrator (activity results are <= 1 MiB)
 
 
 class ToolCall(BaseModel):
@@ -274,8 +275,14 @@ def workspace_merge(step: dict) -> dict:
                              read_branch(store, job, step["theirs"]))
     store.replace_branch(job, step["into"], result.files)
     crash_point("merge")
-    return {"into": step["into"], "files": len(result.files),
-            "conflicts": [conflict.__dict__ for conflict in result.conflicts]}
+    conflicts, budget = [], MAX_CONFLICT_CHARS  # the result is a step output: it must stay under the payload limit
+    for conflict in result.conflicts:
+        size = sum(len(text or "") for text in (conflict.base, conflict.ours, conflict.theirs, conflict.marked))
+        budget -= size
+        conflicts.append({**conflict.__dict__, "too_large": False} if budget >= 0 else
+                         {"path": conflict.path, "base": None, "ours": None, "theirs": None, "marked": None,
+                          "too_large": True})
+    return {"into": step["into"], "files": len(result.files), "conflicts": conflicts}
 
 
 @bp.activity_trigger(input_name="step")

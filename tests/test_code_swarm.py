@@ -26,7 +26,7 @@ from orchestrations.code_plan import normalise_code_plan
 from orchestrations.swarm_plan import PlanError
 from orchestrations.workspace_git import Snapshot, bundle, three_way_merge
 from orchestrations.workspace_store import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
-from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, write_file
+from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, workspace_merge, write_file
 from testing.durable_http import DurableHttp
 from testing.host_process import TEST_KEYS, project_host
 from testing.mcp_client import connect, wait_until
@@ -140,6 +140,17 @@ def test_file_tools_are_bounded_with_clear_errors(tmp_path, monkeypatch):
         check_write({f"f{n}.py": 1 for n in range(MAX_FILES)}, "one_more.py", 1)
     with pytest.raises(ValueError, match="the workspace would hold"):
         check_write({"a.py": MAX_FILE_BYTES} | {f"f{n}.py": MAX_FILE_BYTES for n in range(9)}, "b.py", MAX_FILE_BYTES)
+
+
+def test_a_merge_hands_the_integrator_no_more_than_a_step_output_can_hold(tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path))
+    store = LocalWorkspaces(tmp_path)
+    big = [f"x{n} = '{'a' * 100_000}'\n" for n in range(3)]
+    store.replace_branch("job-1", "ours", {f"f{n}.py": big[n].encode() for n in range(3)})
+    store.replace_branch("job-1", "theirs", {f"f{n}.py": big[n].replace("x", "y").encode() for n in range(3)})
+    merged = workspace_merge({"job_id": "job-1", "base": "base", "ours": "ours", "theirs": "theirs", "into": "m"})
+    assert [c["too_large"] for c in merged["conflicts"]] == [False, True, True]
+    assert merged["conflicts"][1]["ours"] is None and len(json.dumps(merged)) < 1 << 20
 
 
 def escape_tests(port: int, secret_file: Path) -> bytes:

@@ -4,13 +4,16 @@ computed from each request, so `make demo` shows the whole walkthrough with no A
 Not a language model: every answer is written here. It is scripted to show the workflows' rules at
 work: the planner returns tasks as an object with numeric ids (normalised before anything runs), the
 "Key figures" worker first claims success without calling its tool (and is nudged), and the judge
-scores the first result below the default threshold (so a fixing round repairs it). Each agent can
+scores the first result below the default threshold (so a fixing round repairs it). The code swarm's
+agents are scripted in `code_swarm.py`. Each agent can
 be asked `CALLS` times per run of the server; restart the demo to start over.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Callable
+
+from . import code_swarm
 
 CALLS = 1000
 DEMO_NOTE = "(scripted demo answer)"
@@ -107,5 +110,6 @@ SCRIPT = {
     "trip-destinations": always(destinations),
     "trip-itinerary": always(itinerary),
     "trip-local": always(local_tips),
+    **code_swarm.SCRIPT,  # run_code_swarm builds a todo CLI (see code_swarm.py)
     "*": always(any_other_agent),
 }
