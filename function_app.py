@@ -11,7 +11,7 @@ from orchestrations import (agent, agent_step, builtin_tools, code_swarm, code_w
                             swarm_worker, trip, workspace_tools)
 from orchestrations.model_config import configure_model
 from orchestrations.run_model import register_run_model
-from tools import job_view, jobs, launchers, workspaces
+from tools import code_swarm_launcher, job_view, jobs, launchers, workspaces
 
 configure_model()
 
@@ -19,5 +19,5 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 register_run_model(app)  # before any durable agent orchestrator: see orchestrations/run_model.py
 for blueprint in (builtin_tools.bp, agent.bp, agent_step.bp, job_status.bp, swarm.bp, swarm_worker.bp, trip.bp,
                   jobs.bp, launchers.bp, job_view.bp, workspace_tools.bp, code_swarm.bp, code_worker.bp,
-                  workspaces.bp):
+                  workspaces.bp, code_swarm_launcher.bp):
     app.register_functions(blueprint)

@@ -1,5 +1,6 @@
 """The README's walkthrough, run as an MCP client (the official `mcp` client over Streamable HTTP):
-launch a swarm and watch its progress, launch a trip and approve it, poll a job over plain HTTP."""
+launch a swarm and watch its progress, launch a trip and approve it, poll a job over plain HTTP, and
+launch a code swarm, watch it, read its files as MCP resources and download the result."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +13,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from orchestrations.wording import plural
+from testing.model_scripts.code_swarm import GOAL as CODE_GOAL
 
 SWARM_GOAL = "Plan a two-day offsite for 12 people with 4800 EUR"
 TRIP_REQUEST = "A long weekend in spring, trains only, good food"
@@ -95,6 +97,44 @@ async def poll_over_http(walk: Walkthrough, job: dict[str, Any], durable_key: st
     print(f"  runtimeStatus {body['runtimeStatus']}, customStatus {json.dumps(body['customStatus'])}")
 
 
+async def code_swarm(walk: Walkthrough, function_key: str) -> None:
+    walk.title("Launch a code swarm, watch it, read its files, download the result")
+    job = await walk.call("run_code_swarm", goal=CODE_GOAL, max_workers=3)
+    job = await walk.follow(job, ("completed",))
+    out = job["output"]
+    print(f"  plan: tasks {[task['id'] for task in out['plan']['tasks']]} owning "
+          f"{', '.join(sorted(out['plan']['owners']))} (names normalised once)")
+    for part in out["branches"]:
+        nudged = f", nudged because {part['problems'][0]}" if part["problems"] else ""
+        print(f"  {part['branch']}: {part['status']} after {plural(part['attempts'], 'attempt')}, added "
+              f"{', '.join(part['changes']['added'])}{nudged}")
+    for merge in out["merges"]:
+        how = "clean (git)" if merge["clean"] else ", ".join(
+            f"conflict in {c['path']} {c['status']} by the integrator" for c in merge["conflicts"])
+        print(f"  merge {merge['branch']} -> {merge['into']}: {how}")
+    for past in out["quality_history"]:
+        tests = past["checks"]["tests"]
+        failed = [line for line in tests["output"].splitlines() if line.startswith("FAILED")]
+        print(f"  checks before fixing round {past['round'] + 1}: tests {'pass' if tests['ok'] else 'FAIL'} "
+              f"{failed[:1]}; judge {past['score']}")
+    checks = out["checks"]
+    print(f"  final checks: parse {checks['parse']['ok']}, ruff {checks['ruff']['ok']}, tests "
+          f"{checks['tests']['output'].splitlines()[-1]} in {checks['tests']['sandbox']}; judge {out['score']}/100 "
+          f"after {plural(out['rounds'], 'fixing round')}; gaps: {out['gaps'] or 'none'}")
+    listing = json.loads((await walk.client.read_resource(f"workspace://{job['job_id']}/files")).contents[0].text)
+    print(f"  resource workspace://{job['job_id']}/files:")
+    for entry in listing["files"]:
+        print(f"    {entry['path']} ({entry['size']} bytes)  {entry['uri']}")
+    cli = (await walk.client.read_resource(listing["files"][-1]["uri"])).contents[0].text
+    print(f"  {listing['files'][-1]['path']} begins: {cli.splitlines()[0]}")
+    for kind in ("zip", "bundle"):
+        url = job["links"][f"{kind}_url"]
+        print(f'$ curl -H "x-functions-key: <default key>" -o job.{kind} "{url}"')
+        body = httpx.get(url, headers={"x-functions-key": function_key}, timeout=60)
+        print(f"  HTTP {body.status_code}, {len(body.content)} bytes" +
+              ("; then: git clone job.bundle todo-cli" if kind == "bundle" else ""))
+
+
 async def run_walkthrough(base_url: str, keys: dict[str, str]) -> None:
     async with httpx2.AsyncClient(headers={"x-functions-key": keys["mcp_extension"]}, timeout=90) as http:
         async with Client(streamable_http_client(f"{base_url}/runtime/webhooks/mcp", http_client=http),
@@ -103,3 +143,4 @@ async def run_walkthrough(base_url: str, keys: dict[str, str]) -> None:
             await swarm(walk)
             job = await trip(walk)
             await poll_over_http(walk, job, keys["durabletask_extension"])
+            await code_swarm(walk, keys["default"])

@@ -29,7 +29,7 @@ from orchestrations.workspace_store import BlobWorkspaces, LocalWorkspaces, read
 from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, workspace_merge, write_file
 from testing.durable_http import DurableHttp
 from testing.host_process import TEST_KEYS, project_host
-from testing.mcp_client import connect, wait_until
+from testing.mcp_client import call, call_error, connect, wait_until
 from testing.model_scripts import code_swarm as todo
 
 SCRIPTED_CALLS = {"code-planner": 1, "code-worker-1": 4, "code-worker-parser_cli": 4, "code-worker-3": 4,
@@ -228,10 +228,12 @@ def host(tmp_path_factory, model, app_data):
     process.stop()
 
 
-def start_code_swarm(host, **spec) -> str:
-    """Until the run_code_swarm launcher lands: the workflow started through the management API."""
-    spec = {"goal": todo.GOAL, "max_workers": 3, "quality_threshold": 80, "base": None, **spec}
-    return DurableHttp(host).start("run_code_swarm_workflow", spec)
+async def start_code_swarm(host, **arguments) -> str:
+    """Launch the job over MCP with the official client; its job_id."""
+    async with connect(host) as client:
+        job = await call(client, "run_code_swarm", **{"goal": todo.GOAL, "max_workers": 3, **arguments})
+    assert job["workflow"] == "run_code_swarm" and job["status"] in ("pending", "running"), job
+    return job["job_id"]
 
 
 async def finished(host, job_id: str, timeout: float = 240) -> dict:
@@ -268,7 +270,7 @@ def cloned(data: bytes, folder: Path) -> tuple[str, list[str], dict[str, str]]:
 async def test_code_swarm_builds_a_tested_todo_cli(host, model, app_data, tmp_path):
     model.reset()
     model.script(todo.SCRIPT)
-    job_id = start_code_swarm(host)
+    job_id = await start_code_swarm(host)
     job = await finished(host, job_id)
     assert job["status"] == "completed", job
     out = job["output"]
@@ -304,7 +306,10 @@ async def test_code_swarm_builds_a_tested_todo_cli(host, model, app_data, tmp_pa
         assert {"workspace://{job_id}/files", "workspace://{job_id}/file/{path}"} <= templates
         text = (await client.read_resource(f"workspace://{job_id}/file/{quote('todo/storage.py', safe='')}"))
         assert text.contents[0].text == todo.FINAL_TREE["todo/storage.py"]
-    assert "code=" not in json.dumps(out["downloads"])
+    origin = job["links"]["status_url"].split("/runtime/webhooks/")[0]
+    assert job["links"]["zip_url"] == f"{origin}/api/workspaces/{job_id}/zip"
+    assert job["links"]["bundle_url"].endswith(f"/api/workspaces/{job_id}/bundle")
+    assert "code=" not in json.dumps(job["links"]) + json.dumps(out["downloads"])
     assert download(host, job_id, "zip", key=None).status_code == 401
     archive = zipfile.ZipFile(io.BytesIO(download(host, job_id, "zip").content))
     assert {name.split("/", 1)[1]: archive.read(name).decode() for name in archive.namelist()} == todo.FINAL_TREE
@@ -325,7 +330,7 @@ async def test_code_swarm_on_blob_storage(tmp_path, model, azurite):
     host = project_host(tmp_path / "state", model, APP_STORAGE=azurite.connection_string,
                         APP_DATA_DIR=str(local)).start()
     try:
-        job_id = start_code_swarm(host)
+        job_id = await start_code_swarm(host)
         job = await finished(host, job_id)
         assert job["status"] == "completed" and job["output"]["checks"]["ok"], job
         assert await tree_over_mcp(host, job_id) == todo.FINAL_TREE
@@ -407,7 +412,7 @@ async def test_guardrails_nudges_and_the_sandbox_in_a_job(host, model, tmp_path)
         listener.listen()
         model.reset()
         model.script(guarded_script(listener.getsockname()[1], secret))
-        job = await finished(host, start_code_swarm(host, max_workers=2))
+        job = await finished(host, await start_code_swarm(host, max_workers=2))
     assert job["status"] == "completed", job
     out = job["output"]
     parser = out["branches"][1]
@@ -435,7 +440,7 @@ async def test_sigkill_during_a_write_a_merge_and_checks(tmp_path, model):
     api = DurableHttp(host)
     crashes, model_calls_at_crash = 0, []
     try:
-        job_id = start_code_swarm(host)
+        job_id = await start_code_swarm(host)
         deadline = time.monotonic() + 300
         while True:
             assert time.monotonic() < deadline, host.log()[-3000:]
@@ -467,3 +472,18 @@ async def test_sigkill_during_a_write_a_merge_and_checks(tmp_path, model):
     assert all(SCRIPTED_CALLS[agent] <= calls[agent] <= SCRIPTED_CALLS[agent] + 1 for agent in SCRIPTED_CALLS), calls
     assert sum(calls.values()) <= sum(SCRIPTED_CALLS.values()) + 2, calls
     assert set(calls) == set(SCRIPTED_CALLS)
+
+
+async def test_bad_code_swarm_input_gets_clear_errors(host):
+    async with connect(host) as client:
+        assert "Argument 'goal'" in await call_error(client, "run_code_swarm", goal=" ")
+        assert "Argument 'max_workers' is 9. Allowed: a whole number from 1 to 8" in await call_error(
+            client, "run_code_swarm", goal="x", max_workers=9)
+        assert "Argument 'base' names job no-such-job, which has no finished code swarm workspace" in \
+            await call_error(client, "run_code_swarm", goal="x", base="no-such-job")
+        assert "Argument 'base'" in await call_error(client, "run_code_swarm", goal="x", base="../other-job")
+        with pytest.raises(Exception, match="has no finished workspace"):
+            await client.read_resource("workspace://no-such-job/files")
+    started = httpx.post(f"{host.base_url}/api/jobs/run_code_swarm", json={"goal": "x", "base": "no-such-job"},
+                         headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]}, timeout=30)
+    assert started.status_code == 400 and "no finished code swarm workspace" in started.json()["error"]

@@ -1,5 +1,5 @@
-"""`make demo ARGS=--walkthrough` end to end: the scripted model, the real host, the walkthrough as an
-MCP client; labelled as a demo first and last."""
+"""`make demo ARGS=--walkthrough` end to end (run_swarm, plan_trip, run_code_swarm): the scripted model, the
+real host, the walkthrough as an MCP client; labelled as a demo first and last."""
 from __future__ import annotations
 
 import http.server
@@ -15,7 +15,7 @@ from testing.host_process import PROJECT_ROOT, free_port
 def test_demo_walkthrough_runs_and_says_it_is_a_demo(tmp_path):
     run = subprocess.run([sys.executable, "-m", "demo", "--walkthrough", "--port", str(free_port()),
                           "--state", str(tmp_path / "demo")],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=240)
     output = run.stdout
     assert run.returncode == 0, output + run.stderr
     assert output.startswith("=" * 78 + "\n DEMO MODE: the model is SCRIPTED")
@@ -26,6 +26,14 @@ def test_demo_walkthrough_runs_and_says_it_is_a_demo(tmp_path):
     assert "[waiting_for_input]" in output and "booked: TRIP-" in output
     assert "runtimeStatus Completed" in output
     assert list((tmp_path / "demo" / "appdata").glob("app.db")), "the booking went to the demo's own store"
+    # the code swarm: a nudged worker, one conflict for the integrator, a failing test the fixer repairs
+    assert "worker-3: done after 2 attempts" in output and "nudged because it reported success but changed no file" \
+        in output
+    assert "merge worker-parser_cli -> merge-2: conflict in todo/__init__.py resolved by the integrator" in output
+    assert "tests FAIL ['FAILED tests/test_storage.py::test_done_marks_the_item" in output
+    assert "judge 92/100 after 1 fixing round; gaps: none" in output and "in bubblewrap" in output
+    assert output.count("HTTP 200") == 2 and "todo%2Fcli.py" in output
+    assert list((tmp_path / "demo" / "appdata" / "workspaces").iterdir()), "workspaces in the demo's own store"
 
 
 class OtherServer:

@@ -63,7 +63,9 @@ _JOB_TOOLS = {"status": "get_job", "input": "send_job_input", "cancel": "cancel_
 VIEW_TOOL_METADATA = json.dumps(_VIEW)
 LAUNCHER_METADATA = json.dumps({**_VIEW, "durable-job": {"role": "start", **_JOB_TOOLS}})
 WAIT_METADATA = json.dumps({"durable-job": {"role": "wait", **_JOB_TOOLS}})
-WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip"}
+WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip",
+             "run_code_swarm_workflow": "run_code_swarm"}
+DOWNLOADS = {"run_code_swarm": ("zip", "bundle")}  # workflows whose finished jobs can be downloaded (tools/workspaces.py)
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
 JOB_ID_ARG = Arg("job_id", "string", "The job id a launcher returned.", required=True, pattern=JOB_ID_PATTERN,
                  allowed="the job_id a launcher returned (letters, digits and : _ . -, at most 128 characters)")
@@ -92,13 +94,17 @@ class InputRequest(BaseModel):
 
 class Links(BaseModel):
     """Durable management API URLs of the job, without a key (add `code=<durabletask_extension key>`),
-    and `view_url`: the job's page in the job view (tools/job_view.py), which asks for the key itself."""
+    and `view_url`: the job's page in the job view (tools/job_view.py), which asks for the key itself; for
+    a completed code swarm also its downloads (add the function key: `x-functions-key` or `code=`)."""
 
     status_url: str
     send_event_url: str
     terminate_url: str
     rewind_url: str
     view_url: Optional[str] = None
+    zip_url: Optional[str] = Field(default=None, description="a completed code swarm's tree as a zip (function key)")
+    bundle_url: Optional[str] = Field(default=None, description="a completed code swarm's history as a git bundle "
+                                                                "(function key)")
 
 
 class JobSummary(BaseModel):
@@ -263,6 +269,10 @@ def status_object(raw: dict[str, Any], links: Links | None = None, details: Any 
         job.input_request = InputRequest.model_validate({**request, "details": details})
     elif status == "completed":
         job.output = output
+        if links is not None and job.workflow in DOWNLOADS:
+            origin = links.status_url.split("/runtime/webhooks/", 1)[0]
+            job.links = links.model_copy(update={f"{kind}_url": f"{origin}/api/workspaces/{job.job_id}/{kind}"
+                                                 for kind in DOWNLOADS[job.workflow]})
     elif status == "failed":
         job.error = failure_sentence(job.workflow, _progress(custom), output)
     elif raw.get("runtimeStatus") == "Completed":  # ended itself as canceled
