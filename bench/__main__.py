@@ -3,7 +3,7 @@ import runpy
 import sys
 import traceback
 
-BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp", "bench.bench_agent"]
+BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp", "bench.bench_agent", "bench.bench_code_swarm"]
 
 
 def run(name: str) -> int:

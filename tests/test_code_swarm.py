@@ -487,3 +487,43 @@ async def test_bad_code_swarm_input_gets_clear_errors(host):
     started = httpx.post(f"{host.base_url}/api/jobs/run_code_swarm", json={"goal": "x", "base": "no-such-job"},
                          headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]}, timeout=30)
     assert started.status_code == 400 and "no finished code swarm workspace" in started.json()["error"]
+
+
+STATS = 'def count(items):\n    """How many items there are."""\n    return len(items)\n'
+STATS_TESTS = 'from todo.stats import count\n\n\ndef test_count():\n    assert count([1, 2]) == 2\n'
+
+
+def continuation_script() -> dict:
+    """One worker that reads the CLI it inherits from `base`, then adds a module and its test."""
+    def worker(request):
+        outputs = request.tool_outputs()
+        if not outputs:
+            return {"tool_calls": [{"name": "read_file", "arguments": {"path": "todo/cli.py"}}]}
+        if len(outputs) == 1:
+            return todo.write("todo/stats.py", STATS if "def main" in outputs[0] else "broken(")
+        if len(outputs) == 2:
+            return todo.write("tests/test_stats.py", STATS_TESTS)
+        return todo.report("stats added")
+
+    planner = {"json": {"contract": "Add todo/stats.py with count(items) to the existing todo CLI.",
+                        "modules": [{"path": "todo/stats.py", "symbols": ["count"]}],
+                        "tasks": [{"id": "stats", "instructions": "Add count.", "files": ["todo/stats.py"]}]}}
+    return {"code-planner": [planner], "code-worker-stats": todo.always(worker),
+            "code-judge": todo.always(lambda request: {"json": {"score": 90, "complaints": []}})}
+
+
+async def test_a_code_swarm_continues_from_a_finished_one(host, model):
+    model.reset()
+    model.script(todo.SCRIPT)
+    first = await finished(host, await start_code_swarm(host))
+    assert first["status"] == "completed", first
+    model.script(continuation_script())
+    job = await finished(host, await start_code_swarm(host, goal="Add a count helper", base=first["job_id"]))
+    assert job["status"] == "completed", job
+    out = job["output"]
+    assert out["branches"][0]["changes"] == {"added": ["tests/test_stats.py", "todo/stats.py"], "modified": [],
+                                             "deleted": []}
+    assert out["checks"]["ok"] and "6 passed" in out["checks"]["tests"]["output"]
+    assert await tree_over_mcp(host, job["job_id"]) == {**todo.FINAL_TREE, "todo/stats.py": STATS,
+                                                        "tests/test_stats.py": STATS_TESTS}
+    assert await tree_over_mcp(host, first["job_id"]) == todo.FINAL_TREE  # the base job's tree is untouched

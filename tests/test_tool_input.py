@@ -40,7 +40,7 @@ def old_offset_cursor(token, skip) -> str:
     ("list_jobs", {"status": "sleeping"}, "Argument 'status' is \"sleeping\". Allowed: one of: pending, running, "
                                           "waiting_for_input, suspended, completed, failed, canceled."),
     ("list_jobs", {"workflow": "mine"}, "Argument 'workflow' is \"mine\". Allowed: one of: run_agent, run_swarm, "
-                                        "plan_trip."),
+                                        "plan_trip, run_code_swarm."),
     ("send_job_input", {"job_id": "abc", "data": {}},
      "Argument 'event' is missing. Allowed: the event of the job's input_request."),
     ("send_job_input", {"job_id": "abc", "event": "no spaces!", "data": {}},
