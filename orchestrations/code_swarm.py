@@ -35,6 +35,7 @@ from .code_plan import CodePlan, ResolvedFile, contract_symbols, contract_text, 
 from .code_worker import BASE_BRANCH, CODE_WORKER
 from .fan_out import finish_all
 from .job_status import set_progress
+from .step_ids import step_instance_id
 from .swarm_plan import PlanError, Verdict, normalise_verdict
 from .swarm_worker import MAX_PROBLEM_CHARS
 from .wording import plural, shorten
@@ -95,7 +96,8 @@ def run_workers(context: df.DurableOrchestrationContext, spec: dict[str, Any], p
     contract = contract_text(plan)
     workers = yield from finish_all(context, [
         context.call_sub_orchestrator(CODE_WORKER, {"job_id": context.instance_id, "goal": spec["goal"],
-                                                    "contract": contract, "task": task})
+                                                    "contract": contract, "task": task},
+                                      step_instance_id(context, f"worker-{task['id']}"))
         for task in plan["tasks"]], "workers")
     parts = []
     for task, worker in zip(plan["tasks"], workers):

@@ -22,7 +22,7 @@ from .launchers import MAX_TASK_CHARS, launcher
 bp = df.Blueprint()
 
 
-@launcher(bp, "run_code_swarm",
+@launcher(bp, "run_code_swarm", "Build code with a swarm",
           Arg("goal", "string", "The codebase to build: what it does, its parts, and that it has tests.",
               required=True, max_length=MAX_TASK_CHARS),
           Arg("max_workers", "integer", "At most this many workers, each on its own branch.",
