@@ -24,7 +24,7 @@ from testing.fake_model_server import load_script
 from testing.host_process import PROJECT_ROOT, project_host
 from testing.mcp_client import call, connect, wait_until
 
-LAUNCHERS = ("run_agent", "run_swarm", "plan_trip")
+LAUNCHERS = ("run_agent", "run_swarm", "plan_trip", "run_code_swarm")
 READ_ONLY = ("get_job", "wait_for_job", "list_jobs")
 
 
