@@ -24,7 +24,6 @@ import queue
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -303,7 +302,10 @@ class HistoryStore:
         migrate(self._write_conn)
         self._read_conn = self._connect()
         self._read_lock = threading.Lock()
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="history-store-reader")
+        self._reads: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future] | None] = \
+            queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read_loop, name="history-store-reader", daemon=True)
+        self._reader.start()
         self._writer = threading.Thread(target=self._write_loop, name="history-store-writer", daemon=True)
         self._writer.start()
 
@@ -337,7 +339,8 @@ class HistoryStore:
     def close(self) -> None:
         self._writes.put(None)
         self._writer.join(timeout=10)
-        self._reader.shutdown(wait=True)
+        self._reads.put(None)
+        self._reader.join(timeout=10)
         self._write_conn.close()
         self._read_conn.close()
 
@@ -425,7 +428,24 @@ class HistoryStore:
     # ---- reads (worker threads call them directly; the event loop awaits `read`) --------------------
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run one of the read methods below on the store's reader thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+        future = asyncio.get_running_loop().create_future()
+        self._reads.put((fn, args, future))
+        return await future
+
+    def _read_loop(self) -> None:
+        while True:
+            item = self._reads.get()
+            if item is None:
+                return
+            fn, args, future = item
+            try:
+                outcome = Outcome(value=fn(*args))
+            except Exception as exc:
+                outcome = Outcome(error=exc)
+            try:
+                future.get_loop().call_soon_threadsafe(_settle_read, future, outcome)
+            except RuntimeError:  # the caller's event loop is closed (shutdown)
+                pass
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._read_lock:
@@ -506,6 +526,15 @@ def _run_script(conn: sqlite3.Connection, script: str, version: int, note: str |
 def _settle(future: asyncio.Future, outcomes: list[Outcome]) -> None:
     if not future.done():
         future.set_result(outcomes)
+
+
+def _settle_read(future: asyncio.Future, outcome: Outcome) -> None:
+    if future.done():
+        return
+    if outcome.error is not None:
+        future.set_exception(outcome.error)
+    else:
+        future.set_result(outcome.value)
 
 
 _FAULT_NAMES = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_BUSY",
