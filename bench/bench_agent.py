@@ -115,7 +115,8 @@ async def main(runs: int, calls: int) -> None:
             "OPENAI_API_MODE": "chat_completions"}).start()
         try:
             async with httpx.AsyncClient(headers={"x-functions-key": host.durable_key}, timeout=60) as http:
-                await durable_run(http, model, host, TURNS[0])  # warm-up: imports, first sessions
+                await durable_run(http, model, host, TURNS[0])  # warm-up: imports, first sessions, clients
+                await plain_run(model, TURNS[0])
                 for _ in range(runs):
                     for turns in TURNS:
                         rates[turns].append(sqlite_commit_rate(Path(state)))
