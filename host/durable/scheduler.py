@@ -118,7 +118,7 @@ class Scheduler:
     # ---- episodes ---------------------------------------------------------------------------------
     def _pump(self) -> None:
         self._pump_scheduled = False
-        while self._ready and self._in_flight < self._workers:
+        while self._ready and self._in_flight < self._workers and not self._stopping:
             size = max(1, min(MAX_BATCH, len(self._ready) // (self._workers - self._in_flight)))
             jobs = []
             while self._ready and len(jobs) < size:
