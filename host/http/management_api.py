@@ -31,7 +31,7 @@ from host.durable.errors import (
     StoreUnavailable,
     UnknownFunction,
 )
-from host.durable.store import InstanceRow
+from host.durable.model import LIVE_STATUSES, InstanceRow, RuntimeStatus
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import content_type_refusal
 from host.http.history_format import management_history
@@ -39,8 +39,7 @@ from host.keys import key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
 RPC_PREFIX = "/durabletask"
-RUNNING_STATUSES = ("Pending", "Running", "ContinuedAsNew", "Suspended")
-RUNTIME_STATUSES = (*RUNNING_STATUSES, "Completed", "Failed", "Terminated", "Canceled")
+RUNTIME_STATUSES = tuple(status.value for status in RuntimeStatus)
 DEFAULT_PAGE_SIZE = 100
 MAX_INT32 = 2**31 - 1
 DEFAULT_POLLING_SECONDS = 1.0
@@ -212,9 +211,9 @@ class ManagementApi:
         return self.check_status_response(request, instance_id)
 
     def _finished_response(self, row: InstanceRow) -> Response:
-        if row.status == "Completed":
+        if row.status is RuntimeStatus.COMPLETED:
             return Response(row.output or "null", status_code=200, media_type="application/json")
-        return JSONResponse(status_payload(row), status_code=500 if row.status == "Failed" else 200)
+        return JSONResponse(status_payload(row), status_code=500 if row.status is RuntimeStatus.FAILED else 200)
 
     async def get_status(self, request: Request) -> Response:
         instance_id = request.path_params["instance_id"]
@@ -224,14 +223,14 @@ class ManagementApi:
         params = request.query_params
         history = None
         show_input = _truthy(params.get("showInput"), True)
-        if _truthy(params.get("showHistory")) and row.status != "Pending":
+        if _truthy(params.get("showHistory")) and row.status is not RuntimeStatus.PENDING:
             history = management_history(await self.engine.get_history(instance_id), show_input,
                                          _truthy(params.get("showHistoryOutput")))
         payload = status_payload(row, show_input, history)
-        if row.status in RUNNING_STATUSES:
+        if row.status in LIVE_STATUSES:
             location = str(request.url)
             return JSONResponse(payload, status_code=202, headers={"Location": location, "Retry-After": "5"})
-        if row.status == "Failed" and _truthy(params.get("returnInternalServerErrorOnFailure")):
+        if row.status is RuntimeStatus.FAILED and _truthy(params.get("returnInternalServerErrorOnFailure")):
             return JSONResponse(payload, status_code=500)
         return JSONResponse(payload, status_code=200)
 
