@@ -69,7 +69,7 @@ def connection_text(env: Mapping[str, str], name: str) -> str:
         "MCP Inspector (npx @modelcontextprotocol/inspector):",
         f"  transport Streamable HTTP, URL {url}, header \"{KEY_HEADER}: <mcp_extension key>\"",
         "Azure AI Foundry agent:",
-        f"  MCP_EXTENSION_KEY=$({fetch_key}) python scripts/register_foundry_agent.py "
+        f"  MCP_EXTENSION_KEY=$({fetch_key}) .venv/bin/python scripts/register_foundry_agent.py "
         f"--project-endpoint <Foundry project endpoint> --model <deployment> --server-url {url}",
     ]
     dashboard = env.get("DURABLE_TASK_SCHEDULER_DASHBOARD_URL")
