@@ -7,17 +7,23 @@ Runs unmodified on Azure Functions (with the MCP and Durable extensions) and on 
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrations import (agent, agent_step, builtin_tools, code_swarm, code_worker, job_status, swarm,
-                            swarm_worker, trip, workspace_tools)
-from orchestrations.model_config import configure_model
-from orchestrations.run_model import register_run_model
+from orchestrations import agent, job_status, trip
+from orchestrations.agents import builtin_tools
+from orchestrations.agents import step as agent_step
+from orchestrations.agents.model_config import configure_model
+from orchestrations.agents.run_model import register_run_model
+from orchestrations.code_swarm import file_tools
+from orchestrations.code_swarm import worker as code_worker
+from orchestrations.code_swarm import workflow as code_swarm
+from orchestrations.swarm import worker as swarm_worker
+from orchestrations.swarm import workflow as swarm
 from tools import code_swarm_launcher, job_view, jobs, launchers, workspaces
 
 configure_model()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-register_run_model(app)  # before any durable agent orchestrator: see orchestrations/run_model.py
+register_run_model(app)  # before any durable agent orchestrator: see orchestrations/agents/run_model.py
 for blueprint in (builtin_tools.bp, agent.bp, agent_step.bp, job_status.bp, swarm.bp, swarm_worker.bp, trip.bp,
-                  jobs.bp, launchers.bp, job_view.bp, workspace_tools.bp, code_swarm.bp, code_worker.bp,
+                  jobs.bp, launchers.bp, job_view.bp, file_tools.bp, code_swarm.bp, code_worker.bp,
                   workspaces.bp, code_swarm_launcher.bp):
     app.register_functions(blueprint)

@@ -1,41 +1,21 @@
 """`run_agent`: one durable agent with built-in activity tools chosen by name."""
 from __future__ import annotations
 
-from typing import Any
 
-from agents import Agent, RunContextWrapper, RunHooks, Tool
+from agents import Agent
 
-from .builtin_tools import BUILTIN_TOOLS
-from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
-from .job_status import set_progress
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
+                                          run_durably)
+from orchestrations.job_status import set_progress
 
 bp = agent_blueprint()
 
-# The SDK stops an agent after 10 turns; a long-running job is allowed more, and a spec may set its own.
-DEFAULT_MAX_TURNS = 40
 
 DEFAULT_INSTRUCTIONS = (
     "You are a careful assistant. Use the tools you are given when they help, and answer the task "
     "concisely once you have what you need."
 )
-
-
-class ProgressHooks(RunHooks):
-    """Turns agent events into job progress. Replays re-run them in the same order, so the custom
-    status an episode writes is the same on every replay."""
-
-    def __init__(self, context: Any):
-        self.context = context
-        self.model_calls = 0
-        self.tool_calls = 0
-
-    async def on_llm_start(self, context: RunContextWrapper, agent: Agent, *args: Any, **kwargs: Any) -> None:
-        self.model_calls += 1
-        set_progress(self.context, "running", f"model call {self.model_calls}", self.model_calls)
-
-    async def on_tool_start(self, context: RunContextWrapper, agent: Agent, tool: Tool) -> None:
-        self.tool_calls += 1
-        set_progress(self.context, "running", f"calling tool {tool.name}", self.model_calls)
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Generator
 
-from .job_status import set_progress
+from orchestrations.job_status import set_progress
 
 
 def finish_all(context: Any, tasks: list[Any], stage: str, noun: str = "workers") -> Generator[Any, Any, list[Any]]:

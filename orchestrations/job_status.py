@@ -17,7 +17,7 @@ from typing import Any, Generator
 
 import azure.durable_functions as df
 
-from .wording import shorten
+from orchestrations.wording import shorten
 
 bp = df.Blueprint()
 

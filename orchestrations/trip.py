@@ -1,7 +1,7 @@
 """`plan_trip`: three agents in sequence, a human decision, then an idempotent booking.
 
 `plan_trip_workflow` is a plain generator orchestrator and each agent an `agent_step`
-sub-orchestration (see `agent_step.py`): destination recommender (`trip-destinations`), itinerary
+sub-orchestration (see `agents/step.py`): destination recommender (`trip-destinations`), itinerary
 planner (`trip-itinerary`), local recommendations (`trip-local`), each given what the previous ones
 wrote. The proposal is kept as a step's output (`keep_data`), not in custom status: Azure fails an
 orchestration whose custom status passes 16 KB, and agents write what they like (issue 8.9); the
@@ -32,10 +32,10 @@ from typing import Any, Generator
 
 import azure.durable_functions as df
 
-from .agent_step import run_step, step_input
-from .app_store import record_booking
-from .job_status import event_data, keep_data, request_input, set_progress
-from .wording import plural, shorten
+from orchestrations.agents.step import run_step, step_input
+from orchestrations.app_data.bookings import record_booking
+from orchestrations.job_status import event_data, keep_data, request_input, set_progress
+from orchestrations.wording import plural, shorten
 
 bp = df.Blueprint()
 

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from orchestrations.model_config import DEFAULT_MAX_OUTPUT_TOKENS
+from orchestrations.agents.model_config import DEFAULT_MAX_OUTPUT_TOKENS
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
@@ -220,7 +220,7 @@ async def test_model_settings_reach_every_agent_and_the_log_says_which_model(tmp
     bodies = model.stats().bodies()
     assert len(bodies) == 4
     assert {(body["max_tokens"], body["temperature"]) for body in bodies} == {(300, 0.2)}
-    model_lines = [line for line in host.log().splitlines() if "orchestrations.model_config" in line]
+    model_lines = [line for line in host.log().splitlines() if "orchestrations.agents.model_config" in line]
     assert len(model_lines) == 1 and model_lines[0].endswith(
         f"model configured: openai-compatible ({model.base_url}), model fake-model, api chat_completions, "
         "max output tokens 300, temperature 0.2"), model_lines

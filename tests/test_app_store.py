@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from azure.identity import DefaultAzureCredential
 
-from orchestrations.app_storage import (APP_DIR, StorageNotConfigured, StorageSettings, blob_service,
-                                        storage_settings, table_service)
-from orchestrations.app_store import SqliteBookings, TableBookings, booking_store
+from orchestrations.app_data.bookings import SqliteBookings, TableBookings, booking_store
+from orchestrations.app_data.storage import (APP_DIR, StorageNotConfigured, StorageSettings, blob_service,
+                                             storage_settings, table_service)
 from testing.host_process import project_host
 from testing.mcp_client import call, connect, wait_until
 

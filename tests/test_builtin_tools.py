@@ -8,12 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from azure.durable_functions.openai_agents.context import DurableAIAgentContext
 
-from orchestrations.builtin_tools import (
-    BUILTIN_TOOLS,
-    FETCH_MAX_REDIRECTS,
-    calculate_expression,
-    fetch_url_text,
-)
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS, FETCH_MAX_REDIRECTS, calculate_expression, fetch_url_text
 
 # ---------------------------------------------------------------------------------------------
 # calculate

@@ -18,15 +18,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from orchestrations import code_checks
-from orchestrations.app_storage import storage_settings
-from orchestrations.code_guardrails import resolution_problems
-from orchestrations.code_names import BadName, normal_name, normal_path
-from orchestrations.code_plan import normalise_code_plan
-from orchestrations.swarm_plan import PlanError
-from orchestrations.workspace_git import Snapshot, bundle, three_way_merge
-from orchestrations.workspace_store import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
-from orchestrations.workspace_tools import MAX_FILE_BYTES, MAX_FILES, check_write, workspace_merge, write_file
+from orchestrations.app_data.storage import storage_settings
+from orchestrations.app_data.workspaces import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
+from orchestrations.code_swarm import checks as code_checks
+from orchestrations.code_swarm.file_tools import MAX_FILE_BYTES, MAX_FILES, check_write, workspace_merge, write_file
+from orchestrations.code_swarm.guardrails import resolution_problems
+from orchestrations.code_swarm.names import BadName, normal_name, normal_path
+from orchestrations.code_swarm.plan import normalise_code_plan
+from orchestrations.code_swarm.repository import Snapshot, bundle, three_way_merge
+from orchestrations.swarm.plan import PlanError
 from testing.durable_http import DurableHttp
 from testing.host_process import TEST_KEYS, project_host
 from testing.mcp_client import call, call_error, connect, wait_until

@@ -8,7 +8,7 @@ from tools.job_status import JobStatus, Progress, failure_reason, failure_senten
 
 LOCAL = ("Orchestrator function 'run_swarm_workflow' failed: Orchestrator function 'agent_step' failed: Activity "
          "function 'run_model' failed: model request failed with HTTP 400: judge is broken \n "
-         "orchestrations.run_model.ModelCallFailed: model request failed with HTTP 400: judge is broken \n "
+         "orchestrations.agents.run_model.ModelCallFailed: model request failed with HTTP 400: judge is broken \n "
          "Orchestrator function 'agent_step' failed: Activity function 'run_model' failed: model request failed "
          "with HTTP 400: judge is broken")
 # the shape Azure's Python worker gives a failed activity (azure-functions-durable-extension#2990)

@@ -20,16 +20,10 @@ from agents.tracing import set_tracing_disabled
 from agents.tracing.traces import NoOpTrace
 from openai import AsyncAzureOpenAI
 
-from orchestrations import model_config
-from orchestrations.model_config import (
-    DEFAULT_AZURE_API_VERSION,
-    DEFAULT_MAX_OUTPUT_TOKENS,
-    apply_model_settings,
-    ModelNotConfiguredError,
-    configure_model,
-    model_status,
-    require_model,
-)
+from orchestrations.agents import model_config
+from orchestrations.agents.model_config import (DEFAULT_AZURE_API_VERSION, DEFAULT_MAX_OUTPUT_TOKENS,
+                                                ModelNotConfiguredError, apply_model_settings, configure_model,
+                                                model_status, require_model)
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import PROJECT_ROOT
 
@@ -82,7 +76,7 @@ def test_nothing_configured_says_what_to_set():
 
 
 def test_status_before_configure_model_ran():
-    probe = ("from orchestrations.model_config import model_status, require_model\n"
+    probe = ("from orchestrations.agents.model_config import model_status, require_model\n"
              "print(model_status())\n"
              "require_model()\n")
     ran = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
@@ -255,14 +249,14 @@ def test_configure_model_logs_one_line_without_secrets(monkeypatch, caplog):
     """Which model is configured, with the base URL stripped of credentials and query (issue 9.10)."""
     monkeypatch.setenv("OPENAI_BASE_URL", "http://user:s3cret@localhost:11434/v1?api-key=s3cret")
     monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "llama3.2")
-    with caplog.at_level("INFO", logger="orchestrations.model_config"):
+    with caplog.at_level("INFO", logger="orchestrations.agents.model_config"):
         configure_model()
     assert [r.getMessage() for r in caplog.records] == [
         "model configured: openai-compatible (http://localhost:11434/v1), model llama3.2, api responses, "
         f"max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}"]
     caplog.clear()
     monkeypatch.delenv("OPENAI_BASE_URL")
-    with caplog.at_level("INFO", logger="orchestrations.model_config"):
+    with caplog.at_level("INFO", logger="orchestrations.agents.model_config"):
         configure_model()
     [record] = caplog.records
     assert record.levelname == "WARNING" and record.getMessage().startswith("model: no model is configured: set ")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from orchestrations.swarm_plan import PlanError, normalise_plan, normalise_verdict
+from orchestrations.swarm.plan import PlanError, normalise_plan, normalise_verdict
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 

@@ -11,7 +11,7 @@ import threading
 import httpx
 import pytest
 
-from orchestrations.app_store import SqliteBookings
+from orchestrations.app_data.bookings import SqliteBookings
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 

@@ -11,9 +11,9 @@ from typing import Optional
 
 import azure.durable_functions as df
 
-from orchestrations.code_swarm import (DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_THRESHOLD, MANIFEST, MAX_FIX_ROUNDS,
-                                       MAX_WORKERS_LIMIT, META_BRANCH)
-from orchestrations.workspace_store import workspace_store
+from orchestrations.app_data.workspaces import workspace_store
+from orchestrations.code_swarm.workflow import (DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_THRESHOLD, MANIFEST,
+                                                MAX_FIX_ROUNDS, MAX_WORKERS_LIMIT, META_BRANCH)
 
 from .arguments import Arg, argument_error
 from .job_status import JOB_ID_PATTERN

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from orchestrations.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 
 from .http_client import shared_client
 

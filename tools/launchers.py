@@ -21,9 +21,10 @@ from typing import Any, Callable, Optional
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrations.builtin_tools import BUILTIN_TOOLS
-from orchestrations.model_config import ModelNotConfiguredError, require_model
-from orchestrations.swarm import DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_THRESHOLD, MAX_FIX_ROUNDS, MAX_WORKERS_LIMIT
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.model_config import ModelNotConfiguredError, require_model
+from orchestrations.swarm.workflow import (DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_THRESHOLD, MAX_FIX_ROUNDS,
+                                           MAX_WORKERS_LIMIT)
 from orchestrations.trip import DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_TIMEOUT_SECONDS
 
 from .arguments import Arg, ToolError, validate_arguments

@@ -19,10 +19,10 @@ from urllib.parse import quote, unquote
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrations.code_names import BadName, normal_path
-from orchestrations.code_swarm import MANIFEST, META_BRANCH
-from orchestrations.workspace_git import GitUnavailable, Snapshot, bundle, zip_tree
-from orchestrations.workspace_store import JOB_ID, WorkspaceStore, read_branch, workspace_store
+from orchestrations.app_data.workspaces import JOB_ID, WorkspaceStore, read_branch, workspace_store
+from orchestrations.code_swarm.names import BadName, normal_path
+from orchestrations.code_swarm.repository import GitUnavailable, Snapshot, bundle, zip_tree
+from orchestrations.code_swarm.workflow import MANIFEST, META_BRANCH
 
 bp = df.Blueprint()
 

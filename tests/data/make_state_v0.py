@@ -27,9 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
+import testing.host_process as host_process  # noqa: E402
 from testing.durable_http import DurableHttp  # noqa: E402
 from testing.fake_model_server import FakeModelServer  # noqa: E402
-import testing.host_process as host_process  # noqa: E402
 from testing.host_process import HostProcess  # noqa: E402
 
 OUT = HERE / "state_v0"

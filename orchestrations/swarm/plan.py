@@ -15,8 +15,8 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from .agent_step import structured_output
-from .builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.step import structured_output
 
 MAX_TITLE_CHARS = 200
 

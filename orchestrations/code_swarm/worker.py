@@ -13,10 +13,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from .agent_step import run_step, step_input
-from .swarm_plan import WorkerReport
-from .swarm_worker import MAX_PROBLEM_CHARS, SUCCESS_WORDS
-from .wording import shorten
+from orchestrations.agents.step import run_step, step_input
+from orchestrations.swarm.plan import WorkerReport
+from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SUCCESS_WORDS
+from orchestrations.wording import shorten
 
 bp = df.Blueprint()
 

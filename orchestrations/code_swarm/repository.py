@@ -1,7 +1,7 @@
 """Git over workspace snapshots, in a temporary folder only: git's own three-way merge, the history as
 a bundle, and the tree as a zip.
 
-Workspaces live in shared storage as snapshots (`workspace_store.py`); git is a tool used on them,
+Workspaces live in shared storage as snapshots (`app_data/workspaces.py`); git is a tool used on them,
 never the store. Commits are made with a fixed author, committer and date, so the same snapshots
 give the same commit ids on every run: a merge re-run after a crash, or a bundle built twice, is
 byte-for-byte the same history.

@@ -1,10 +1,10 @@
 """Code-swarm workspaces in shared storage: a folder under `APP_DATA_DIR` locally, the `workspaces`
-Blob Storage container on Azure (chosen like every app store, see `app_storage.py`).
+Blob Storage container on Azure (chosen like every app store, see `app_data/storage.py`).
 
 A workspace belongs to one job and holds branches; a branch is a snapshot of files
 (`path -> bytes`) at `<job_id>/<branch>/<path>`. Activities on Azure run on any instance, so nothing
 lives on an instance's disk: a git repository is built from these snapshots in a temporary folder
-only to merge and to check (`workspace_git.py`). Every operation is idempotent, so a retried or
+only to merge and to check (`code_swarm/repository.py`). Every operation is idempotent, so a retried or
 re-run activity leaves the same tree: `write` and `replace_branch` put whole contents, `delete` of a
 missing file is a no-op, and a local write lands with an atomic rename (a crash mid-write leaves the
 old file or the new one, never half of one).
@@ -26,8 +26,8 @@ from typing import Protocol
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from .app_storage import WORKSPACES_CONTAINER, StorageSettings, blob_service, storage_settings
-from .code_names import normal_path
+from orchestrations.app_data.storage import WORKSPACES_CONTAINER, StorageSettings, blob_service, storage_settings
+from orchestrations.code_swarm.names import normal_path
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$")
 BRANCH = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,79}$")

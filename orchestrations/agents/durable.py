@@ -1,13 +1,18 @@
-"""Shared set-up for blueprints whose orchestrators run OpenAI agents durably."""
+"""Shared set-up for blueprints whose orchestrators run OpenAI agents durably, and the hooks that turn
+agent events into job progress."""
 from __future__ import annotations
 
 from typing import Any
 
 import azure.durable_functions as df
-from agents import Agent, RunResult
+from agents import Agent, RunContextWrapper, RunHooks, RunResult, Tool
 from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
 
+from orchestrations.job_status import set_progress
+
 RUN_MODEL_ACTIVITY = "run_model"  # the SDK's fixed name, registered by run_model.register_run_model
+# The SDK stops an agent after 10 turns; a long-running job is allowed more, and a spec may set its own.
+DEFAULT_MAX_TURNS = 40
 
 
 def agent_blueprint() -> df.Blueprint:
@@ -31,3 +36,21 @@ def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunRe
     at once in two threads (a fan-out, or concurrent jobs) then make each other's model calls and one
     ends with an empty result. A runner of our own is bound to this context only."""
     return DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY).run_sync(agent, prompt, **kwargs)
+
+
+class ProgressHooks(RunHooks):
+    """Turns agent events into job progress. Replays re-run them in the same order, so the custom
+    status an episode writes is the same on every replay."""
+
+    def __init__(self, context: Any):
+        self.context = context
+        self.model_calls = 0
+        self.tool_calls = 0
+
+    async def on_llm_start(self, context: RunContextWrapper, agent: Agent, *args: Any, **kwargs: Any) -> None:
+        self.model_calls += 1
+        set_progress(self.context, "running", f"model call {self.model_calls}", self.model_calls)
+
+    async def on_tool_start(self, context: RunContextWrapper, agent: Agent, tool: Tool) -> None:
+        self.tool_calls += 1
+        set_progress(self.context, "running", f"calling tool {tool.name}", self.model_calls)

@@ -1,7 +1,7 @@
 """`agent_step`: one durable agent run as a sub-orchestration, the building block of multi-agent workflows.
 
 Why every agent step is its own sub-orchestration, called from a plain generator workflow
-(`swarm.py`, `trip.py`), instead of one `durable_openai_agent_orchestrator` that runs every agent:
+(`swarm/workflow.py`, `trip.py`), instead of one `durable_openai_agent_orchestrator` that runs every agent:
 
 - The wrapper runs `Runner.run_sync` synchronously and finds each model or tool call's result by
   counting `TaskCompleted` events in scheduling order, so one wrapper orchestrator runs its agents
@@ -28,11 +28,11 @@ from typing import Any, Generator, TypeVar
 from agents import Agent, AgentOutputSchema
 from pydantic import BaseModel
 
-from .agent import DEFAULT_MAX_TURNS, ProgressHooks
-from .builtin_tools import BUILTIN_TOOLS
-from .durable_agents import agent_blueprint, agent_orchestrator, run_durably
-from .step_ids import step_instance_id
-from .workspace_tools import agent_tools
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
+                                          run_durably)
+from orchestrations.code_swarm.file_tools import agent_tools
+from orchestrations.step_ids import step_instance_id
 
 bp = agent_blueprint()
 

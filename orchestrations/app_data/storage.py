@@ -86,7 +86,9 @@ def storage_settings(env: Mapping[str, str] | None = None) -> StorageSettings:
 
 
 def _credential(settings: StorageSettings) -> Any:
-    from azure.identity import DefaultAzureCredential  # imported only where an identity is used: it is slow to load
+    from azure.identity import (
+        DefaultAzureCredential,  # imported only where an identity is used: it is slow to load
+    )
 
     return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
 

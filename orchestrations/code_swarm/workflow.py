@@ -1,7 +1,7 @@
 """`run_code_swarm`: a coding swarm that produces a real, tested codebase (issue 12).
 
-`run_code_swarm_workflow` is a plain generator orchestrator (see `agent_step.py` for why every agent is a
-sub-orchestration). The job's workspace lives in shared storage (`workspace_store.py`) as branches:
+`run_code_swarm_workflow` is a plain generator orchestrator (see `agents/step.py` for why every agent is a
+sub-orchestration). The job's workspace lives in shared storage (`app_data/workspaces.py`) as branches:
 
 1. planning: `code-planner` writes the contract (modules and the symbols each defines) and tasks that own
    files; `code_plan.normalise_code_plan` normalises every name once, before anything is scheduled;
@@ -29,16 +29,16 @@ from typing import Any, Generator
 
 import azure.durable_functions as df
 
-from .agent_step import run_step, step_input
-from .code_guardrails import resolution_problems
-from .code_plan import CodePlan, ResolvedFile, contract_symbols, contract_text, normalise_code_plan
-from .code_worker import BASE_BRANCH, CODE_WORKER
-from .fan_out import finish_all
-from .job_status import set_progress
-from .step_ids import step_instance_id
-from .swarm_plan import PlanError, Verdict, normalise_verdict
-from .swarm_worker import MAX_PROBLEM_CHARS
-from .wording import plural, shorten
+from orchestrations.agents.step import run_step, step_input
+from orchestrations.code_swarm.guardrails import resolution_problems
+from orchestrations.code_swarm.plan import CodePlan, ResolvedFile, contract_symbols, contract_text, normalise_code_plan
+from orchestrations.code_swarm.worker import BASE_BRANCH, CODE_WORKER
+from orchestrations.fan_out import finish_all
+from orchestrations.job_status import set_progress
+from orchestrations.step_ids import step_instance_id
+from orchestrations.swarm.plan import PlanError, Verdict, normalise_verdict
+from orchestrations.swarm.worker import MAX_PROBLEM_CHARS
+from orchestrations.wording import plural, shorten
 
 bp = df.Blueprint()
 

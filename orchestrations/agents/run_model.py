@@ -28,7 +28,7 @@ from typing import Any
 import openai
 from azure.durable_functions.openai_agents.orchestrator_generator import durable_openai_agent_activity
 
-from .model_config import apply_model_settings, require_model
+from orchestrations.agents.model_config import apply_model_settings, require_model
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """`run_swarm`: a contract-first planner, specialist workers in parallel, a judge, and a bounded fixer.
 
 Structure: `run_swarm_workflow` is a plain generator orchestrator; every agent is a sub-orchestration
-(`agent_step.py` says why: the OpenAI wrapper orchestrator counts only activity completions and is
+(`agents/step.py` says why: the OpenAI wrapper orchestrator counts only activity completions and is
 replayed whole, so it is no place for fan-out or for many agents in a row). Steps, in order:
 
 1. planning: the planner agent returns a shared contract (names, interfaces, data shapes) and
@@ -28,14 +28,14 @@ from typing import Any, Generator
 
 import azure.durable_functions as df
 
-from .agent_step import run_step, step_input
-from .builtin_tools import BUILTIN_TOOLS
-from .fan_out import finish_all
-from .job_status import set_progress
-from .step_ids import step_instance_id
-from .swarm_plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
-from .swarm_worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
-from .wording import plural, shorten
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.step import run_step, step_input
+from orchestrations.fan_out import finish_all
+from orchestrations.job_status import set_progress
+from orchestrations.step_ids import step_instance_id
+from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
+from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
+from orchestrations.wording import plural, shorten
 
 bp = df.Blueprint()
 

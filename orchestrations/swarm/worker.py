@@ -13,10 +13,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from .agent_step import run_step, step_input
-from .builtin_tools import BUILTIN_TOOLS
-from .swarm_plan import WorkerReport
-from .wording import shorten
+from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.step import run_step, step_input
+from orchestrations.swarm.plan import WorkerReport
+from orchestrations.wording import shorten
 
 bp = df.Blueprint()
 

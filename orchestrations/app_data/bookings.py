@@ -2,7 +2,7 @@
 
 Separate from the Durable state on purpose: this is what the app did in the world, which outlives
 purged job histories and is what a booking's idempotency is checked against. Which store is used is
-configuration (`app_storage.py`): the `bookings` table of the app's storage account when
+configuration (`app_data/storage.py`): the `bookings` table of the app's storage account when
 `APP_STORAGE` is configured, else `app.db` under `APP_DATA_DIR`.
 
 Both stores book with one atomic insert-if-absent (SQLite `INSERT OR IGNORE`, a Table Storage
@@ -25,7 +25,7 @@ from urllib.parse import quote
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
-from .app_storage import BOOKINGS_TABLE, StorageSettings, storage_settings, table_service
+from orchestrations.app_data.storage import BOOKINGS_TABLE, StorageSettings, storage_settings, table_service
 
 DB_FILE = "app.db"
 # Table Storage: a string property holds at most 64 KiB, an entity at most 1 MiB

@@ -16,10 +16,12 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from .agent_step import structured_output
-from .code_names import BadName, normal_name, normal_path
-from .swarm_plan import PlanError
-from .swarm_plan import _task_items as task_items  # the same list-or-dict reading as run_swarm
+from orchestrations.agents.step import structured_output
+from orchestrations.code_swarm.names import BadName, normal_name, normal_path
+from orchestrations.swarm.plan import PlanError
+from orchestrations.swarm.plan import (
+    _task_items as task_items,  # the same list-or-dict reading as run_swarm
+)
 
 MAX_TITLE_CHARS = 200
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")

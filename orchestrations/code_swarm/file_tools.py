@@ -9,7 +9,7 @@ tree) and bounded (`MAX_FILES`, `MAX_FILE_BYTES`, `MAX_WORKSPACE_BYTES`, path ru
 "Error:", so the model can read them and change its plan (see builtin_tools.py for why).
 
 Workflow steps: `workspace_fork`, `workspace_changes`, `workspace_merge`, `workspace_write_files`,
-`workspace_checks`, `workspace_tree`, called by the orchestrators in `code_swarm.py`.
+`workspace_checks`, `workspace_tree`, called by the orchestrators in `code_swarm/workflow.py`.
 """
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ import azure.durable_functions as df
 from agents import FunctionTool, RunContextWrapper
 from pydantic import BaseModel
 
-from . import code_checks
-from .code_names import BadName, normal_path
-from .crash_points import crash_point
-from .workspace_git import three_way_merge
-from .workspace_store import WorkspaceStore, read_branch, workspace_store
+from orchestrations.app_data.workspaces import WorkspaceStore, read_branch, workspace_store
+from orchestrations.code_swarm import checks as code_checks
+from orchestrations.code_swarm.crash_points import crash_point
+from orchestrations.code_swarm.names import BadName, normal_path
+from orchestrations.code_swarm.repository import three_way_merge
 
 bp = df.Blueprint()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
-from .app_storage import storage_settings
+from orchestrations.app_data.storage import storage_settings
 
 CRASH_POINTS_ENV = "APP_CRASH_POINTS"
 
