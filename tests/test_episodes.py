@@ -173,3 +173,17 @@ def test_an_ended_instance_only_drops_what_arrives():
     state.row.status = RuntimeStatus.COMPLETED
     decisions = step(state, messages)
     assert decisions.consumed == messages and decisions.history == [] and decisions.row is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2026-01-02T03:04:05.123456Z", (2026, 1, 2, 3, 4, 5, 123456)),  # what the host writes
+    ("2026-01-02T03:04:05.1234567Z", (2026, 1, 2, 3, 4, 5, 123456)),  # .NET's seven digits
+    ("2026-01-02T03:04:05Z", (2026, 1, 2, 3, 4, 5, 0)),
+])
+def test_history_and_client_times_parse_on_every_supported_python(text, expected):
+    """Python 3.10's datetime.fromisoformat takes neither a trailing Z nor seven-digit fractions."""
+    for parse in (he.parse_timestamp, he.fromisoformat):
+        value = parse(text)
+        assert value.utcoffset().total_seconds() == 0
+        assert (value.year, value.month, value.day, value.hour, value.minute, value.second,
+                value.microsecond) == expected

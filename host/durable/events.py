@@ -7,6 +7,7 @@ tell a retry chain apart from the user's own timers (unknown keys are ignored by
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import datetime, timezone
 from enum import IntEnum
@@ -90,6 +91,16 @@ def parse_timestamp(text: str) -> datetime:
                         int(text[17:19]), int(text[20:26]), tzinfo=timezone.utc)
     value = parse_datetime(text)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+
+
+def fromisoformat(text: str) -> datetime:
+    """`datetime.fromisoformat` as Python 3.11 reads it, on 3.10 too: a trailing `Z`, and fractions of
+    seconds of any length (.NET clients send seven digits; 3.10 takes only three or six). ValueError if not ISO."""
+    text = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    return datetime.fromisoformat(_FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1))
 
 
 _second = (-1, "")  # (whole second, its formatted prefix): one tuple, so threads swap it atomically

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from host.bounded import bounded
 from host.config import HostSettings
 from host.durable.engine import Engine
+from host.durable.events import fromisoformat
 from host.durable.errors import (
     EngineError,
     InstanceEnded,
@@ -56,7 +57,7 @@ def format_time(ts: float) -> str:
 def parse_time(text: str | None) -> float | None:
     if not text:
         return None
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
