@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from host.durable.config import EngineConfig
 from host.functions.loader import LoadedApp
+from host.http.guard import WILDCARD_BIND
+from host.keys import RPC_SECRET
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS"
@@ -137,8 +139,16 @@ class HostSettings:
         return f"http://{shown}:{self.port}"
 
     @property
+    def local_base(self) -> str:
+        """Where code in this process reaches the host: the bind address, or loopback for wildcards."""
+        host = "127.0.0.1" if self.host in WILDCARD_BIND else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
     def rpc_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/durabletask/"
+        """The SDK client's rpc base URL: Azure's `/durabletask/` plus the state folder's secret segment
+        (host/keys.py says why)."""
+        return f"{self.local_base}/durabletask/{self.keys[RPC_SECRET]}/"
 
     @property
     def mcp_config(self) -> dict[str, Any]:

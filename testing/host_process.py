@@ -1,6 +1,7 @@
 """Start the real host in a subprocess on a free loopback port, and kill it the hard way when a test asks."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -31,9 +32,10 @@ class HostProcess:
     """One `python -m host` process; `restart()` keeps the port and the state folder."""
 
     def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 args: list[str] | None = None):
+                 args: list[str] | None = None, address: str = "127.0.0.1"):
         self.app_dir = Path(app_dir)
-        self.args = list(args or [])  # more `python -m host` options
+        self.address = address  # the bind address (`--host`)
+        self.args = ["--host", address, *(args or [])]  # `python -m host` options besides app, state and port
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
         self.env = {**os.environ, **TEST_KEYS, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -42,7 +44,7 @@ class HostProcess:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://[{self.address}]:{self.port}" if ":" in self.address else f"http://{self.address}:{self.port}"
 
     @property
     def durable_key(self) -> str:
@@ -51,6 +53,13 @@ class HostProcess:
     @property
     def mcp_key(self) -> str:
         return self.env["MCP_EXTENSION_KEY"]
+
+    @property
+    def rpc_base_url(self) -> str:
+        """The SDK client's rpc base, as the host hands it to functions: its secret segment is read
+        from the state folder's keys.json, as only the host's own user can."""
+        secret = json.loads((self.state_dir / "keys.json").read_text())["durabletask_rpc"]
+        return f"{self.base_url}/durabletask/{secret}/"
 
     def start(self, timeout: float = 60) -> "HostProcess":
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ def client(durable_host) -> DurableOrchestrationClient:
     binding = {
         "taskHubName": "EngineTests",
         "creationUrls": {}, "managementUrls": {"id": "INSTANCEID", "statusQueryGetUri": "x?id=INSTANCEID"},
-        "rpcBaseUrl": f"http://127.0.0.1:{durable_host.port}/durabletask/",
+        "rpcBaseUrl": durable_host.rpc_base_url,
     }
     return DurableOrchestrationClient(json.dumps(binding))
 

@@ -21,7 +21,7 @@ AGENT = "fake-model"
 def sdk_client(host) -> DurableOrchestrationClient:
     binding = {"taskHubName": "DurableAgents", "creationUrls": {},
                "managementUrls": {"id": "INSTANCEID", "statusQueryGetUri": "x?id=INSTANCEID"},
-               "rpcBaseUrl": f"http://127.0.0.1:{host.port}/durabletask/"}
+               "rpcBaseUrl": host.rpc_base_url}
     return DurableOrchestrationClient(json.dumps(binding))
 
 

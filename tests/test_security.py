@@ -6,6 +6,7 @@ requests with a non-JSON content type; each refused request must leave every job
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from azure.durable_functions import DurableOrchestrationClient
 
 from testing.durable_http import DurableHttp
 from testing.host_process import TEST_APPS, HostProcess
@@ -62,9 +64,11 @@ class Jobs:
         assert api.client.get(f"{api.base}/instances/forged-id").status_code == 404
 
 
-def rpc_requests(base: str, jobs: Jobs) -> list[tuple[str, str, dict]]:
-    """(method, url, httpx kwargs) for every state-changing route of the keyless rpc base."""
-    rpc = f"{base}/durabletask"
+def rpc_requests(host: HostProcess, jobs: Jobs, rpc: str | None = None) -> list[tuple[str, str, dict]]:
+    """(method, url, httpx kwargs) for every state-changing route of the keyless rpc base (`rpc`, by
+    default the real one with its secret segment), and an anonymous HTTP trigger."""
+    base = host.base_url
+    rpc = (rpc or host.rpc_base_url).rstrip("/")
     return [
         ("POST", f"{rpc}/orchestrators/chain", {"content": b"1"}),
         ("POST", f"{rpc}/orchestrators/wait_event/forged-id", {"content": b"null"}),
@@ -89,7 +93,7 @@ def jobs(api) -> Jobs:
 def test_keyless_state_changing_routes_refuse_foreign_pages_and_change_nothing(durable_host, api, jobs, attack):
     headers, status = ATTACKS[attack]
     before = jobs.count()
-    for method, url, kwargs in rpc_requests(durable_host.base_url, jobs):
+    for method, url, kwargs in rpc_requests(durable_host, jobs):
         if attack == "text/plain body" and "/api/" in url:
             continue  # an app's own anonymous trigger decides which bodies it takes, as on Azure
         sent = {"content-type": "application/json", **headers}
@@ -104,12 +108,76 @@ def test_keyless_state_changing_routes_refuse_foreign_pages_and_change_nothing(d
 @pytest.mark.parametrize("attack", list(FOREIGN))
 def test_keyless_reads_refuse_foreign_pages(durable_host, jobs, attack):
     headers, status = FOREIGN[attack]
-    base = durable_host.base_url
-    for url in (f"{base}/durabletask/instances/", f"{base}/durabletask/instances/{jobs.completed}?showInput=true",
-                f"{base}/admin/host/ping"):
+    base, rpc = durable_host.base_url, durable_host.rpc_base_url
+    for url in (f"{rpc}instances/", f"{rpc}instances/{jobs.completed}?showInput=true", f"{base}/admin/host/ping"):
         response = httpx.get(url, headers=headers, timeout=30)
         assert response.status_code == status, (url, response.text)
         assert jobs.completed not in response.text
+
+
+RPC_GUESSES = {
+    "Azure's rpc path, no secret": lambda host: "/durabletask/",
+    "a wrong secret": lambda host: "/durabletask/not-the-secret/",
+    "another key as the secret": lambda host: f"/durabletask/{host.durable_key}/",
+}
+
+
+@pytest.mark.parametrize("guess", list(RPC_GUESSES))
+async def test_the_rpc_base_is_unusable_without_its_secret(durable_host, jobs, guess):
+    """Every local user passes a loopback check, so the keyless rpc base was open to all of them:
+    `curl localhost:<port>/durabletask/instances` listed every job with its output. Without the secret
+    segment only the state folder holds, each route answers 401 saying where to go, shows no job and
+    changes nothing; the SDK client, unmodified, gets nothing either."""
+    rpc = durable_host.base_url + RPC_GUESSES[guess](durable_host)
+    before = jobs.count()
+    reads = [("GET", f"{rpc}instances", {}), ("GET", f"{rpc}instances/", {}),
+             ("GET", f"{rpc}instances/{jobs.completed}?showInput=true", {}), ("GET", rpc, {})]
+    for method, url, kwargs in reads + rpc_requests(durable_host, jobs, rpc):
+        if "/api/" in url:
+            continue
+        response = httpx.request(method, url, headers={"content-type": "application/json"}, timeout=30, **kwargs)
+        assert response.status_code == 401, (method, url, response.status_code, response.text)
+        assert "/runtime/webhooks/durabletask/" in response.json()["Message"], response.text
+        assert jobs.completed not in response.text and jobs.waiting not in response.text
+    jobs.assert_unchanged(before)
+    client = DurableOrchestrationClient(json.dumps({"taskHubName": "EngineTests", "creationUrls": {},
+                                                    "managementUrls": {}, "rpcBaseUrl": rpc}))
+    with pytest.raises(Exception, match="unexpected status code 401"):
+        await client.get_status(jobs.completed, show_input=True)
+
+
+def test_the_rpc_secret_is_private_and_found_under_the_right_secret_only(durable_host):
+    state = durable_host.state_dir
+    assert stat.S_IMODE((state / "keys.json").stat().st_mode) == 0o600
+    assert durable_host.rpc_base_url.startswith(f"{durable_host.base_url}/durabletask/")
+    secret = durable_host.rpc_base_url.rstrip("/").rsplit("/", 1)[1]
+    assert len(secret) >= 40 and secret not in durable_host.log()  # not in the banner or any log line
+    unknown = httpx.get(f"{durable_host.rpc_base_url}no-such-route", timeout=30)
+    assert unknown.status_code == 404, unknown.text
+
+
+def lan_address() -> str | None:
+    """This machine's non-loopback IPv4 address, if it has one (a UDP connect sends nothing)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_functions_reach_the_rpc_base_when_the_host_binds_one_address(tmp_path):
+    """`--host <LAN address>`: the rpc base was always 127.0.0.1, where nothing listened, so every
+    durable client call of every function failed ('All connection attempts failed')."""
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to bind")
+    with HostProcess(TEST_APPS / "durable_app", tmp_path / "state", address=address) as host:
+        started = httpx.post(f"{host.base_url}/api/orchestrators/chain", json=2, timeout=30)
+        assert started.status_code == 202, started.text
+        assert DurableHttp(host).wait(started.json()["id"])["output"] == [0, 1]
+        assert host.rpc_base_url.startswith(f"http://{address}:{host.port}/durabletask/")
 
 
 def test_health_and_progress_routes_are_guarded(durable_host):
@@ -124,7 +192,7 @@ def test_health_and_progress_routes_are_guarded(durable_host):
 def test_the_sdk_client_and_local_pages_still_get_through(durable_host, api, jobs):
     """What the guard must not break: the SDK's own requests (JSON or no body, no Origin) and a page
     served from a loopback origin."""
-    rpc = f"{durable_host.base_url}/durabletask"
+    rpc = durable_host.rpc_base_url.rstrip("/")
     started = httpx.post(f"{rpc}/orchestrators/wait_event", json=None, timeout=30,
                          headers={"origin": "http://localhost:3000"})
     assert started.status_code == 202, started.text
@@ -196,7 +264,8 @@ def read_until_closed(sock: socket.socket) -> bytes:
 def test_connections_that_never_finish_their_request_are_answered_and_closed(strict_host):
     idle = connect(strict_host)
     half_head = connect(strict_host, b"GET /admin/host/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-    short_body = connect(strict_host, b"POST /durabletask/orchestrators/chain/short-body HTTP/1.1\r\n"
+    rpc_path = strict_host.rpc_base_url.removeprefix(strict_host.base_url).encode()
+    short_body = connect(strict_host, b"POST " + rpc_path + b"orchestrators/chain/short-body HTTP/1.1\r\n"
                                       b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
                                       b"Content-Length: 100\r\n\r\n[1, 2")
     assert read_until_closed(idle) == b""

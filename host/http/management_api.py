@@ -1,8 +1,10 @@
 """The Durable Functions HTTP management API, with Azure's routes, status codes and bodies.
 
 Served twice, as the extension does: under /runtime/webhooks/durabletask/ (the public webhook,
-which needs the `durabletask_extension` or master key) and under /durabletask/ (the rpcBaseUrl
-the SDK's DurableOrchestrationClient talks to, loopback callers only).
+which needs the `durabletask_extension` or master key) and under /durabletask/<rpc secret>/ (the
+rpcBaseUrl the SDK's DurableOrchestrationClient talks to: no key, but a secret path segment only the
+state folder holds (host/keys.py), callers on the host's own address only, JSON bodies only). Any
+other /durabletask/ path answers 401 and points at the public webhook.
 """
 from __future__ import annotations
 
@@ -36,10 +38,15 @@ from host.durable.model import LIVE_STATUSES, InstanceRow, RuntimeStatus
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import content_type_refusal
 from host.http.history_format import management_history
-from host.keys import key_matches, presented_key
+from host.http.triggers import ALL_METHODS
+from host.keys import RPC_SECRET, key_matches, presented_key
 
 PUBLIC_PREFIX = "/runtime/webhooks/durabletask"
-RPC_PREFIX = "/durabletask"
+RPC_ROOT = "/durabletask"
+RPC_PREFIX = RPC_ROOT + "/{rpc_secret}"
+RPC_REFUSAL = ("Unauthorized: /durabletask/ is the rpc base of the host's own functions. Use "
+               f"{PUBLIC_PREFIX}/... with the durabletask_extension key in x-functions-key or ?code= "
+               "(the banner shows it).")
 RUNTIME_STATUSES = tuple(status.value for status in RuntimeStatus)
 DEFAULT_PAGE_SIZE = 100
 MAX_INT32 = 2**31 - 1
@@ -83,10 +90,11 @@ def status_payload(row: InstanceRow, show_input: bool = True, history: list[dict
     return payload
 
 
-def _is_loopback(request: Request) -> bool:
+def _is_local(request: Request, bind_host: str) -> bool:
+    """A caller on loopback, or on the host's own bind address (where its functions connect from)."""
     host = request.client.host if request.client else ""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback or host == bind_host
     except ValueError:
         return host in ("localhost", "testclient")
 
@@ -128,9 +136,10 @@ class ManagementApi:
             ("/entities/{name}/{key}", self.entities, ["GET", "POST"]),
         ]
         routes = []
-        for prefix, guard in ((PUBLIC_PREFIX, self._require_key), (RPC_PREFIX, self._require_loopback)):
+        for prefix, guard in ((PUBLIC_PREFIX, self._require_key), (RPC_PREFIX, self._require_rpc_secret)):
             for path, handler, methods in table:
                 routes.append(Route(prefix + path, self._guarded(guard, handler), methods=methods))
+        routes.append(Route(RPC_ROOT + "/{rest:path}", self._rpc_elsewhere, methods=ALL_METHODS))
         return routes
 
     def _guarded(self, guard, handler):
@@ -155,14 +164,26 @@ class ManagementApi:
         return Response("Unauthorized: send the durabletask_extension key in x-functions-key or ?code=",
                         status_code=401)
 
-    def _require_loopback(self, request: Request) -> Response | None:
-        """The rpc base needs no key: loopback callers only, and JSON bodies only (issue 8 item 1)."""
-        if not _is_loopback(request):
-            return Response("The rpc endpoint only accepts loopback callers", status_code=403)
+    def _rpc_secret_matches(self, presented: str | None) -> bool:
+        return key_matches(presented, self.settings.keys[RPC_SECRET])
+
+    def _require_rpc_secret(self, request: Request) -> Response | None:
+        """The rpc base needs no key but its secret segment, local callers and JSON bodies (issue 8 item 1)."""
+        if not self._rpc_secret_matches(request.path_params.get("rpc_secret")):
+            return error_response(401, RPC_REFUSAL)
+        if not _is_local(request, self.settings.host):
+            return Response("The rpc endpoint only accepts callers on the host's own address", status_code=403)
         refusal = content_type_refusal(request.method, request.headers)
         if refusal is not None:
             return error_response(refusal.status, refusal.message)
         return None
+
+    async def _rpc_elsewhere(self, request: Request) -> Response:
+        """Any other /durabletask/ path: 404 under the right secret, else the 401 that says where to go."""
+        secret = request.path_params["rest"].split("/", 1)[0]
+        if self._rpc_secret_matches(secret):
+            return error_response(404, "Not Found: no such route of the Durable management API")
+        return error_response(401, RPC_REFUSAL)
 
     async def _body_json(self, request: Request) -> Any:
         """The JSON body (None when empty): PayloadTooLarge over the engine's limit, ValueError when malformed."""

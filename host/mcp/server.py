@@ -26,7 +26,6 @@ from starlette.types import Receive, Scope, Send
 from host.config import HostSettings
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import LoadedApp
-from host.http.guard import WILDCARD_BIND
 from host.mcp.catalog import McpCatalog
 from host.mcp.handlers import McpHandlers
 from host.mcp.job_tools import JobTools
@@ -46,12 +45,6 @@ DEFAULT_SERVER_VERSION = "1.0.0"
 TASKS_FILE = "tasks.sqlite"
 
 
-def loopback_base(settings: HostSettings) -> str:
-    """Where code in this process reaches the host: the bind address, or loopback for wildcards."""
-    host = "127.0.0.1" if settings.host in WILDCARD_BIND else settings.host
-    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
-
-
 class McpEndpoint:
     """Everything MCP the host serves; `routes()` for the Starlette app, `running()` for its lifespan."""
 
@@ -61,7 +54,7 @@ class McpEndpoint:
         for name in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.catalog = McpCatalog(app)
-        self.progress = ProgressRelay(loopback_base(settings))
+        self.progress = ProgressRelay(settings.local_base)
         handlers = McpHandlers(self.catalog, invoker, self.progress)
         config = settings.mcp_config
         counts = self.catalog.counts()
