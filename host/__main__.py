@@ -1,18 +1,41 @@
-"""`python -m host`: start the local host for a Python v2 function app (default: this project)."""
+"""`python -m host`: start the local host for a Python v2 function app (default: this project).
+
+Ctrl+C stops it quietly, with exit status 0 (so `make run` prints nothing either), whenever it comes:
+while the app loads, while the host serves (uvicorn shuts down gracefully, then re-raises the signal,
+which ends up here as KeyboardInterrupt), or during that shutdown (a second Ctrl+C skips the wait for
+open connections). The process then ends without waiting for function threads that still run: what
+they would have recorded is not, exactly as after a crash, and runs again at the next start
+(activities run at least once; host/durable/engine.py).
+"""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
+import signal
 import sys
-
-from host.banner import print_banner
-from host.bounded import bound_log_records
-from host.config import parse_options
-from host.functions.loader import AppLoadError
-from host.http.connections import PortUnavailable, listening_socket
+from typing import NoReturn
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the host until it is stopped: 0 when stopped by Ctrl+C, 2 when it cannot start."""
+    try:
+        return serve(argv)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: a second Ctrl+C changes nothing
+        return 0
+
+
+def serve(argv: list[str] | None) -> int:
+    # Imported here, inside main's KeyboardInterrupt handling: importing them takes a second or more.
+    from host.banner import print_banner
+    from host.bounded import bound_log_records
+    from host.config import parse_options
+    from host.functions.loader import AppLoadError
+    from host.http.connections import PortUnavailable, listening_socket
+    from host.server import LocalHost
+
     options = parse_options(argv)
     try:
         sock = listening_socket(options.host, options.port)  # first: a busy port fails before anything else
@@ -24,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show one-time progress URLs
     bound_log_records()
-    from host.server import LocalHost
-
     try:
         local_host = LocalHost(options)
     except AppLoadError as exc:
@@ -36,5 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> NoReturn:
+    """End the process with `code` once its output is flushed, without joining worker threads (a sync
+    activity may run for minutes; the state it would change is durable and recovered at the next start)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,7 +20,7 @@ from host.durable.engine import Engine
 from host.durable.store import HistoryStore
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import load_app
-from host.http.connections import QuietDisconnects, uvicorn_config
+from host.http.connections import CleanEndings, StoppingServer, uvicorn_config
 from host.http.guard import GuardMiddleware, Refusal, RequestGuard, content_type_refusal
 from host.http.management_api import ManagementApi, error_response
 from host.http.triggers import HttpTriggers
@@ -65,13 +64,14 @@ class LocalHost:
             self.function_pool.shutdown(wait=False, cancel_futures=True)
             self.orchestrator_pool.shutdown(wait=False, cancel_futures=True)
 
-    def asgi(self) -> GuardMiddleware:
-        """The whole host; every request passes the Host/Origin guard first (issue 8 item 1)."""
+    def asgi(self) -> tuple[GuardMiddleware, CleanEndings]:
+        """The whole host, and its `CleanEndings` (whose `stop()` ends the requests in progress when the
+        host stops). Every request passes the Host/Origin guard first (issue 8 item 1)."""
         routes = [Route("/admin/host/ping", keyless(self.ping), methods=["GET", "POST"])]
         routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes()
         guard = RequestGuard(self.settings.host, self.settings.allowed_hosts)
-        return GuardMiddleware(QuietDisconnects(Starlette(routes=routes, lifespan=self.lifespan)), guard,
-                               refusal_response)
+        endings = CleanEndings(Starlette(routes=routes, lifespan=self.lifespan), refusal_response)
+        return GuardMiddleware(endings, guard, refusal_response), endings
 
     async def ping(self, _request) -> JSONResponse:
         """Health: 200 while the host serves; 503 with the reason while its state database cannot be written
@@ -89,7 +89,8 @@ class LocalHost:
     def serve(self, sock: socket.socket) -> None:
         """Serve on `sock` (see `listening_socket`) until stopped, with the settings' connection limits."""
         settings = self.settings
-        uvicorn.Server(uvicorn_config(self.asgi(), settings.host, settings.port, settings.limits)).run([sock])
+        app, endings = self.asgi()
+        StoppingServer(uvicorn_config(app, settings.host, settings.port, settings.limits), endings.stop).run([sock])
 
 
 def refusal_response(path: str, refusal: Refusal) -> Response:

@@ -32,8 +32,9 @@ class HostProcess:
     """One `python -m host` process; `restart()` keeps the port and the state folder."""
 
     def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 args: list[str] | None = None, address: str = "127.0.0.1"):
+                 args: list[str] | None = None, address: str = "127.0.0.1", own_group: bool = False):
         self.app_dir = Path(app_dir)
+        self.own_group = own_group  # a process group of its own, as a shell runs a command (see interrupt)
         self.address = address  # the bind address (`--host`)
         self.args = ["--host", address, *(args or [])]  # `python -m host` options besides app, state and port
         self.state_dir = Path(state_dir)
@@ -67,7 +68,7 @@ class HostProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "host", "--app", str(self.app_dir), "--state", str(self.state_dir),
              "--port", str(self.port), *self.args],
-            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_group,
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -86,6 +87,13 @@ class HostProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+    def interrupt(self) -> None:
+        """Ctrl+C: SIGINT, to the whole process group when the host has its own (as a terminal sends it)."""
+        if self.own_group:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        else:
+            self.proc.send_signal(signal.SIGINT)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

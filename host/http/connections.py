@@ -17,19 +17,25 @@ connection closed; the app sees the client disconnect. Responses are never timed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
+import signal
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import h11
 import uvicorn
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from host.bounded import bounded
 from host.config import ConnectionLimits
+from host.http.guard import Refusal, Render
 
 log = logging.getLogger("host.http")
 
@@ -156,16 +162,98 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class QuietDisconnects:
-    """ASGI middleware: a request whose client went away mid-body (or missed its body deadline) just
-    ends; Starlette's ClientDisconnect would otherwise reach uvicorn's log as a traceback."""
+STOPPING = Refusal(503, "Service Unavailable: the host is shutting down; try again once it is back.")
 
-    def __init__(self, app: ASGIApp):
+
+class CleanEndings:
+    """ASGI middleware: every request ends cleanly, also when the host stops.
+
+    - A request whose client went away mid-body (or missed its body deadline) just ends; Starlette's
+      ClientDisconnect would otherwise reach uvicorn's log as a traceback.
+    - `stop()` (the host shuts down: Ctrl+C) ends the requests in progress at once: one still waiting
+      for its answer (a tool call, a long poll) gets 503 in its API's error shape (`render`); a stream
+      already under way gets its last, empty chunk, so the client sees it end. Requests arriving after
+      it get the 503 too. uvicorn would otherwise wait `timeout_graceful_shutdown`, then cancel them
+      with an ERROR and a traceback in the log and a bare 500 for the client. A streamed response the
+      app stops without its last chunk (sse-starlette stops its streams on uvicorn's exit signal) gets
+      that chunk the same way.
+    """
+
+    def __init__(self, app: ASGIApp, render: Render):
         self.app = app
+        self.render = render
+        self._in_flight: set[anyio.CancelScope] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        self._stopped = True
+        for cancel_scope in list(self._in_flight):
+            cancel_scope.cancel()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-        except ClientDisconnect:
-            log.info("%s %s: the client went away before its request was in", scope.get("method"),
-                     bounded(scope.get("path", "")))
+            return
+        if self._stopped:
+            await self.render(scope["path"], STOPPING)(scope, receive, send)
+            return
+        started = completed = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started, completed
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                completed = True
+            await send(message)
+
+        with anyio.CancelScope() as cancel_scope:
+            self._in_flight.add(cancel_scope)
+            try:
+                await self.app(scope, receive, sender)
+            except ClientDisconnect:
+                log.info("%s %s: the client went away before its request was in", scope.get("method"),
+                         bounded(scope.get("path", "")))
+                return
+            finally:
+                self._in_flight.discard(cancel_scope)
+        with contextlib.suppress(Exception):  # the client may be gone already
+            if not started and cancel_scope.cancelled_caught:
+                await self.render(scope["path"], STOPPING)(scope, receive, send)
+            elif not completed:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, stopping the way the host wants on Ctrl+C or SIGTERM:
+
+    - `on_stop` first ends the requests in progress (`CleanEndings.stop`), so the graceful shutdown
+      has nothing to wait for;
+    - a second Ctrl+C (uvicorn's "force quit") skips uvicorn's wait for connections, but still runs
+      the app's own shutdown (quick: the state database is closed, async activities cancelled), which
+      uvicorn would skip, leaving a pending lifespan task to be cancelled with an ERROR and a traceback;
+    - `run()` then returns. uvicorn re-raises the signal instead, which ends `asyncio.run` with a
+      CancelledError and a KeyboardInterrupt traceback (SIGINT), or kills the process (SIGTERM).
+    """
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]):
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stop()
+        await super().shutdown(sockets)
+        if self.force_exit:
+            await self.lifespan.shutdown()
