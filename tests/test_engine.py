@@ -257,8 +257,9 @@ def test_management_api_requires_its_key(durable_host):
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"x-functions-key": durable_host.mcp_key}).status_code == 401
     assert httpx.get(url, params={"code": durable_host.durable_key}).status_code == 200
-    # the rpc base the SDK client uses is loopback-only and needs no key
-    assert httpx.get(f"{durable_host.base_url}/durabletask/instances").status_code == 200
+    # the rpc base the SDK client uses needs no key, but its secret path segment (test_security.py)
+    assert httpx.get(f"{durable_host.rpc_base_url}instances").status_code == 200
+    assert httpx.get(f"{durable_host.base_url}/durabletask/instances").status_code == 401
 
 
 def test_third_party_app_runs_unmodified(tmp_path):

@@ -79,8 +79,8 @@ def test_duplicate_running_instance_id_is_refused(api):
     assert api.wait("dup-1")["output"] == "done"
 
 
-def test_durable_client_binding_needs_no_key_on_loopback(durable_host):
-    response = httpx.post(f"{durable_host.base_url}/durabletask/orchestrators/chain", json=1)
+def test_durable_client_binding_needs_no_key_but_its_rpc_secret(durable_host):
+    response = httpx.post(f"{durable_host.rpc_base_url}orchestrators/chain", json=1)
     assert response.status_code == 202
 
 
