@@ -103,7 +103,13 @@ async def test_cancel_a_running_job(host, model):
         await asyncio.sleep(1)
         canceled = await call(client, "cancel_job", job_id=job["job_id"], reason="changed my mind")
         assert canceled["status"] == "canceled" and "changed my mind" in canceled["error"]
-        assert "already canceled" in await call_error(client, "cancel_job", job_id=job["job_id"])
+        assert canceled["progress"]["stage"] == "canceled", canceled
+        assert canceled["progress"]["message"].startswith("canceled at step 'running': changed my mind")
+        # idempotent, as annotated: a repeated cancel changes nothing and returns the status
+        again = await call(client, "cancel_job", job_id=job["job_id"], reason="again")
+        assert again["status"] == "canceled" and again["error"] == canceled["error"]
+        # nothing to retry in a canceled job; a running or completed one comes back as it is
+        assert "only a failed job can be retried" in await call_error(client, "retry_job", job_id=job["job_id"])
 
 
 async def test_provider_errors_fail_fast_and_retry_job_resumes(host, model):

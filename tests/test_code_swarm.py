@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -17,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import ruff
 
 from orchestrations.app_data.storage import storage_settings
 from orchestrations.app_data.workspaces import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
@@ -195,12 +198,73 @@ def test_the_sandbox_confines_generated_tests(tmp_path, monkeypatch):
     assert "FileNotFoundError" in tests["output"] and "KeyError: 'OPENAI_API_KEY'" in tests["output"]
 
 
+def test_the_sandbox_runs_a_project_cloned_under_tmp(monkeypatch):
+    """The project and its venv under /tmp (where a user or CI may clone), paths with spaces, TMPDIR
+    inside the project: no mount of the sandbox (its private /tmp, the workspace) hides the Python
+    that runs the tests. The venv is this one, reached through a folder made under /tmp."""
+    root = Path(tempfile.mkdtemp(prefix="code swarm trial ", dir="/tmp"))
+    try:
+        project = root / "my project"
+        (project / "tmp files").mkdir(parents=True)
+        (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+        python = str(project / ".venv" / "bin" / Path(sys.executable).name)
+        assert all(folder.startswith(str(root)) for folder in code_checks.python_folders(python)[:1])
+        monkeypatch.setattr(tempfile, "tempdir", str(project / "tmp files"))
+        workspace = Path(tempfile.mkdtemp(prefix="checks "))
+        (workspace / "test_where.py").write_text(
+            "import os\nimport sys\n\n\ndef test_where():\n"
+            f"    assert sys.prefix == {str(project / '.venv')!r}\n"
+            "    assert os.listdir('.') == ['test_where.py']\n"
+            "    open('written.txt', 'w').write('ok')\n")
+        tests = code_checks.run_tests(workspace, python)
+        assert tests["ran"] and tests["ok"] and "1 passed" in tests["output"], tests
+        assert (workspace / "written.txt").read_text() == "ok"  # the workspace is the writable one
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("pythons", [("/tmp/trial/.venv", "/opt/python/3.13"),
+                                     ("/workspace/trial/.venv", "/workspace/trial/.venv/lib/python3.13/site-packages"),
+                                     ("/tmp/code-swarm-checks-1/.venv",)])
+def test_no_sandbox_mount_hides_an_earlier_one(pythons, monkeypatch):
+    """Every mount comes after the mounts of its ancestors, whatever the Python folders are (bwrap
+    applies mounts in order: a later mount above a path hides what an earlier one put there)."""
+    monkeypatch.setattr(Path, "is_dir", lambda self: True)
+    arguments = code_checks.sandbox_mounts(Path("/tmp/code-swarm-checks-2"), pythons)
+    order = [arguments[i + (1 if arguments[i] in ("--tmpfs", "--proc", "--dev") else 2)]
+             for i in range(len(arguments)) if arguments[i].startswith("--")]
+    for later, path in enumerate(order):
+        assert not any(Path(path) in Path(other).parents for other in order[:later]), (path, order)
+    assert {"/tmp", "/tmp/code-swarm-checks-2"} <= set(order) and set(pythons) & set(order)
+
+
 def test_the_sandbox_stops_runaway_tests(monkeypatch):
     monkeypatch.setattr(code_checks, "CHECK_TIMEOUT_SECONDS", 5)
     slow = code_checks.run_checks({"test_slow.py": b"import time\n\n\ndef test_sleeps():\n    time.sleep(60)\n"})
     assert slow["tests"]["reason"] == "the tests ran longer than 5 s and were stopped" and not slow["ok"]
     hungry = code_checks.run_checks({"test_hungry.py": b"def test_eats():\n    assert len(bytearray(2 << 30))\n"})
     assert not hungry["tests"]["ok"] and "MemoryError" in hungry["tests"]["output"]
+
+
+def test_ruff_runs_where_the_app_packages_come_from_pythonpath(tmp_path):
+    """Azure's layout: the interpreter has none of the app's packages; the worker puts
+    `.python_packages/lib/site-packages` (pip --target: packages, and their scripts in `bin/`) on
+    PYTHONPATH. Ruff must run there too, and get no environment but PATH and HOME."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert subprocess.run([str(base), "-s", "-c", "import ruff"], capture_output=True, env={}).returncode != 0
+    packages = tmp_path / ".python_packages" / "lib" / "site-packages"
+    (packages / "bin").mkdir(parents=True)
+    (packages / "ruff").symlink_to(Path(ruff.__file__).parent, target_is_directory=True)
+    (packages / "bin" / "ruff").symlink_to(ruff.find_ruff_bin())
+    project = Path(code_checks.__file__).parents[2]
+    script = ("import json, pathlib, sys; from orchestrations.code_swarm.checks import run_ruff; "
+              "folder = pathlib.Path(sys.argv[1]); (folder / 'a.py').write_text('import os\\n'); "
+              "print(json.dumps(run_ruff(folder)))")
+    (tmp_path / "tree").mkdir()
+    done = subprocess.run([str(base), "-s", "-c", script, str(tmp_path / "tree")], capture_output=True, text=True,
+                          env={"PYTHONPATH": f"{packages}:{project}", "PATH": "/usr/bin:/bin"}, check=True)
+    ruff_result = json.loads(done.stdout)
+    assert not ruff_result["ok"] and "a.py:1:8: F401" in ruff_result["output"], ruff_result
 
 
 def test_without_a_sandbox_only_parse_and_ruff_run(monkeypatch):
@@ -487,6 +551,22 @@ async def test_bad_code_swarm_input_gets_clear_errors(host):
     started = httpx.post(f"{host.base_url}/api/jobs/run_code_swarm", json={"goal": "x", "base": "no-such-job"},
                          headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]}, timeout=30)
     assert started.status_code == 400 and "no finished code swarm workspace" in started.json()["error"]
+
+
+async def test_a_host_without_git_refuses_the_code_swarm_at_launch(tmp_path, model):
+    """Azure's Python images have no git: the launch is refused before any job or model call, with the
+    reason; the other workflows are untouched."""
+    model.reset()
+    with project_host(tmp_path / "state", model, PATH=str(tmp_path / "no-git-here")) as host:
+        async with connect(host) as client:
+            error = await call_error(client, "run_code_swarm", goal=todo.GOAL)
+            assert await call(client, "list_jobs") == {"jobs": [], "next_cursor": None}
+            job = await call(client, "run_agent", task="Say hello.", idempotency_key="after-refusal")
+        started = httpx.post(f"{host.base_url}/api/jobs/run_code_swarm", json={"goal": "x"},
+                             headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]}, timeout=30)
+    assert error.startswith("No job was started: the git command is not installed on this host"), error
+    assert started.status_code == 400 and "git command is not installed" in started.json()["error"]
+    assert job["workflow"] == "run_agent"
 
 
 STATS = 'def count(items):\n    """How many items there are."""\n    return len(items)\n'

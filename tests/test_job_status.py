@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.job_status import JobStatus, Progress, failure_reason, failure_sentence
+from tools.job_status import JobStatus, Progress, failure_reason, failure_sentence, status_object, summary
 
 LOCAL = ("Orchestrator function 'run_swarm_workflow' failed: Orchestrator function 'agent_step' failed: Activity "
          "function 'run_model' failed: model request failed with HTTP 400: judge is broken \n "
@@ -41,6 +41,36 @@ def test_failure_sentence():
         "The job failed before its first step: boom. retry_job would stop at the same point, as the finished "
         "steps are replayed; start a new job.")
     assert len(failure_sentence("w", progress, "Activity function 'a' failed: " + "x" * 5000)) < 800
+
+
+ASKING = {"progress": {"stage": "waiting_for_input", "message": "Approve ... send_job_input(event='approval')"},
+          "input_request": {"event": "approval", "prompt": "Approve ... send_job_input(event='approval')"}}
+IN_FLIGHT = {"progress": {"stage": "judging", "message": "the judge is scoring the draft", "completed": 2,
+                          "total": 3}}
+
+
+@pytest.mark.parametrize("runtime, output, custom, progress", [
+    ("Terminated", "changed my mind", ASKING, {"stage": "canceled", "message": "canceled: changed my mind"}),
+    ("Terminated", "stop", IN_FLIGHT, {"stage": "canceled", "message": "canceled at step 'judging': stop",
+                                       "completed": 2, "total": 3}),
+    ("Failed", "Activity function 'run_model' failed: HTTP 400: bad", IN_FLIGHT,
+     {"stage": "judging", "message": "failed: HTTP 400: bad", "completed": 2, "total": 3}),
+    ("Failed", "Orchestrator function 'x' failed: boom", ASKING, {"stage": "waiting_for_input",
+                                                                  "message": "failed: boom"}),
+    ("Completed", {"answer": 1}, ASKING, {"stage": "completed", "message": "completed"}),
+    ("Completed", {"answer": 1}, {"progress": {"stage": "completed", "message": "booked: T-1"}},
+     {"stage": "completed", "message": "booked: T-1"}),  # the workflow's own last word
+    ("Completed", None, {"progress": {"stage": "canceled", "message": "no decision in time"}},
+     {"stage": "canceled", "message": "no decision in time"}),
+])
+def test_a_terminal_job_invites_no_action(runtime, output, custom, progress):
+    """Whatever a workflow wrote last, a job that ended shows what ended it: no input request, no
+    prompt to answer, no step in flight (every workflow: this is where the status object is built)."""
+    raw = {"instanceId": "j", "name": "plan_trip_workflow", "runtimeStatus": runtime, "customStatus": custom,
+           "output": output}
+    for job in (status_object(raw), summary(raw)):
+        assert job.progress.model_dump(exclude_none=True) == progress
+        assert getattr(job, "input_request", None) is None
 
 
 def test_the_status_object_is_one_json_schema():

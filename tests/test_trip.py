@@ -116,6 +116,26 @@ async def test_trip_without_decision_in_time_is_canceled_and_late_answers_change
     assert bookings_of(app_data, job["job_id"]) == []
 
 
+async def test_a_canceled_trip_invites_no_input(host, model):
+    """A job that ended shows what ended it, never the approval prompt: in cancel_job's answer, get_job,
+    list_jobs and the job view's list."""
+    model.reset()
+    model.script(trip_script())
+    async with connect(host) as client:
+        job = await waiting_trip(client)
+        assert job["status"] == "waiting_for_input" and "send_job_input" in job["input_request"]["prompt"]
+        shown = [await call(client, "cancel_job", job_id=job["job_id"], reason="changed my mind"),
+                 await call(client, "get_job", job_id=job["job_id"])]
+        listed = await call(client, "list_jobs", workflow="plan_trip", status="canceled", limit=100)
+    view = httpx.get(f"{host.base_url}/api/job-view/jobs", params={"workflow": "plan_trip", "limit": "100"},
+                     headers={"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"]}, timeout=30).json()
+    shown += [item for page in (listed, view) for item in page["jobs"] if item["job_id"] == job["job_id"]]
+    assert len(shown) == 4
+    for item in shown:
+        assert item["status"] == "canceled" and "input_request" not in item, item
+        assert item["progress"] == {"stage": "canceled", "message": "canceled: changed my mind"}, item
+
+
 async def test_http_starter_and_bad_trip_input(host, model):
     model.reset()
     model.script(trip_script())

@@ -8,7 +8,9 @@ Rules the builder applies:
 - an orchestration cannot terminate itself, so one that ends as canceled on its own (plan_trip's
   approval timeout) completes with progress stage "canceled" and the reason as message; such a job
   is reported as canceled, with the reason in `error` and its output kept;
-- a failed job keeps the progress it failed in, and its `error` is one readable sentence built
+- a job that has ended invites nothing: no input request, and a progress message that says what
+  ended it, whatever the workflow wrote last (`_ended`);
+- a failed job keeps the stage it failed in, and its `error` is one readable sentence built
   from the Durable failure text (`failure_sentence`): which step failed, why, and what
   `retry_job` will do (issue 9.4);
 - links carry no key: status objects reach model transcripts (issue 8.2). A person adds the
@@ -26,7 +28,8 @@ from azure.durable_functions import DurableOrchestrationClient
 from pydantic import BaseModel, ConfigDict, Field
 
 # custom status and output arrive as JSON text or as values, like event data
-from orchestrations.job_status import event_data
+from orchestrations.job_status import MAX_MESSAGE_CHARS, event_data
+from orchestrations.wording import shorten
 
 from .arguments import Arg, ToolError
 
@@ -251,8 +254,25 @@ def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
         status = "canceled"
     if progress is None:
         progress = Progress(stage=status, message=f"job is {status.replace('_', ' ')}")
+    elif status in TERMINAL:
+        progress = _ended(status, progress, custom, event_data(raw.get("output")))
     return {"job_id": raw.get("instanceId"), "workflow": workflow_of(raw.get("name")), "status": status,
             "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
+
+
+def _ended(status: str, progress: Progress, custom: dict[str, Any], output: Any) -> Progress:
+    """A terminal job's progress invites nothing: its message says what ended the job, whatever the
+    workflow wrote last (an approval prompt, "judging ...", "model call 3"). The workflow's own last
+    word is kept when it already says so (stage "completed" or "canceled", no input request). A
+    failed job keeps the stage it failed in (issue 9.4); the others take their status as stage."""
+    if progress.stage == status and not custom.get("input_request"):
+        return progress
+    if status == "failed":
+        return progress.model_copy(update={"message": f"failed: {failure_reason(output)[0]}"})
+    ended = "completed" if status == "completed" else f"canceled: {output or 'canceled'}"
+    if progress.stage not in (status, "waiting_for_input"):
+        ended = ended.replace(status, f"{status} at step '{progress.stage}'", 1)
+    return progress.model_copy(update={"stage": status, "message": shorten(ended, MAX_MESSAGE_CHARS)})
 
 
 def status_object(raw: dict[str, Any], links: Links | None = None, details: Any = None) -> JobStatus:

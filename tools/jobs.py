@@ -30,6 +30,7 @@ SETTLE_SECONDS = 10.0  # how long a control tool waits for the job to show the e
 MAX_INPUT_BYTES = 64 * 1024
 EVENT_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 MAX_SCHEMA_CHARS = 300
+RETRIED = ("pending", "running", "waiting_for_input", "completed")  # what a retried job can be by now
 
 
 async def fetch_job(client: df.DurableOrchestrationClient, job_id: str) -> JobStatus:
@@ -159,8 +160,12 @@ def _check_data(data: Any, schema: dict[str, Any]) -> None:
           output=JobStatus, title="Cancel job",
           hints={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False})
 async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason: Optional[str]) -> dict[str, Any]:
-    """Cancel a job that has not ended; finished steps keep their results."""
+    """Cancel a job that has not ended; finished steps keep their results. Canceling a canceled job
+    again changes nothing and returns its status (the tool is idempotent: a client may repeat a call
+    whose answer it lost)."""
     job = await fetch_job(client, job_id)
+    if job.status == "canceled":
+        return job.public()
     if job.status in TERMINAL:
         raise ToolError(f"Job {job_id} already {job.status}; only a job that has not ended can be canceled.")
     await client.terminate(job_id, reason or "canceled by the user")
@@ -170,8 +175,12 @@ async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason:
 @job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Retry job",
           hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False})
 async def retry_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
-    """Continue a failed job from its failure; steps that finished are not run again."""
+    """Continue a failed job from its failure; steps that finished are not run again. A job that is
+    running or completed (as a retried job is) has nothing to retry: its status comes back unchanged,
+    so repeating a call whose answer was lost is safe (the tool is idempotent)."""
     job = await fetch_job(client, job_id)
+    if job.status in RETRIED:
+        return job.public()
     if job.status != "failed":
         raise ToolError(f"Job {job_id} is {job.status}; only a failed job can be retried.")
     await client.rewind(job_id, "retried by the user")

@@ -6,7 +6,10 @@ never the store. Commits are made with a fixed author, committer and date, so th
 give the same commit ids on every run: a merge re-run after a crash, or a bundle built twice, is
 byte-for-byte the same history.
 
-Needs the `git` command (2.30 or newer); without it the functions raise `GitUnavailable`.
+Needs the `git` command (2.30 or newer); without it the functions raise `GitUnavailable`, and
+`require_git` lets a launcher refuse before any work is done. Azure Functions' Python images do not
+install git (Azure/azure-functions-docker, host/4/bookworm/python/*: no git among their packages), so
+on Azure the code swarm runs only where the app brings git (README, "Azure vs the local host").
 """
 from __future__ import annotations
 
@@ -30,6 +33,16 @@ IDENTITY = {"GIT_AUTHOR_NAME": "code swarm", "GIT_AUTHOR_EMAIL": "code-swarm@loc
 
 class GitUnavailable(RuntimeError):
     """The `git` command is missing or failed; the message says which command and why."""
+
+
+NO_GIT = ("the git command is not installed on this host; the code swarm needs it to merge the workers' "
+          "branches (Azure Functions' Python images have no git: see README, Azure vs the local host)")
+
+
+def require_git() -> None:
+    """Raise `GitUnavailable` unless a `git` command is on PATH."""
+    if shutil.which("git") is None:
+        raise GitUnavailable(NO_GIT)
 
 
 @dataclass
@@ -64,7 +77,7 @@ class Repo:
                                    "-c", "init.defaultBranch=base", *args], cwd=self.root / "tree",
                                   env=self.env, capture_output=True, timeout=GIT_TIMEOUT_SECONDS)
         except FileNotFoundError:
-            raise GitUnavailable("the git command is not installed; the code swarm needs it to merge") from None
+            raise GitUnavailable(NO_GIT) from None
         if check and done.returncode != 0:
             raise GitUnavailable(f"git {' '.join(args[:2])} failed: {done.stderr.decode(errors='replace')[:500]}")
         return done
