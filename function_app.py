@@ -15,10 +15,12 @@ from orchestrations.agents.run_model import register_run_model
 from orchestrations.code_swarm import file_tools
 from orchestrations.code_swarm import worker as code_worker
 from orchestrations.code_swarm import workflow as code_swarm
+from orchestrations.log_levels import quiet_library_logs
 from orchestrations.swarm import worker as swarm_worker
 from orchestrations.swarm import workflow as swarm
 from tools import code_swarm_launcher, job_view, jobs, launchers, workspaces
 
+quiet_library_logs()
 configure_model()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

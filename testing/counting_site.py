@@ -1,9 +1,10 @@
 """A tiny HTTP site that agents' fetch_url tool reads in tests: counts hits per path; /slow takes 2 s."""
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback_http import LoopbackHTTPServer
 
 
 class CountingSite:
@@ -28,12 +29,11 @@ class CountingSite:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackHTTPServer(Handler).start()
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.server.close()

@@ -67,7 +67,7 @@ async def test_bad_input_gets_clear_tool_errors(host):
         assert "Unknown job" in await call_error(client, "get_job", job_id="0123456789abcdef")
         assert "Argument 'job_id' is" in await call_error(client, "get_job", job_id="../etc/passwd")
         assert "contains \"rm_rf\"" in await call_error(client, "run_agent", task="x", tools=["rm_rf"])
-        assert "Argument 'task' is missing" in await call_error(client, "run_agent", task="   ")
+        assert "Argument 'task' is blank" in await call_error(client, "run_agent", task="   ")
         assert "Argument 'status' is" in await call_error(client, "list_jobs", status="sleeping")
         listed = await call(client, "list_jobs", limit=2)
         assert len(listed["jobs"]) <= 2
@@ -126,16 +126,42 @@ async def test_provider_errors_fail_fast_and_retry_job_resumes(host, model):
         failed = await wait_until(client, job["job_id"])
         assert failed["status"] == "failed"
         # one sentence: the step, the reason, what retry_job does; the progress keeps its stage (issue 9.4)
+        # and says what ended the job
         assert failed["error"] == (
             "run_agent failed at step 'running' (model call 1): model request failed with HTTP 401: fake model "
             f"server: injected 401 for agent '{AGENT}'. retry_job runs the failed step again; the steps that "
             "finished are not repeated.")
-        assert failed["progress"] == {"stage": "running", "message": "model call 1", "completed": 1}
+        assert failed["progress"] == {"stage": "running", "completed": 1, "message": (
+            f"failed: model request failed with HTTP 401: fake model server: injected 401 for agent '{AGENT}'")}
         assert model.stats().by_agent[AGENT] == 1, "a 401 must not be retried"
         retried = await call(client, "retry_job", job_id=job["job_id"])
         assert retried["status"] != "failed"
         done = await wait_until(client, job["job_id"])
     assert done["status"] == "completed" and done["output"]["final_output"] == "The answer is 35."
+
+
+async def test_each_failed_model_request_is_logged_once_at_its_level(host, model):
+    """Two 429s then success: one WARNING per retry with its wait, none of the Agents SDK's
+    "ERROR openai.agents: Error getting response" beside it; a 401: one ERROR line."""
+    model.reset()
+    model.script({"limited-model": [{"text": "fine", "repeat": True}]})
+    model.fail_next("limited-model", 429, count=2, retry_after=0.05)
+    start = len(host.log())
+    async with connect(host) as client:
+        job = await call(client, "run_agent", task="hello", model="limited-model")
+        assert (await wait_until(client, job["job_id"]))["status"] == "completed"
+        model.fail_next("limited-model", 401, count=1)
+        job = await call(client, "run_agent", task="hello", model="limited-model")
+        assert (await wait_until(client, job["job_id"]))["status"] == "failed"
+    lines = host.log()[start:].splitlines()
+    assert not [line for line in lines if "Error getting response" in line], lines
+    retries = [line for line in lines if "model call failed (" in line]
+    assert len(retries) == 2 and all(" WARNING orchestrations.agents.run_model: " in line for line in retries)
+    assert "HTTP 429" in retries[0] and "; retry 1 of 5 in " in retries[0] and "; retry 2 of 5 in " in retries[1]
+    [final] = [line for line in lines if "model call failed: " in line]
+    assert " ERROR orchestrations.agents.run_model: model call failed: model request failed with HTTP 401" in final
+    # and no INFO line for each model request (httpx2), nor the Durable library's df_loads notice
+    assert "INFO httpx2" not in host.log() and "df_loads was called" not in host.log()
 
 
 async def test_rate_limit_storm_still_completes(host, model):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import http.server
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from testing.host_process import PROJECT_ROOT, free_port
+from testing.loopback_http import LoopbackHTTPServer
 
 
 def test_demo_walkthrough_runs_and_says_it_is_a_demo(tmp_path):
@@ -49,13 +49,11 @@ class OtherServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackHTTPServer(Ok).start()
+        self.port = self.server.port
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.mark.parametrize("command", [["host"], ["demo"], ["demo", "--walkthrough"]])

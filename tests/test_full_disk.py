@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from testing.durable_http import DurableHttp, ledger_counts
-from testing.host_process import TEST_APPS, HostProcess
+from testing.host_process import TEST_APPS, TEST_KEYS, HostProcess, project_host
+from testing.mcp_client import connect
 
 TMPFS_SIZE = "8m"
 MAX_TRIES = 500  # requests sent into the full disk before one must be refused
@@ -111,3 +112,31 @@ def test_a_host_restarted_on_a_full_disk_serves_and_recovers(small_disk, tmp_pat
         assert api.wait(waiting)["output"] == "after restart"
     finally:
         host.stop()
+
+
+async def test_a_launch_on_a_full_disk_says_why_in_one_sentence(small_disk, tmp_path, model):
+    """The Durable client raises the management API's JSON body; the tool shows its Message as one
+    sentence and says to try again later, over MCP and from the HTTP starter."""
+    model.reset()
+    model.script({"*": [{"text": "ok", "repeat": True}]})
+    host = project_host(small_disk / "state", model)
+    host.log_path = tmp_path / "host.log"
+    host.start()
+    try:
+        filler = fill(small_disk)
+        async with connect(host) as client:
+            for _ in range(MAX_TRIES):
+                result = await client.call_tool("run_agent", {"task": "hello"})
+                if result.is_error:
+                    break
+            refused = result.content[0].text
+            started = httpx.post(f"{host.base_url}/api/jobs/run_agent", json={"task": "hello"}, timeout=30,
+                                 headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]})
+            filler.unlink()
+            assert not (await client.call_tool("run_agent", {"task": "hello"})).is_error
+    finally:
+        host.stop()
+    assert refused.startswith("No job was started: The state database could not be written") and \
+        refused.endswith(". Try again later."), refused
+    assert "{" not in refused and "Message" not in refused
+    assert started.status_code == 503 and started.json()["error"].startswith("No job was started: The state")

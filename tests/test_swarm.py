@@ -179,7 +179,7 @@ async def test_parallel_workers_each_get_their_own_answers(host, model):
 
 async def test_bad_swarm_input_gets_clear_errors(host):
     async with connect(host) as client:
-        assert "Argument 'goal' is missing" in await call_error(client, "run_swarm", goal=" ")
+        assert "Argument 'goal' is blank" in await call_error(client, "run_swarm", goal=" ")
         assert "Allowed: a whole number from 1 to 10" in await call_error(
             client, "run_swarm", goal="x", max_workers=0)
         assert "Allowed: a whole number from 0 to 100" in await call_error(

@@ -51,7 +51,17 @@ def old_offset_cursor(token, skip) -> str:
      "Argument 'data' is 70,012 bytes as JSON. Allowed: a JSON object, at most 65,536 bytes as JSON."),
     ("cancel_job", {"job_id": "abc", "reason": ["why"]},
      "Argument 'reason' is [\"why\"]. Allowed: text of at most 1,000 characters."),
-    ("run_agent", {"task": "   "}, "Argument 'task' is missing. Allowed: text of at most 20,000 characters."),
+    ("run_agent", {"task": "   "},
+     "Argument 'task' is blank (only whitespace). Allowed: text of at most 20,000 characters."),
+    ("run_agent", {"task": ""}, "Argument 'task' is empty. Allowed: text of at most 20,000 characters."),
+    ("run_swarm", {"goal": "x", "quality_threshold": 1e308},
+     "Argument 'quality_threshold' is 1e+308. Allowed: a whole number from 0 to 100 (default 80)."),
+    ("run_swarm", {"goal": "x", "quality_threshold": "99999999999999999999"},
+     "Argument 'quality_threshold' is \"99999999999999999999\". Allowed: a whole number from 0 to 100 (default 80)."),
+    ("send_job_input", {"job_id": "abc", "event": "approval", "data": "[true]"},
+     "Argument 'data' is \"[true]\". Allowed: a JSON object, at most 65,536 bytes as JSON."),
+    ("run_agent", {"task": "x", "tools": '["calculate", "rm_rf"]'},
+     "Argument 'tools' contains \"rm_rf\". Allowed: a list of any of: fetch_url, calculate."),
     ("run_agent", {"task": "x" * 20001},
      "Argument 'task' has 20,001 characters. Allowed: text of at most 20,000 characters."),
     ("run_agent", {"task": "x", "tools": ["calculate", "rm_rf"]},
@@ -171,6 +181,10 @@ def test_validation_in_process():
     assert validate_arguments("t", args, {"text": "hi"}) == {"n": 3, "names": None, "text": "hi"}
     assert validate_arguments("t", args, {"text": "hi", "n": "4", "names": "b, a, b"}) == {
         "n": 4, "names": ["b", "a"], "text": "hi"}
+    # objects and lists as JSON text, alike for every object and array argument
+    structured = [Arg("data", "object", "data"), Arg("names", "array", "names", items="string")]
+    assert validate_arguments("t", structured, {"data": '{"approved": true}', "names": '["a", "b,c"]'}) == {
+        "data": {"approved": True}, "names": ["a", "b,c"]}
     for supplied, message in [
         ({}, "Argument 'text' is missing. Allowed: text of at most 5 characters."),
         ({"text": "hi", "n": 4.5}, "Argument 'n' is 4.5. Allowed: a whole number from 1 to 5 (default 3)."),

@@ -16,9 +16,11 @@ trigger binding declares every argument optional (`Arg.binding`), and `required`
 
 Each argument is also a JSON Schema fragment (`Arg.schema`), checked with `jsonschema`; the same
 fragments make the tool's full input schema (`input_schema`). Two lenient readings, because MCP
-clients and models send them: a whole number or number written as text ("25"), and a list of
-strings written as comma-separated text ("fetch_url, calculate"). An empty or blank value of an
-optional argument means "not given".
+clients and models send them: a number written as text ("25"), and an object or a list written as
+JSON text (`"{\"approved\": true}"`, `"[\"calculate\"]"`; a list of strings also as comma-separated
+text, "fetch_url, calculate"). An empty or blank value of an optional argument means "not given"; of a
+required one, it is reported as empty, not as missing. An error echoes the value as it was sent
+(bounded), not as it was read.
 """
 from __future__ import annotations
 
@@ -139,27 +141,43 @@ def _is_absent(arg: Arg, value: Any) -> bool:
     return value is None or (arg.type != "object" and isinstance(value, str) and not value.strip())
 
 
+def _absence(value: Any) -> str:
+    """How a required argument is absent: not sent (or null), or sent empty."""
+    return "is missing" if value is None else "is empty" if value == "" else "is blank (only whitespace)"
+
+
+_JSON_TYPES = {"object": dict, "array": list}
+
+
 def _lenient(arg: Arg, value: Any) -> Any:
-    """The two readings MCP clients need: numbers written as text, lists as comma-separated text."""
+    """The readings MCP clients need: numbers written as text, objects and lists written as JSON text,
+    lists of strings as comma-separated text."""
     if arg.type in ("integer", "number") and isinstance(value, str) and _NUMBER_TEXT.match(value):
         number = float(value)
         return int(number) if arg.type == "integer" and number.is_integer() else number
     if arg.type == "integer" and isinstance(value, float) and value.is_integer():
         return int(value)
+    if arg.type in _JSON_TYPES and isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, _JSON_TYPES[arg.type]):
+            return parsed
     if arg.type == "array" and isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-def _problem(arg: Arg, value: Any) -> str | None:
-    """What is wrong with a given value, or None."""
+def _problem(arg: Arg, value: Any, sent: Any) -> str | None:
+    """What is wrong with a given value (`value` as read, `sent` as the caller sent it), or None."""
     error = best_match(Draft202012Validator(arg.schema()).iter_errors(value))
     if error is not None:
         if error.validator == "maxLength":
             return f"has {len(value):,} characters"
         if error.path:  # an item of a list
             return f"contains {shown(error.instance)}"
-        return f"is {shown(value)}"
+        return f"is {shown(sent)}"
     if arg.max_bytes is not None:
         size = len(json.dumps(value, ensure_ascii=False).encode())
         if size > arg.max_bytes:
@@ -182,14 +200,14 @@ def validate_arguments(tool: str, args: Iterable[Arg], supplied: Mapping[str, An
         value = supplied.get(arg.name)
         if _is_absent(arg, value):
             if arg.required:
-                raise argument_error(arg.name, "is missing", arg.describe_allowed())
+                raise argument_error(arg.name, _absence(value), arg.describe_allowed())
             values[arg.name] = arg.default
             continue
-        value = _lenient(arg, value)
-        problem = _problem(arg, value)
+        read = _lenient(arg, value)
+        problem = _problem(arg, read, value)
         if problem:
             raise argument_error(arg.name, problem, arg.describe_allowed())
-        values[arg.name] = list(dict.fromkeys(value)) if arg.type == "array" and arg.choices else value
+        values[arg.name] = list(dict.fromkeys(read)) if arg.type == "array" and arg.choices else read
     return values
 
 

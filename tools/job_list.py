@@ -24,6 +24,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from pydantic import BaseModel
 
 from .arguments import Arg, argument_error
+from .backend_errors import body_sentence, unavailable
 from .http_client import shared_client
 from .job_status import RUNTIME_FILTERS, JobSummary, summary
 
@@ -38,10 +39,6 @@ class JobPage(BaseModel):
 
     jobs: list[JobSummary]
     next_cursor: Optional[str] = None
-
-
-class BackendError(Exception):
-    """The management API refused to list instances."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,11 @@ async def _backend_page(client: DurableOrchestrationClient, params: dict[str, st
     base = client._orchestration_bindings.rpc_base_url
     response = await shared_client().get(f"{base}instances/", params=params, headers=headers)
     if response.status_code != 200:
-        raise BackendError(f"listing jobs failed with HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            reason = body_sentence(response.json())
+        except ValueError:
+            reason = None
+        raise unavailable("Listing jobs failed", f"HTTP {response.status_code}" + (f": {reason}" if reason else ""))
     return response.json(), response.headers.get("x-ms-continuation-token")
 
 

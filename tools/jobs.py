@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .arguments import Arg, ToolError
-from .job_list import CURSOR_ARG, BackendError, Cursor, JobPage, list_jobs_page
+from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
                          client_status, links_for, orchestrator_of, status_object)
 from .progress import report_progress
@@ -106,10 +106,7 @@ async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str]
     and times of each (get_job gives the whole status object). Page with next_cursor."""
     after = Cursor.decode(cursor)
     orchestrators = {orchestrator_of(workflow)} if workflow else set(WORKFLOWS)
-    try:
-        jobs, following = await list_jobs_page(client, orchestrators, status, limit, after)
-    except BackendError as error:
-        raise ToolError(str(error)) from None
+    jobs, following = await list_jobs_page(client, orchestrators, status, limit, after)
     return {"jobs": [job.model_dump(mode="json", exclude_none=True) for job in jobs],
             "next_cursor": following.encode() if following else None}
 

@@ -28,6 +28,7 @@ from orchestrations.swarm.workflow import (DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_
 from orchestrations.trip import DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_TIMEOUT_SECONDS
 
 from .arguments import Arg, ToolError, validate_arguments
+from .backend_errors import BackendUnavailable, backend_reason, unavailable
 from .idempotency import IDEMPOTENCY_ARG, start_once
 from .job_status import LAUNCHER_METADATA, JobStatus, orchestrator_of
 from .jobs import fetch_job
@@ -58,10 +59,18 @@ async def launch(client: df.DurableOrchestrationClient, workflow: str, spec: dic
     except ModelNotConfiguredError as error:
         raise ToolError(f"No job was started: {error}") from None
     orchestrator = orchestrator_of(workflow)
-    if idempotency_key is None:
-        job_id = await client.start_new(orchestrator, None, spec)
-    else:
-        job_id = await start_once(client, orchestrator, workflow, spec, idempotency_key)
+    try:
+        if idempotency_key is None:
+            job_id = await client.start_new(orchestrator, None, spec)
+        else:
+            job_id = await start_once(client, orchestrator, workflow, spec, idempotency_key)
+    except ToolError:
+        raise
+    except Exception as error:  # the backend failed the start: say why, once, in words
+        reason = backend_reason(error)
+        if reason is None:
+            raise
+        raise unavailable("No job was started", reason) from None
     return await fetch_job(client, job_id)
 
 
@@ -152,8 +161,10 @@ async def start_job_http(req: func.HttpRequest, client: df.DurableOrchestrationC
         values = validate_arguments(workflow, found.args, body)
         key = values.pop(IDEMPOTENCY_ARG.name)
         job = await launch(client, workflow, found.build(**values), key)
+    except BackendUnavailable as error:
+        return _json_response({"error": str(error)}, 503)
     except ToolError as error:
         return _json_response({"error": str(error)}, 400)
-    except Exception as error:  # the Durable backend refused: say so, without a stack
+    except Exception as error:  # the Durable backend failed in a way not seen before: say so, without a stack
         return _json_response({"error": f"No job was started: {public_message(error)}"}, 503)
     return client.create_check_status_response(req, job.job_id)

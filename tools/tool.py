@@ -47,6 +47,7 @@ import azure.durable_functions as df
 from pydantic import BaseModel
 
 from .arguments import Arg, ToolError, input_schema, tool_properties, validate_arguments
+from .backend_errors import backend_reason, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ async def run_tool(name: str, args: list[Arg], function: ToolFunction, context: 
     except ToolError as error:
         return call_tool_result(str(error), is_error=True)
     except Exception as error:  # a bug or an outage: the log has the traceback, the caller a short reason
+        reason = backend_reason(error)
+        if reason is not None:  # the backend's own failure, already in words: no traceback needed
+            log.warning("tool %s: the Durable backend failed: %s", name, reason)
+            return call_tool_result(str(unavailable(f"{name} could not be completed", reason)), is_error=True)
         log.exception("tool %s failed", name)
         return call_tool_result(f"{name} failed unexpectedly: {public_message(error)}", is_error=True)
 

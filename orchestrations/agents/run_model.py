@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+from contextvars import ContextVar
 from typing import Any
 
 import openai
@@ -35,6 +36,22 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = int(os.environ.get("MODEL_MAX_ATTEMPTS", "6"))
 MAX_DELAY_SECONDS = float(os.environ.get("MODEL_MAX_RETRY_DELAY_SECONDS", "60"))
 RETRYABLE_STATUS = {408, 409, 429}
+
+
+# Set while `invoke_model` makes a call: it reports each failure itself, once (see `_ReportedByRunModel`).
+_IN_RUN_MODEL: ContextVar[bool] = ContextVar("in_run_model", default=False)
+
+
+class _ReportedByRunModel(logging.Filter):
+    """Drops the Agents SDK's `ERROR openai.agents: Error getting response` for the calls `invoke_model`
+    makes: it logs every failed request at ERROR, a 429 about to be retried too, and `invoke_model`
+    already says what happened at the right level (a retry as a warning, the last failure as an error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_IN_RUN_MODEL.get() and str(record.msg).startswith("Error getting response"))
+
+
+logging.getLogger("openai.agents").addFilter(_ReportedByRunModel())
 
 
 class ModelCallFailed(Exception):
@@ -92,20 +109,28 @@ def with_model_settings(activity_input: str) -> str:
 
 
 async def invoke_model(activity_input: str) -> str:
+    """One model call with the retries above. Logs one line per failed request: a warning with the
+    wait before a retry, an error when the call fails for good (then `ModelCallFailed`)."""
     require_model()
     activity_input = with_model_settings(activity_input)
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return clean_model_response(await durable_openai_agent_activity(activity_input, None))
-        except openai.APIError as error:
-            if not is_retryable(error):
-                raise ModelCallFailed(provider_message(error)) from None
-            if attempt == MAX_ATTEMPTS - 1:
-                raise ModelCallFailed(f"{provider_message(error)} (gave up after {MAX_ATTEMPTS} attempts)") from None
-            delay = retry_delay(error, attempt)
-            log.warning("model call failed (%s); retrying in %.1fs", provider_message(error), delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+    reporting = _IN_RUN_MODEL.set(True)
+    try:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return clean_model_response(await durable_openai_agent_activity(activity_input, None))
+            except openai.APIError as error:
+                if not is_retryable(error) or attempt == MAX_ATTEMPTS - 1:
+                    reason = provider_message(error) if not is_retryable(error) else \
+                        f"{provider_message(error)} (gave up after {MAX_ATTEMPTS} attempts)"
+                    log.error("model call failed: %s", reason)
+                    raise ModelCallFailed(reason) from None
+                delay = retry_delay(error, attempt)
+                log.warning("model call failed (%s); retry %d of %d in %.1f s", provider_message(error),
+                            attempt + 1, MAX_ATTEMPTS - 1, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+    finally:
+        _IN_RUN_MODEL.reset(reporting)
 
 
 def register_run_model(app: Any) -> None:
