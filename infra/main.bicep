@@ -33,6 +33,10 @@ param location string
 @description('Object id of the person running azd: gets the Durable Task Scheduler dashboard and data roles.')
 param principalId string = ''
 
+@description('Type of principalId: User for a person, ServicePrincipal when azd runs as one (CI: azd env set AZURE_PRINCIPAL_TYPE ServicePrincipal). A role assignment whose type does not match fails (UnmatchedPrincipalType).')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
 @description('Python version of the function app. Must be one that requirements.txt installs on (3.10-3.13).')
 @allowed(['3.10', '3.11', '3.12', '3.13'])
 param pythonVersion string = '3.13'
@@ -171,6 +175,7 @@ module rbac 'app/rbac.bicep' = {
   params: {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
     storageAccountName: storage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     schedulerName: scheduler.outputs.name

@@ -93,11 +93,11 @@ def approval_event(ask: int) -> str:
     return APPROVAL_EVENT if ask == 1 else f"{APPROVAL_EVENT}-{ask}"
 
 
-def approval_prompt(event: str, deadline: datetime) -> str:
-    """What the human reads; the proposal itself is in the input request's details."""
-    return (f"Approve the proposed trip (in details) to book it, or reject it: send_job_input(event='{event}', "
-            f"data={{\"approved\": true or false, \"comment\": \"optional\"}}) before "
-            f"{deadline:%Y-%m-%d %H:%M:%S} UTC.")
+def approval_prompt(deadline: datetime) -> str:
+    """What the person reads (an elicitation form shows it as is); the proposal itself is in the input
+    request's details, and how a model answers (the send_job_input call) is added by the job tools."""
+    return (f"Approve the proposed trip (in details) to book it, or reject it, before "
+            f"{deadline:%Y-%m-%d %H:%M:%S} UTC. You may add a comment for the booking.")
 
 
 def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
@@ -105,7 +105,7 @@ def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
     """The human's decision, or None when the deadline passes first."""
     deadline = context.current_utc_datetime + timedelta(seconds=timeout_seconds)
     timer = context.create_timer(deadline)
-    ask, prompt = 1, approval_prompt(APPROVAL_EVENT, deadline)
+    ask, prompt = 1, approval_prompt(deadline)
     while True:
         event_name = approval_event(ask)
         request_input(context, event_name, prompt, schema=APPROVAL_SCHEMA, details_ref=proposal_ref)
@@ -119,8 +119,8 @@ def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
             return decision
         ask += 1
         answer = shorten(json.dumps(event_data(event.result), default=str), MAX_ANSWER_CHARS)
-        prompt = (f"The last answer ({answer}) did not match the schema {{approved: boolean, comment?: string}}. "
-                  + approval_prompt(approval_event(ask), deadline))
+        prompt = (f"The last answer ({answer}) was not a decision (approved: true or false, and an optional "
+                  f"comment). " + approval_prompt(deadline))
 
 
 @bp.activity_trigger(input_name="booking")

@@ -20,10 +20,12 @@ conversations and responses through `get_openai_client()`).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from azure.ai.projects import AIProjectClient
@@ -31,8 +33,21 @@ from azure.ai.projects.models import MCPTool, PromptAgentDefinition
 
 KEY_ENV = "MCP_EXTENSION_KEY"
 KEY_HEADER = "x-functions-key"
-ALLOWED_TOOLS = ("run_agent", "run_swarm", "plan_trip", "get_job", "wait_for_job", "list_jobs", "send_job_input",
-                 "cancel_job", "retry_job")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def app_tools() -> tuple[str, ...]:
+    """The MCP tools the app serves, from the app's own declarations: every tool is registered through
+    `tools/tool.py` `job_tool` (the job tools and the launchers), so a new tool is allowed without an
+    edit here. Needs the project's venv (`make` builds it), as the post-provision hook uses."""
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    for module in ("tools.jobs", "tools.launchers", "tools.code_swarm_launcher"):
+        importlib.import_module(module)
+    return tuple(importlib.import_module("tools.tool").TOOLS)
+
+
+ALLOWED_TOOLS = app_tools()
 TERMINAL = ("completed", "failed", "canceled")
 MAX_FOLLOW_UPS = 5
 INSTRUCTIONS = (

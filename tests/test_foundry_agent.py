@@ -2,6 +2,7 @@
 agent against the real local host with the MCP tool the script defined (issue 13)."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import io
 import sys
@@ -14,6 +15,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from testing.fake_foundry import FakeFoundry
 from testing.host_process import PROJECT_ROOT
+from testing.mcp_client import connect
 
 AGENT = "fake-model"  # the scripted model answers run_agent's agent by model name
 
@@ -44,6 +46,11 @@ class BearerOverHttp(SansIOHTTPPolicy):
         request.http_request.headers["Authorization"] = "Bearer entra-token"
 
 
+async def served_tools(host) -> set[str]:
+    async with connect(host) as client:
+        return {listed.name for listed in (await client.list_tools()).tools}
+
+
 @pytest.fixture
 def foundry():
     with FakeFoundry() as server:
@@ -71,6 +78,9 @@ def test_agent_gets_our_mcp_tool_and_follows_a_job_to_its_end(foundry, host, mod
     assert tool == {"type": "mcp", "server_label": "durable_agents", "server_url": server_url,
                     "headers": {"x-functions-key": host.mcp_key}, "allowed_tools": list(script.ALLOWED_TOOLS),
                     "require_approval": "never"}
+    # every tool the server lists, no more (derived from the app: run_code_swarm was once left out)
+    served = asyncio.run(served_tools(host))
+    assert set(script.ALLOWED_TOOLS) == served and "run_code_swarm" in served
     assert all(r.authorization for r in foundry.state.received)
     calls = [c["name"] for c in foundry.state.tool_calls]
     assert calls[0] == "run_agent" and calls[-1] == "wait_for_job", calls

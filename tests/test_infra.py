@@ -110,6 +110,20 @@ def test_azd_parameters_are_main_bicep_params():
     assert {name for name, has_default in declared.items() if not has_default} <= set(parameters)
 
 
+def test_role_assignments_take_the_principal_type_azd_passes():
+    """azd run by a service principal (CI) would fail a role assignment hard-coded to 'User'
+    (UnmatchedPrincipalType): the person's (or pipeline's) assignments take AZURE_PRINCIPAL_TYPE,
+    as the Azure-Samples azd templates pass it; the app's identity is always a ServicePrincipal."""
+    parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["principalType"]["value"] == "${AZURE_PRINCIPAL_TYPE=User}"
+    assert set(infra.parameter(infra.INFRA / "main.bicep", "principalType").allowed) >= {"User", "ServicePrincipal"}
+    [rbac] = [use for use in infra.modules(infra.INFRA / "main.bicep") if use.target.name == "rbac.bicep"]
+    assert "userPrincipalType" in rbac.params
+    assert "userPrincipalType: principalType" in (infra.INFRA / "main.bicep").read_text(encoding="utf-8")
+    text = (infra.INFRA / "app" / "rbac.bicep").read_text(encoding="utf-8")
+    assert "principalType: 'User'" not in text and text.count("principalType: userPrincipalType") == 3
+
+
 def test_setting_reads_of_every_kind_are_found(tmp_path):
     (tmp_path / "settings.py").write_text(
         "import os\n"

@@ -43,8 +43,8 @@ def test_failure_sentence():
     assert len(failure_sentence("w", progress, "Activity function 'a' failed: " + "x" * 5000)) < 800
 
 
-ASKING = {"progress": {"stage": "waiting_for_input", "message": "Approve ... send_job_input(event='approval')"},
-          "input_request": {"event": "approval", "prompt": "Approve ... send_job_input(event='approval')"}}
+ASKING = {"progress": {"stage": "waiting_for_input", "message": "Approve the trip before 12:00 UTC."},
+          "input_request": {"event": "approval", "prompt": "Approve the trip before 12:00 UTC."}}
 IN_FLIGHT = {"progress": {"stage": "judging", "message": "the judge is scoring the draft", "completed": 2,
                           "total": 3}}
 

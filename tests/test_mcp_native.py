@@ -145,6 +145,7 @@ async def test_wait_for_job_asks_the_person_and_sends_the_answer(host, transport
     assert done["output"]["decision"] == {"approved": True, "comment": "aisle seat"}
     [question] = asked
     assert question.mode == "form" and "Approve the proposed trip" in question.message
+    assert "send_job_input" not in question.message  # the person's form: no wording meant for models
     assert "destination: (scripted demo answer)" in question.message  # the proposal: the request's details
     assert question.requested_schema["properties"]["approved"]["type"] == "boolean"
 

@@ -58,6 +58,18 @@ async def test_trip_approved_books_once(host, model, app_data):
         assert job["status"] == "waiting_for_input", job
         request = job["input_request"]
         assert request["event"] == "approval" and request["schema"]["required"] == ["approved"]
+        # the prompt is for the person; how_to_answer for the model or script
+        assert request["prompt"].startswith("Approve the proposed trip (in details) to book it, or reject it, before ")
+        assert "send_job_input" not in request["prompt"] and "send_job_input" not in job["progress"]["message"]
+        assert request["how_to_answer"] == (f'send_job_input(job_id="{job["job_id"]}", event="approval", '
+                                            'data={"approved": true or false, "comment"?: text})')
+        # an HTTP poller sees the custom status: the proposal is the output of instance details_ref (README)
+        polled = httpx.get(job["links"]["status_url"] + f"&code={host.durable_key}", timeout=30).json()
+        ref = polled["customStatus"]["input_request"]["details_ref"]
+        assert ref == f"{job['job_id']}:proposal"
+        proposal = httpx.get(job["links"]["status_url"].replace(job["job_id"], ref, 1) + f"&code={host.durable_key}",
+                             timeout=30).json()
+        assert proposal["output"] == request["details"]
         assert request["details"]["destination"].startswith("Lyon")
         assert request["details"]["local_recommendations"] == "Eat at a bouchon"
         listed = await call(client, "list_jobs", workflow="plan_trip", status="waiting_for_input", limit=100)
@@ -124,7 +136,7 @@ async def test_a_canceled_trip_invites_no_input(host, model):
     model.script(trip_script())
     async with connect(host) as client:
         job = await waiting_trip(client)
-        assert job["status"] == "waiting_for_input" and "send_job_input" in job["input_request"]["prompt"]
+        assert job["status"] == "waiting_for_input" and "send_job_input" in job["input_request"]["how_to_answer"]
         shown = [await call(client, "cancel_job", job_id=job["job_id"], reason="changed my mind"),
                  await call(client, "get_job", job_id=job["job_id"])]
         listed = await call(client, "list_jobs", workflow="plan_trip", status="canceled", limit=100)
@@ -281,7 +293,8 @@ async def test_an_early_malformed_answer_is_asked_again(host, gate, app_data):
         assert asked["status"] == "waiting_for_input", asked
         request = asked["input_request"]
         assert request["event"] == "approval-2"
-        assert request["prompt"].startswith('The last answer ({"approve": "yes"}) did not match the schema')
+        assert request["prompt"].startswith('The last answer ({"approve": "yes"}) was not a decision')
+        assert request["how_to_answer"].startswith(f'send_job_input(job_id="{job_id}", event="approval-2", ')
         stale = await call_error(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
         await call(client, "send_job_input", job_id=job_id, event="approval-2", data={"approved": True})
         done = await wait_until(client, job_id)

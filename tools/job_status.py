@@ -14,7 +14,7 @@ Rules the builder applies:
   from the Durable failure text (`failure_sentence`): which step failed, why, and what
   `retry_job` will do (issue 9.4);
 - links carry no key: status objects reach model transcripts (issue 8.2). A person adds the
-  `durabletask_extension` key (`?code=`) to use them.
+  `durabletask_extension` key (`&code=`: the links already have a query) to use them.
 """
 from __future__ import annotations
 
@@ -84,15 +84,34 @@ class Progress(BaseModel):
 
 
 class InputRequest(BaseModel):
-    """What a job waiting for input asks: answer with send_job_input(job_id, event, data)."""
+    """What a job waiting for input asks: `prompt` is for the person who decides (an elicitation form
+    shows it as is), `how_to_answer` for the model or script that answers with send_job_input."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     event: str
-    prompt: str
+    prompt: str = Field(description="the question, worded for the person who decides")
+    how_to_answer: Optional[str] = Field(default=None, description="the send_job_input call that answers it")
     data_schema: Optional[dict[str, Any]] = Field(default=None, alias="schema",
                                                   description="JSON Schema that data must match")
     details: Optional[Any] = Field(default=None, description="what the decision is about (e.g. the proposal)")
+
+
+_VALUE_WORDS = {"boolean": "true or false", "string": "text", "integer": "a whole number", "number": "a number"}
+
+
+def how_to_answer(job_id: str, event: str, schema: Any) -> str:
+    """`send_job_input(job_id="...", event="...", data={"approved": true or false, "comment"?: text})`:
+    the data's fields from the request's JSON Schema (`?` marks an optional one)."""
+    data = "a JSON object"
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(properties, dict) and properties:
+        required = set(schema.get("required") or [])
+        fields = [f"{json.dumps(name)}{'' if name in required else '?'}: "
+                  f"{_VALUE_WORDS.get(spec.get('type'), 'a value') if isinstance(spec, dict) else 'a value'}"
+                  for name, spec in properties.items()]
+        data = "{" + ", ".join(fields) + "}"
+    return f"send_job_input(job_id={json.dumps(job_id)}, event={json.dumps(event)}, data={data})"
 
 
 class Links(BaseModel):
@@ -286,6 +305,7 @@ def status_object(raw: dict[str, Any], links: Links | None = None, details: Any 
     if status == "waiting_for_input":
         request = dict(custom["input_request"])
         request.pop("details_ref", None)
+        request["how_to_answer"] = how_to_answer(job.job_id, request.get("event", ""), request.get("schema"))
         job.input_request = InputRequest.model_validate({**request, "details": details})
     elif status == "completed":
         job.output = output

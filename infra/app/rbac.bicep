@@ -3,6 +3,9 @@
 // Role ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 param identityPrincipalId string
 param userPrincipalId string = ''
+@description('Type of userPrincipalId: User when a person runs azd, ServicePrincipal when CI does.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param userPrincipalType string = 'User'
 param storageAccountName string
 param applicationInsightsName string
 param schedulerName string
@@ -97,7 +100,7 @@ resource userScheduler 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
   }
 }
 
@@ -107,7 +110,7 @@ resource userBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!em
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
   }
 }
 
@@ -117,6 +120,6 @@ resource userTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!e
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
   }
 }
