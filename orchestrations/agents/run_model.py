@@ -48,7 +48,7 @@ class _ReportedByRunModel(logging.Filter):
     already says what happened at the right level (a retry as a warning, the last failure as an error)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (_IN_RUN_MODEL.get() and str(record.msg).startswith("Error getting response"))
+        return not (_IN_RUN_MODEL.get() and record.getMessage().startswith("Error getting response"))
 
 
 logging.getLogger("openai.agents").addFilter(_ReportedByRunModel())
