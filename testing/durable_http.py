@@ -30,6 +30,13 @@ class DurableHttp:
         assert response.status_code in (200, 202), (response.status_code, response.text)
         return response.json()
 
+    def instances(self, **params) -> list[dict]:
+        """One page of the instance list; params as the management API takes them (instanceIdPrefix,
+        runtimeStatus as comma-separated names, top)."""
+        response = self.client.get(f"{self.base}/instances", params=params)
+        assert response.status_code == 200, (response.status_code, response.text)
+        return response.json()
+
     def wait(self, instance_id: str, statuses=("Completed", "Failed", "Terminated"), timeout: float = 30) -> dict:
         deadline = time.time() + timeout
         while True:

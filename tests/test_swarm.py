@@ -9,6 +9,7 @@ import time
 import pytest
 
 from orchestrations.swarm.plan import PlanError, normalise_plan, normalise_verdict
+from testing.durable_http import DurableHttp
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
@@ -130,6 +131,36 @@ async def test_a_worker_that_always_fails_is_a_gap(host, model):
     assert [part["status"] for part in out["contributions"]] == ["done", "done", "gap"]
     assert out["contributions"][2]["attempts"] == 2 and out["score"] == 85
     assert model.stats().by_agent["swarm-worker-3"] == 2
+
+
+async def test_canceling_a_swarm_cancels_its_steps(host, model):
+    """Durable's terminate does not reach sub-orchestrations (on Azure as on the local host), so
+    cancel_job terminates the job's live steps itself: no worker goes on calling the model."""
+    model.reset()
+    model.script({
+        "swarm-planner": [plan_turn([{"id": n, "title": f"Part {n}", "instructions": f"Write part {n}."}
+                                     for n in (1, 2)])],
+        "swarm-worker-1": [done("never served")],
+        "swarm-worker-2": [done("never served")],
+        "swarm-judge": [verdict(90)],
+    })
+    for worker in ("swarm-worker-1", "swarm-worker-2"):
+        model.fail_next(worker, 429, count=1000, retry_after=1)
+    api = DurableHttp(host)
+    async with connect(host) as client:
+        job = await call(client, "run_swarm", goal="Write two parts")
+        while not {"swarm-worker-1", "swarm-worker-2"} <= set(model.stats().by_agent):
+            assert (await call(client, "get_job", job_id=job["job_id"]))["status"] == "running"
+            await asyncio.sleep(0.1)
+        live = api.instances(instanceIdPrefix=f"{job['job_id']}:", runtimeStatus="Pending,Running")
+        canceled = await call(client, "cancel_job", job_id=job["job_id"], reason="enough")
+        again = await call(client, "cancel_job", job_id=job["job_id"])
+    assert sum(step["name"] == "swarm_worker" for step in live) == 2, live
+    assert canceled["status"] == "canceled" and again["status"] == "canceled"
+    steps = api.instances(instanceIdPrefix=f"{job['job_id']}:")
+    were_live = {step["instanceId"] for step in live}
+    assert {step["runtimeStatus"] for step in steps if step["instanceId"] in were_live} == {"Terminated"}, steps
+    assert not [step for step in steps if step["runtimeStatus"] in ("Pending", "Running", "Suspended")], steps
 
 
 async def test_below_threshold_is_fixed_from_the_complaints(host, model):

@@ -27,11 +27,10 @@ import httpx
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 
 from .http_client import shared_client
+from .job_steps import list_steps, rpc_base
 
 PREVIEW_CHARS = 160
 MODEL_ACTIVITY = "run_model"
-CHILD_PAGE_SIZE = 100
-MAX_CHILD_PAGES = 20
 MAX_CONCURRENT_HISTORY_READS = 8
 RUNNING = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
 INSTANCE_STATUS = {"Completed": "completed", "Failed": "failed", "Terminated": "canceled", "Canceled": "canceled"}
@@ -331,26 +330,10 @@ def build_tree(instance_id: str, statuses: dict[str, dict[str, Any]],
     return sorted(steps, key=_by_start)
 
 
-async def _descendants(http: httpx.AsyncClient, rpc_base: str, job_id: str) -> list[dict[str, Any]]:
-    """Every instance whose id starts with `<job_id>:`, with its input and output."""
-    found: list[dict[str, Any]] = []
-    token = None
-    for _ in range(MAX_CHILD_PAGES):
-        headers = {"x-ms-continuation-token": token} if token else {}
-        response = await http.get(f"{rpc_base}instances/", headers=headers, params={
-            "instanceIdPrefix": f"{job_id}:", "showInput": "true", "top": str(CHILD_PAGE_SIZE)})
-        response.raise_for_status()
-        found += response.json()
-        token = response.headers.get("x-ms-continuation-token")
-        if not token:
-            break
-    return found
-
-
-async def _history(http: httpx.AsyncClient, rpc_base: str, instance_id: str,
+async def _history(http: httpx.AsyncClient, base: str, instance_id: str,
                    limit: asyncio.Semaphore) -> list[dict[str, Any]]:
     async with limit:
-        response = await http.get(f"{rpc_base}instances/{instance_id}", params={
+        response = await http.get(f"{base}instances/{instance_id}", params={
             "showHistory": "true", "showHistoryOutput": "true", "showInput": "true"})
     if response.status_code not in (200, 202):
         return []
@@ -361,13 +344,12 @@ async def load_steps(client: Any, job_status: dict[str, Any]) -> list[dict[str, 
     """The timeline of a job whose management-API status payload is `job_status`.
 
     `client` is the SDK's DurableOrchestrationClient; requests go to its rpc base URL, as the SDK's
-    own do (the instance list's `instanceIdPrefix` filter has no SDK method)."""
+    own do (tools/job_steps.py)."""
     job_id = job_status["instanceId"]
-    rpc_base = client._orchestration_bindings.rpc_base_url
     limit = asyncio.Semaphore(MAX_CONCURRENT_HISTORY_READS)
     http = shared_client()
-    children = await _descendants(http, rpc_base, job_id)
+    children = await list_steps(client, job_id)
     ids = [job_id] + [c["instanceId"] for c in children]
-    histories = await asyncio.gather(*(_history(http, rpc_base, i, limit) for i in ids))
+    histories = await asyncio.gather(*(_history(http, rpc_base(client), i, limit) for i in ids))
     statuses = {job_id: job_status, **{c["instanceId"]: c for c in children}}
     return build_tree(job_id, statuses, dict(zip(ids, histories)))

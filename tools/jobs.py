@@ -18,6 +18,7 @@ from .arguments import Arg, ToolError
 from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
                          client_status, links_for, orchestrator_of, status_object)
+from .job_steps import cancel_steps
 from .progress import report_progress
 from .tool import READ_ONLY, job_tool
 
@@ -157,16 +158,19 @@ def _check_data(data: Any, schema: dict[str, Any]) -> None:
           output=JobStatus, title="Cancel job",
           hints={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False})
 async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason: Optional[str]) -> dict[str, Any]:
-    """Cancel a job that has not ended; finished steps keep their results. Canceling a canceled job
-    again changes nothing and returns its status (the tool is idempotent: a client may repeat a call
-    whose answer it lost)."""
+    """Cancel a job that has not ended, and its running steps; finished steps keep their results.
+    Canceling a canceled job again changes nothing else and returns its status (the tool is
+    idempotent: a client may repeat a call whose answer it lost)."""
     job = await fetch_job(client, job_id)
-    if job.status == "canceled":
-        return job.public()
-    if job.status in TERMINAL:
+    reason = reason or "canceled by the user"
+    if job.status in TERMINAL and job.status != "canceled":
         raise ToolError(f"Job {job_id} already {job.status}; only a job that has not ended can be canceled.")
-    await client.terminate(job_id, reason or "canceled by the user")
-    return (await settled(client, job_id, lambda j: j.status in TERMINAL)).public()
+    if job.status != "canceled":
+        await client.terminate(job_id, reason)
+        job = await settled(client, job_id, lambda j: j.status in TERMINAL)
+    if job.status == "canceled":
+        await cancel_steps(client, job_id, reason, SETTLE_SECONDS)
+    return job.public()
 
 
 @job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Retry job",
