@@ -15,7 +15,7 @@ import azure.durable_functions as df
 
 from orchestrations.agents.step import run_step, step_input
 from orchestrations.swarm.plan import WorkerReport
-from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SUCCESS_WORDS
+from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, reported_failure, worker_prompt
 from orchestrations.wording import shorten
 
 bp = df.Blueprint()
@@ -38,22 +38,11 @@ def branch_of(task_id: str) -> str:
     return f"worker-{task_id}"
 
 
-def worker_prompt(assignment: dict[str, Any], problem: str | None) -> str:
-    task = assignment["task"]
-    lines = [f"Team goal: {assignment['goal']}", "", "Shared contract (every worker follows it):",
-             assignment["contract"], "", f"Your task ({task['id']}): {task['title']}", task["instructions"]]
-    if task["files"]:
-        lines += ["", f"Files you own: {', '.join(task['files'])}"]
-    if problem:
-        lines += ["", f"Your previous attempt was not accepted: {problem}. Try again."]
-    return "\n".join(lines)
-
-
 def attempt_problem(step: dict[str, Any], changes: dict[str, Any]) -> str | None:
     """Why an attempt is not accepted (judged by the branch, not by the report), or None."""
-    report = step["output"] if isinstance(step.get("output"), dict) else {}
-    if str(report.get("status", "")).strip().lower() not in SUCCESS_WORDS:
-        return f"it reported failure ({report.get('problem') or 'no reason given'})"
+    failure = reported_failure(step)
+    if failure:
+        return failure
     if not (changes["added"] or changes["modified"] or changes["deleted"]):
         return ("it reported success but changed no file on its branch; write your files with write_file "
                 "(a reply is not a change)")
@@ -79,9 +68,10 @@ def code_worker(context: df.DurableOrchestrationContext):
     yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch, "source": BASE_BRANCH})
     problems: list[str] = []
     changes = None
+    requirement = f"Files you own: {', '.join(task['files'])}" if task["files"] else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         request = step_input(f"code-worker-{task['id']}", INSTRUCTIONS,
-                             worker_prompt(assignment, problems[-1] if problems else None),
+                             worker_prompt(assignment, problems[-1] if problems else None, requirement),
                              output_type=WorkerReport, workspace={"job_id": job_id, "branch": branch})
         try:
             step = yield from run_step(context, request)

@@ -33,23 +33,33 @@ INSTRUCTIONS = (
 )
 
 
-def worker_prompt(assignment: dict[str, Any], problem: str | None) -> str:
+def worker_prompt(assignment: dict[str, Any], problem: str | None, requirement: str | None) -> str:
+    """The task prompt of a swarm's worker (text or code): goal, contract, task, then what the task
+    requires (`requirement`, one line) and why the previous attempt was not accepted (`problem`)."""
     task = assignment["task"]
     lines = [f"Team goal: {assignment['goal']}", "", "Shared contract (every worker follows it):",
              assignment["contract"], "", f"Your task ({task['id']}): {task['title']}", task["instructions"]]
-    if task["tools"]:
-        lines += ["", f"This task must be done with these tools: {', '.join(task['tools'])}."]
+    if requirement:
+        lines += ["", requirement]
     if problem:
         lines += ["", f"Your previous attempt was not accepted: {problem}. Try again."]
     return "\n".join(lines)
 
 
-def attempt_problem(task: dict[str, Any], step: dict[str, Any]) -> str | None:
-    """Why an attempt is not accepted, or None when it is."""
+def reported_failure(step: dict[str, Any]) -> str | None:
+    """The problem when a worker's report (a WorkerReport) does not say it succeeded, or None."""
     report = step["output"] if isinstance(step.get("output"), dict) else {}
     if str(report.get("status", "")).strip().lower() not in SUCCESS_WORDS:
         return f"it reported failure ({report.get('problem') or 'no reason given'})"
-    if not str(report.get("result") or "").strip():
+    return None
+
+
+def attempt_problem(task: dict[str, Any], step: dict[str, Any]) -> str | None:
+    """Why an attempt is not accepted, or None when it is."""
+    failure = reported_failure(step)
+    if failure:
+        return failure
+    if not str(step["output"].get("result") or "").strip():
         return "it reported success with an empty result"
     if task["tools"] and step["tool_calls"] == 0:
         return (f"it reported success without calling any tool, but the task requires "
@@ -71,9 +81,10 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     task = assignment["task"]
     problems: list[str] = []
     tool_calls = 0
+    requirement = f"This task must be done with these tools: {', '.join(task['tools'])}." if task["tools"] else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         request = step_input(f"swarm-worker-{task['id']}", INSTRUCTIONS,
-                             worker_prompt(assignment, problems[-1] if problems else None),
+                             worker_prompt(assignment, problems[-1] if problems else None, requirement),
                              tools=list(BUILTIN_TOOLS), output_type=WorkerReport)
         try:
             step = yield from run_step(context, request)
