@@ -204,10 +204,19 @@ async def test_resources_static_template_and_binary(host, kind):
 
 
 async def test_unknown_resource_is_invalid_params(host, kind):
+    """Azure's code and words (McpWebJobsBuilderExtensions.cs); a URI that a template would match with
+    its values percent-encoded gets the encoded URI as a hint (a template value is one segment)."""
     async with connect(host, kind) as client:
         with pytest.raises(MCPError) as error:
-            await client.read_resource("snippet://a/b")
-        assert (error.value.error.code, error.value.error.message) == (INVALID_PARAMS, "Unknown resource: 'snippet://a/b'")
+            await client.read_resource("nothing://here")
+        assert (error.value.error.code, error.value.error.message) == (INVALID_PARAMS, "Unknown resource: 'nothing://here'")
+        with pytest.raises(MCPError) as error:
+            await client.read_resource("snippet://a/b c")
+        assert error.value.error.code == INVALID_PARAMS
+        assert error.value.error.message == (
+            "Unknown resource: 'snippet://a/b c'. Each value of the template 'snippet://{name}' is one URI segment: "
+            "percent-encode '/' as %2F (and '?', '#', spaces) inside a value, as in 'snippet://a%2Fb%20c'.")
+        assert (await client.read_resource("snippet://a%2Fb%20c")).contents[0].text == "snippet a%2Fb%20c"
 
 
 async def test_prompts(host, kind):
@@ -231,7 +240,7 @@ async def test_failing_resource_is_an_internal_error_and_the_server_keeps_servin
         with pytest.raises(MCPError) as error:
             await client.read_resource("broken://thing")
         assert error.value.error.code == INTERNAL_ERROR
-        assert "RuntimeError: storage unavailable" in error.value.error.message
+        assert error.value.error.message == "Could not read resource 'broken://thing': storage unavailable"
         assert (await client.read_resource("snippet://ok")).contents[0].text == "snippet ok"
 
 

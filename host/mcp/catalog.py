@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import mcp_types as types
 
@@ -134,13 +135,15 @@ class ToolDef:
         return cls(function, listing, required, bool(trigger.get("useResultSchema")))
 
 
-def template_matcher(uri_template: str) -> re.Pattern[str]:
-    """A URI template as a regex: a value stops at `/?#`, or at `&#` right after `?`/`&` (BuildRegexCore)."""
+def template_matcher(uri_template: str, one_segment: bool = True) -> re.Pattern[str]:
+    """A URI template as a regex: a value stops at `/?#`, or at `&#` right after `?`/`&` (BuildRegexCore).
+    With `one_segment=False` a value may hold anything (one group per value): what a URI whose
+    values were not percent-encoded would have matched."""
     pattern, position = [], 0
     for expression in _TEMPLATE_EXPRESSION.finditer(uri_template):
         pattern.append(re.escape(uri_template[position:expression.start()]))
         before = uri_template[expression.start() - 1] if expression.start() else ""
-        pattern.append("[^&#]+" if before in ("?", "&") else "[^/?#]+")
+        pattern.append("(.+)" if not one_segment else "[^&#]+" if before in ("?", "&") else "[^/?#]+")
         position = expression.end()
     pattern.append(re.escape(uri_template[position:]))
     return re.compile("^" + "".join(pattern) + "$", re.IGNORECASE)
@@ -261,6 +264,20 @@ class McpCatalog:
         if found:
             return found
         return next((t for t in self._templates if t.matcher and t.matcher.match(uri)), None)
+
+    def percent_encoded(self, uri: str) -> tuple[str, str] | None:
+        """For an unknown `uri` that a template would match if its values were percent-encoded (a
+        value holding `/`, `?`, `#` or a space): that template and the URI with its values encoded;
+        None when no template comes close."""
+        for template in self._templates:
+            match = template_matcher(template.uri, one_segment=False).match(uri)
+            if match:
+                parts, position = [], 0
+                for group in range(1, len(match.groups()) + 1):
+                    parts += [uri[position:match.start(group)], quote(match.group(group), safe="%")]
+                    position = match.end(group)
+                return template.uri, "".join(parts) + uri[position:]
+        return None
 
     def prompt(self, name: str) -> PromptDef | None:
         return self._prompts.get(name.lower())

@@ -4,7 +4,8 @@ Error behaviour mirrors the extension (McpWebJobsBuilderExtensions.cs, McpToolLi
 McpPromptListener.cs): unknown names/URIs and missing required values are JSON-RPC InvalidParams
 errors; a tool whose function raises answers with an `isError` result that, as on Azure, does not
 carry the message ("An error occurred invoking '<tool>'.", results.tool_error_result); a resource or
-prompt whose function raises answers with a JSON-RPC internal error.
+prompt whose function raises answers with a JSON-RPC internal error that says why in a sentence
+(`failure_message`: no class names, no traceback).
 """
 from __future__ import annotations
 
@@ -42,6 +43,27 @@ T = TypeVar("T")
 
 def invalid_params(message: str) -> MCPError:
     return MCPError(code=types.INVALID_PARAMS, message=message)
+
+
+def unknown_resource_message(uri: str, encoded: tuple[str, str] | None) -> str:
+    """Azure's "Unknown resource: '<uri>'" (InvalidParams, McpWebJobsBuilderExtensions.cs), plus, when
+    the URI would match a template with its values percent-encoded (`encoded`: the template and that
+    URI, McpCatalog.percent_encoded), how to encode it."""
+    message = f"Unknown resource: '{bounded(uri)}'"
+    if encoded is None:
+        return message
+    template, suggestion = encoded
+    return (f"{message}. Each value of the template '{template}' is one URI segment: percent-encode '/' "
+            f"as %2F (and '?', '#', spaces) inside a value, as in '{bounded(suggestion)}'.")
+
+
+def failure_message(doing: str, exc: BaseException) -> str:
+    """A resource or prompt function that raised: its message in a sentence, without the exception's
+    class or traceback (the host log keeps both). Azure answers these with -32603 "An error occurred."
+    and drops the message (MCP C# SDK McpSessionHandler); the local host keeps the message, the one
+    place a person can read it."""
+    reason = bounded(str(exc).strip(), 1000) or "the function raised an error without a message"
+    return f"Could not {doing}: {reason}"
 
 
 class McpHandlers:
@@ -93,9 +115,9 @@ class McpHandlers:
     async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         resource = self.catalog.resource(params.uri)
         if resource is None:
-            raise invalid_params(f"Unknown resource: '{bounded(params.uri)}'")
+            raise invalid_params(unknown_resource_message(params.uri, self.catalog.percent_encoded(params.uri)))
         context = json.dumps(invocation_context(ctx, {"uri": params.uri}))
-        value = await self._invoke(resource.function, context, f"reading resource '{bounded(params.uri)}'")
+        value = await self._invoke(resource.function, context, f"read resource '{bounded(params.uri)}'")
         return self._converted(lambda: resource_result(resource, params.uri, value))
 
     async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
@@ -108,16 +130,15 @@ class McpHandlers:
                                  f"Please provide: {', '.join(missing)}")
         fields = {"name": params.name, "arguments": params.arguments or {}}
         context = func.PromptInvocationContext(invocation_context(ctx, fields))
-        value = await self._invoke(prompt.function, context, f"getting prompt '{params.name}'")
+        value = await self._invoke(prompt.function, context, f"get prompt '{bounded(params.name)}'")
         return self._converted(lambda: prompt_result(value))
 
     async def _invoke(self, function: AppFunction, trigger_value: Any, doing: str) -> Any:
         try:
             return await self.invoker.invoke(function, trigger_value)
         except Exception as exc:
-            log.warning("function %s failed %s: %s: %s", function.name, doing, type(exc).__name__, bounded(exc))
-            raise MCPError(code=types.INTERNAL_ERROR,
-                           message=f"An error occurred {doing}: {type(exc).__name__}: {bounded(exc, 1000)}") from exc
+            log.warning("function %s could not %s: %s: %s", function.name, doing, type(exc).__name__, bounded(exc))
+            raise MCPError(code=types.INTERNAL_ERROR, message=failure_message(doing, exc)) from exc
 
     @staticmethod
     def _converted(convert: Callable[[], T]) -> T:

@@ -30,6 +30,7 @@ from host.mcp.catalog import McpCatalog
 from host.mcp.handlers import McpHandlers
 from host.mcp.job_tools import JobTools
 from host.mcp.native import install as install_jobs
+from host.mcp.params_errors import ReadableParamsErrors
 from host.mcp.progress import PROGRESS_PATH, ProgressRelay
 from host.mcp.subscriptions import Subscriptions
 from host.mcp.subscriptions import install as install_subscriptions
@@ -79,6 +80,7 @@ class McpEndpoint:
             **resources,
             **prompts,
         )
+        self.server.middleware.append(ReadableParamsErrors())
         self.subscriptions = Subscriptions(handlers.read_resource)
         install_subscriptions(self.server, self.subscriptions)
         self.task_store = TaskStore(settings.state_dir / TASKS_FILE)

@@ -3,8 +3,8 @@
 Host (421) and Origin (403) are checked for the whole host by host/http/guard.py. Then, in order,
 each answered with a JSON-RPC error body and the matching status: the `mcp_extension` key at auth
 level System (401), the method (405), and for POSTs the content type (415), the size (413, over
-4 MiB) and, on the streamable endpoint, the Accept header (406, Azure requires both
-`application/json` and `text/event-stream`).
+4 MiB), the JSON and its JSON-RPC shape (400, host/mcp/message_shape.py), and, on the streamable
+endpoint, the Accept header (406, Azure requires both `application/json` and `text/event-stream`).
 
 The streamable endpoint is stateless, like Azure's: a request whose client asked for progress
 (`_meta.progressToken`), and every 2026-07-28-style request, goes to an SDK manager that may answer
@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp_types import INVALID_REQUEST, PARSE_ERROR
+from mcp_types import PARSE_ERROR
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp.shared.dispatcher import as_request_id
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
@@ -31,7 +31,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from host.bounded import bounded
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
@@ -42,17 +41,17 @@ from host.mcp.context import (
     client_info_from_session_id,
     new_session_id,
 )
+from host.mcp.message_shape import shape_error
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_METHOD_CHARS = 100
 SERVER_ERROR = -32000
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
-                  headers: dict[str, str] | None = None) -> Response:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+                  headers: dict[str, str] | None = None, message_id: str | int | None = None) -> Response:
+    body = {"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": message}}
     return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
@@ -110,16 +109,15 @@ class GatedEndpoint:
 
 def jsonrpc_body_error(body: bytes) -> Response | None:
     """What the SDK must not see: JSON nested too deep (it would fail in the SDK or in tool code: issue 9
-    item 5) and method names it would echo in full (issue 8 item 4). Other faults are the SDK's to answer."""
+    item 5), and anything but one well-formed JSON-RPC message (host/mcp/message_shape.py: the SDK would
+    answer with a pydantic dump, or take a message with a bad id for a notification)."""
     try:
         value = parse_json(body)
     except MalformedJson as exc:
         return jsonrpc_error(400, f"Parse error: {exc}", code=PARSE_ERROR)
-    for message in value if isinstance(value, list) else [value]:
-        method = message.get("method") if isinstance(message, dict) else None
-        if isinstance(method, str) and len(method) > MAX_METHOD_CHARS:
-            return jsonrpc_error(400, f"Invalid Request: method '{bounded(method, 40)}' is over "
-                                      f"{MAX_METHOD_CHARS} characters", code=INVALID_REQUEST)
+    error = shape_error(value)
+    if error is not None:
+        return jsonrpc_error(400, error.message, code=error.code, message_id=error.id)
     return None
 
 
