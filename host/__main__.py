@@ -35,6 +35,7 @@ def serve(argv: list[str] | None) -> int:
     from host.functions.loader import AppLoadError
     from host.http.connections import PortUnavailable, listening_socket
     from host.server import LocalHost
+    from host.worker_console import divert_worker_console_lines
 
     options = parse_options(argv)
     try:
@@ -45,7 +46,12 @@ def serve(argv: list[str] | None) -> int:
         return 2
     options = dataclasses.replace(options, port=sock.getsockname()[1])  # --port 0: the port it got
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines would show one-time progress URLs
+    # Lines a user of `make run` cannot act on: a line per HTTP request of the functions' clients
+    # (httpx's would also show one-time progress URLs; httpx2 is the model client's), and the Durable
+    # SDK's one-time typing advisories about its own call sites. Their warnings still show.
+    for name in ("httpx", "httpx2", "azure.functions.DurableFunctions"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    divert_worker_console_lines()
     bound_log_records()
     try:
         local_host = LocalHost(options)

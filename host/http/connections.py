@@ -212,7 +212,7 @@ class CleanEndings:
             try:
                 await self.app(scope, receive, sender)
             except ClientDisconnect:
-                log.info("%s %s: the client went away before its request was in", scope.get("method"),
+                log.debug("%s %s: the client went away before its request was in", scope.get("method"),
                          bounded(scope.get("path", "")))
                 return
             finally:
