@@ -193,6 +193,55 @@ async def test_cancel_and_retry_buttons(host, page, model):
         assert (await call(client, "get_job", job_id=failed["job_id"]))["status"] == "completed"
 
 
+async def test_an_unknown_job_shows_no_such_job_and_nothing_of_the_job_before(host, page):
+    """Opening a link to an unknown (or malformed) job id, or switching to one from a job on screen,
+    shows the "No such job" state with the host's reason: none of the previous job's title, status,
+    output or steps stays on the page. Switching back shows the job again."""
+    async with connect(host) as client:
+        known = await start(client, "run_agent", task="Say hello to the view")
+        known = await wait_until(client, known["job_id"])
+    assert known["status"] == "completed", known
+    await open_job(page, known["job_id"])
+    await wait_for_status(page, "completed")
+    await page.wait_for_selector(".step", timeout=UI_TIMEOUT_MS)
+    for unknown, reason in (("no-such-job", "Unknown job 'no-such-job'"), ("bad id!", "Argument 'job_id'")):
+        await page.evaluate("id => { location.hash = '#/jobs/' + encodeURIComponent(id); }", unknown)
+        await page.wait_for_selector("#job-missing:not([hidden])", timeout=UI_TIMEOUT_MS)
+        assert reason in await page.locator("#job-missing-message").inner_text()
+        assert await page.locator("#job-view").is_hidden() and await page.locator("#list-view").is_hidden()
+        assert known["job_id"] not in await page.locator("body").inner_text()
+        assert await page.title() == "No such job"
+    await open_job(page, known["job_id"])
+    await wait_for_status(page, "completed")
+    assert await page.locator("#job-missing").is_hidden()
+
+
+@pytest.mark.parametrize("link", ["{base}/api/job-view#/jobs/{job}?code={key}",
+                                  "{base}/api/job-view?code={key}#/jobs/{job}",
+                                  "{base}/api/job-view#code={key}"])
+async def test_a_link_with_the_key_opens_without_asking(browser, host, link):
+    """The README's form, `?code=<key>` added at the end of a job's view_url (it stays in the URL
+    fragment, which no server sees); Azure's `?code=` query before the fragment and the older `#code=`
+    work too. The key then goes from the address bar; an unknown job's link with the key shows "No
+    such job", not the key form."""
+    async with connect(host) as client:
+        job = await wait_until(client, (await start(client, "run_agent", task="Say hi"))["job_id"])
+    key = host.env["FUNCTIONS_DEFAULT_KEY"]
+    context = await browser.new_context()
+    tab = await context.new_page()
+    await tab.goto(link.format(base=host.base_url, job=job["job_id"], key=key))
+    if "#code=" in link:
+        await tab.wait_for_selector("#list-view:not([hidden])", timeout=UI_TIMEOUT_MS)
+    else:
+        await tab.wait_for_selector(f"#job-title:has-text('{job['job_id']}')", timeout=UI_TIMEOUT_MS)
+        await tab.wait_for_selector("#job-status.status-completed", timeout=UI_TIMEOUT_MS)
+    assert key not in tab.url and "code=" not in tab.url
+    await tab.goto(f"{host.base_url}/api/job-view#/jobs/no-such-job?code={key}")
+    await tab.wait_for_selector("#job-missing:not([hidden])", timeout=UI_TIMEOUT_MS)
+    assert await tab.locator("#key-form").is_hidden()
+    await context.close()
+
+
 HOST_FRAME = """<!DOCTYPE html><html><body>
 <iframe id="view" sandbox="allow-scripts" style="width:1000px;height:900px;border:0"></iframe>
 <script>

@@ -64,6 +64,7 @@
 
   // ---- data sources
   class AuthError extends Error {}
+  class NotFoundError extends Error {}  // the job does not exist (HTTP 404, or the tools' "Unknown job ...")
 
   class WebApi {
     constructor() { this.base = location.pathname.replace(/\/+$/, ""); }
@@ -78,7 +79,9 @@
       });
       if (response.status === 401 || response.status === 403) throw new AuthError("the key was not accepted");
       const data = await response.json().catch(() => ({error: `${response.status} ${response.statusText}`}));
-      if (!response.ok) throw new Error(data.error || `${response.status} ${response.statusText}`);
+      const message = data.error || `${response.status} ${response.statusText}`;
+      if (!response.ok) throw Object.assign(new (response.status === 404 ? NotFoundError : Error)(message),
+                                            {status: response.status});
       return data;
     }
     listJobs(filters, cursor) {
@@ -87,7 +90,11 @@
       if (cursor) query.set("cursor", cursor);
       return this.request("GET", `/jobs?${query}`);
     }
-    job(id) { return this.request("GET", `/jobs/${encodeURIComponent(id)}`); }
+    job(id) {  // a malformed id (400) names no job either
+      return this.request("GET", `/jobs/${encodeURIComponent(id)}`).catch((error) => {
+        throw error.status === 400 ? new NotFoundError(error.message) : error;
+      });
+    }
     sendInput(id, event, data) { return this.request("POST", `/jobs/${encodeURIComponent(id)}/input`, {event, data}); }
     cancel(id) { return this.request("POST", `/jobs/${encodeURIComponent(id)}/cancel`, {}); }
     retry(id) { return this.request("POST", `/jobs/${encodeURIComponent(id)}/retry`, {}); }
@@ -140,7 +147,8 @@
     async callTool(name, args) {
       const result = await this.request("tools/call", {name, arguments: args});
       const data = toolData(result);
-      if (result.isError) throw new Error(typeof data === "string" ? data : JSON.stringify(data));
+      const message = typeof data === "string" ? data : JSON.stringify(data);
+      if (result.isError) throw new (/^Unknown job\b/.test(message) ? NotFoundError : Error)(message);
       return data;
     }
     async job(id) {
@@ -191,9 +199,14 @@
     show(box, true);
   }
 
+  // exactly one of the page's sections shows at a time
+  function showSection(id) {
+    for (const section of ["key-form", "list-view", "job-view", "job-missing"]) show($(section), section === id);
+  }
+
   function askForKey(message) {
-    for (const id of ["list-view", "job-view"]) show($(id), false);
-    show($("key-form"), true);
+    clearTimeout(timer);
+    showSection("key-form");
     $("key-error").textContent = message || "";
     show($("key-error"), Boolean(message));
     $("key-input").focus();
@@ -225,8 +238,7 @@
 
   async function showList(append) {
     currentJobId = null;
-    show($("job-view"), false);
-    show($("list-view"), true);
+    showSection("list-view");
     const page = await api.listJobs(filters(), append ? listCursor : null);
     const body = $("jobs-table").tBodies[0];
     const rows = (append ? [...body.rows] : []).concat(page.jobs.map(jobRow));
@@ -400,14 +412,40 @@
     if (!TERMINAL.has(job.status)) schedule(() => refresh(), JOB_POLL_MS);
   }
 
+  // A job not shown yet starts blank: nothing of the job shown before may stay on the page.
+  function clearJob(id) {
+    lastInputSignature = null;
+    $("job-status").replaceWith(Object.assign(el("span", {className: "badge", text: "loading"}), {id: "job-status"}));
+    for (const field of ["job-title", "job-stage", "job-message", "job-output"]) $(field).textContent = "";
+    $("job-times").textContent = `loading job ${id}…`;  // the title shows the id once the job's data is in
+    progressFill($("job-bar"), {status: "pending"});
+    renderInput({});
+    for (const part of ["cancel-button", "retry-button", "job-result", "timeline-empty", "live"]) show($(part), false);
+    $("timeline").replaceChildren();
+    show($("view-error"), false);
+  }
+
+  function showMissing(message) {
+    clearTimeout(timer);
+    showSection("job-missing");
+    show($("view-error"), false);
+    $("job-missing-message").textContent = message;
+    show($("missing-back-link"), MODE === "web");
+    document.title = "No such job";
+  }
+
   async function showJob(id) {
-    if (currentJobId !== id) lastInputSignature = null;
+    if (currentJobId !== id) clearJob(id);
     currentJobId = id;
-    show($("list-view"), false);
-    show($("job-view"), true);
+    showSection("job-view");
     show($("back-link"), MODE === "web");
     show($("action-error"), false);
-    await renderJob(id);
+    try {
+      await renderJob(id);
+    } catch (error) {
+      if (!(error instanceof NotFoundError) || id !== currentJobId) throw error;
+      showMissing(error.message);
+    }
   }
 
   async function action(kind) {
@@ -423,17 +461,27 @@
     }
   }
 
-  // ---- routing (web): #/ is the list, #/jobs/<id> a job; #code=<key> hands over the key once
+  // ---- routing (web): #/ is the list, #/jobs/<id> a job. `?code=<key>` at the end of a link hands
+  // over the key once: after the fragment's route (`#/jobs/<id>?code=<key>`: it never leaves the
+  // browser), or as the page's query (`/api/job-view?code=<key>`, the form of Azure's function URLs,
+  // which does reach the server); `#code=<key>` is taken too. The key then goes from the address bar.
+  const CODE = /(^|[?&])code=([^&]*)&?/;
+
+  function takeKey() {
+    const fragment = location.hash.replace(/^#/, "");
+    const query = location.search.replace(/^\?/, "");
+    const inFragment = fragment.match(CODE);
+    const inQuery = query.match(CODE);
+    if (!inFragment && !inQuery) return;
+    api.key = decodeURIComponent((inFragment || inQuery)[2]);
+    const route = inFragment ? fragment.replace(CODE, "$1").replace(/[?&]$/, "") : fragment;
+    const rest = inQuery ? query.replace(CODE, "$1").replace(/[?&]$/, "") : query;
+    history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + `#${route || "/"}`);
+  }
+
   function route() {
-    const hash = location.hash || "#/";
-    const code = hash.match(/^#code=([^&]+)/);
-    if (code) {
-      api.key = decodeURIComponent(code[1]);
-      history.replaceState(null, "", location.pathname + location.search + "#/");
-      return route();
-    }
-    const job = hash.match(/^#\/jobs\/(.+)$/);
-    show($("key-form"), false);
+    takeKey();
+    const job = location.hash.match(/^#\/jobs\/([^?&]+)/);
     return job ? showJob(decodeURIComponent(job[1])) : showList(false);
   }
 
