@@ -11,6 +11,9 @@ from host.mcp.server import MCP_PATH, SSE_PATH
 if TYPE_CHECKING:
     from host.server import LocalHost
 
+# The Inspector the README's commands pin (its CLI has `--header` since 0.16.6; README "Connect a client").
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or "functions"
@@ -46,8 +49,8 @@ def banner_text(local_host: "LocalHost") -> str:
     desktop = {"mcpServers": {name: {"command": "npx", "args": remote_args}}}
     lines += ["Claude Desktop (claude_desktop_config.json):", f"  {json.dumps(desktop)}"]
     inspector_auth = f', header "x-functions-key: {key}"' if key else ""
-    lines += ["MCP Inspector (npx @modelcontextprotocol/inspector):",
-              f"  transport Streamable HTTP, URL {url}{inspector_auth}", ""]
+    lines += [f"MCP Inspector (npx {INSPECTOR}):", f"  transport Streamable HTTP, URL {url}{inspector_auth}",
+              f"  CLI: npx {INSPECTOR} --cli {url} --transport http{header_flag} --method tools/list", ""]
     lines += [f"Durable management API  {base}/runtime/webhooks/durabletask/instances"
               f"?code={settings.keys['durabletask_extension']}"]
     lines += http_function_lines(local_host)
