@@ -26,10 +26,18 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The MCP Inspector whose README and banner commands tests/test_inspector_cli.py runs, pinned with its own lock.
+# `npm install` (which keeps the lock) rather than `npm ci`: its lock cannot pass `npm ci`, because vite, one of
+# its dependencies, lists an optional package the registry does not have.
+INSPECTOR_STAMP := tests/node/inspector/node_modules/.installed
+$(INSPECTOR_STAMP): tests/node/inspector/package.json tests/node/inspector/package-lock.json
+	cd tests/node/inspector && npm install --no-audit --no-fund --loglevel=error
+	touch $(INSPECTOR_STAMP)
+
 run: $(STAMP)
 	@$(PY) -m host $(ARGS)
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(INSPECTOR_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 smoke: $(STAMP) $(NODE_STAMP)

@@ -137,6 +137,15 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(api, case):
     assert_still_serving(api)
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_bad_time_names_the_parameter_not_pythons_parser(api, method):
+    """Was "Invalid isoformat string: 'notadate'" (Python's datetime wording)."""
+    response = api.client.request(method, f"{api.base}/instances", params={"createdTimeFrom": "notadate"})
+    assert response.status_code == 400
+    assert response.json()["Message"] == ("createdTimeFrom must be an ISO 8601 time such as 2026-01-31T12:00:00Z, "
+                                          "got 'notadate'")
+
+
 def test_json_up_to_azures_depth_limit_is_accepted(api):
     value = json.loads(nested(64))
     instance_id = api.start("wait_event", value)

@@ -1,7 +1,8 @@
 """The MCP Inspector CLI commands the README and the banner give, run as written against the real host.
 
-The Inspector is npm `@modelcontextprotocol/inspector`, pinned in package.json at the version the
-README's commands name (`npx <package>@<version>` runs that same package). The key goes in the
+The Inspector is npm `@modelcontextprotocol/inspector`, pinned in tests/node/inspector/package.json (and its
+lock) at the version the README's commands name (`npx <package>@<version>` runs that same package); `make
+test` installs it. The key goes in the
 `x-functions-key` header (`--header`) or the `?code=` query, the two ways the Azure MCP extension takes it.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from host.banner import INSPECTOR
 from testing.host_process import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
-INSPECTOR_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "mcp-inspector"
+INSPECTOR_DIR = PROJECT_ROOT / "tests" / "node" / "inspector"
+INSPECTOR_BIN = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
 
 
 def readme_commands() -> list[str]:
@@ -26,7 +28,7 @@ def readme_commands() -> list[str]:
 
 def run_inspector(command: str, host) -> subprocess.CompletedProcess:
     """`command` as a person would paste it, with the host's URL and key filled in; `npx <pinned>` is the
-    package.json install of that version."""
+    install of that version in tests/node/inspector."""
     command = command.replace("http://localhost:7071", host.base_url).replace("<key>", host.mcp_key)
     argv = shlex.split(command)
     assert argv[:2] == ["npx", INSPECTOR], argv
@@ -35,7 +37,7 @@ def run_inspector(command: str, host) -> subprocess.CompletedProcess:
 
 
 def test_the_pinned_inspector_is_the_one_installed():
-    package = json.loads((PROJECT_ROOT / "package.json").read_text())["devDependencies"]
+    package = json.loads((INSPECTOR_DIR / "package.json").read_text())["devDependencies"]
     assert INSPECTOR == f"@modelcontextprotocol/inspector@{package['@modelcontextprotocol/inspector']}"
     assert readme_commands(), "the README gives no Inspector CLI command"
 

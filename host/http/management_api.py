@@ -61,10 +61,16 @@ def format_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(text: str | None) -> float | None:
+def parse_time(text: str | None, name: str = "time") -> float | None:
+    """Seconds since the epoch of an ISO 8601 query value (UTC when it names no zone); ValueError naming
+    the parameter otherwise."""
     if not text:
         return None
-    value = fromisoformat(text)
+    try:
+        value = fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, "
+                         f"got '{bounded(text, 40)}'") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
@@ -262,7 +268,8 @@ class ManagementApi:
         top = _top(params.get("top"))
         after = _decode_token(request.headers.get("x-ms-continuation-token"))
         rows = await self.engine.query_instances(
-            statuses, parse_time(params.get("createdTimeFrom")), parse_time(params.get("createdTimeTo")),
+            statuses, parse_time(params.get("createdTimeFrom"), "createdTimeFrom"),
+            parse_time(params.get("createdTimeTo"), "createdTimeTo"),
             params.get("instanceIdPrefix"), after, top + 1)
         headers = {}
         if len(rows) > top:
@@ -280,10 +287,11 @@ class ManagementApi:
     async def purge_by_filter(self, request: Request) -> Response:
         params = request.query_params
         statuses = _statuses(params.get("runtimeStatus"))
-        created_from = parse_time(params.get("createdTimeFrom"))
+        created_from = parse_time(params.get("createdTimeFrom"), "createdTimeFrom")
         if created_from is None:
             raise ValueError("createdTimeFrom is required to purge by filter")
-        deleted = await self.engine.purge_by(statuses, created_from, parse_time(params.get("createdTimeTo")))
+        created_to = parse_time(params.get("createdTimeTo"), "createdTimeTo")
+        deleted = await self.engine.purge_by(statuses, created_from, created_to)
         if not deleted:
             return Response(status_code=404)
         return JSONResponse({"instancesDeleted": deleted})
