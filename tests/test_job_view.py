@@ -5,8 +5,10 @@ key handling, and the same view as an MCP App in a host frame that proxies to th
 Set JOB_VIEW_SCREENSHOTS=<folder> to keep the screenshots (the README's come from docs/)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -285,31 +287,58 @@ async def test_the_view_as_an_mcp_app_in_a_host_frame(browser, host):
         job = json.loads(launched.content[0].text)
         await wait_until(client, job["job_id"], statuses=WAITING)
 
-        async def mcp_request(method: str, params: dict) -> dict:
-            if method == "tools/call":
-                result = await client.call_tool(params["name"], params.get("arguments") or {})
-            else:
-                result = await client.read_resource(params["uri"])
-            return result.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-        context = await browser.new_context()
-        tab = await context.new_page()
-        errors: list[str] = []
-        tab.on("pageerror", lambda error: errors.append(str(error)))
-        await tab.expose_function("mcpRequest", mcp_request)
-        await tab.set_content(HOST_FRAME)
-        await tab.evaluate("([args, result]) => { window.toolArguments = args; window.toolResult = result; }",
-                           [arguments, launched.model_dump(by_alias=True, exclude_none=True, mode="json")])
-        await tab.evaluate("html => { document.getElementById('view').srcdoc = html; }", resource.text)
-        view = tab.frame_locator("#view")
-        await view.locator(f"#job-title:has-text('{job['job_id']}')").wait_for(timeout=UI_TIMEOUT_MS)
-        await view.locator("button[data-action='approve']").wait_for(timeout=UI_TIMEOUT_MS)
-        assert await view.locator(".step[data-kind='agent']").count() == 3
-        await view.locator("button[data-action='approve']").click()
-        await view.locator("#job-status.status-completed").wait_for(timeout=UI_TIMEOUT_MS)
-        log = await tab.evaluate("window.hostLog")
-        await context.close()
+        async with mcp_app_tab(browser, client, resource.text, arguments, launched) as (tab, view):
+            await view.locator(f"#job-title:has-text('{job['job_id']}')").wait_for(timeout=UI_TIMEOUT_MS)
+            await view.locator("button[data-action='approve']").wait_for(timeout=UI_TIMEOUT_MS)
+            assert await view.locator(".step[data-kind='agent']").count() == 3
+            assert await view.locator("#back-link").is_hidden()  # an MCP App has no jobs list to go back to
+            await view.locator("button[data-action='approve']").click()
+            await view.locator("#job-status.status-completed").wait_for(timeout=UI_TIMEOUT_MS)
+            log = await tab.evaluate("window.hostLog")
         done = await call(client, "get_job", job_id=job["job_id"])
     assert done["status"] == "completed" and done["output"]["decision"]["approved"] is True, done
     assert log[:2] == ["ui/initialize", "ui/notifications/initialized"] and "tools/call" in log
-    assert "resources/read" in log and errors == []
+    assert "resources/read" in log
+
+
+async def test_the_mcp_app_for_an_unknown_job_says_so(browser, host):
+    """A tool result naming a job the server does not know (purged since): "No such job" with the reason,
+    and no link to a jobs list the MCP App does not have."""
+    async with connect(host) as client:
+        resource = (await client.read_resource("ui://jobs/job-view.html")).contents[0]
+        result = {"content": [{"type": "text", "text": json.dumps({"job_id": "purged-job"})}],
+                  "structuredContent": {"job_id": "purged-job"}}
+        async with mcp_app_tab(browser, client, resource.text, {"job_id": "purged-job"}, result) as (_, view):
+            await view.locator("#job-missing:not([hidden])").wait_for(timeout=UI_TIMEOUT_MS)
+            assert "Unknown job 'purged-job'" in await view.locator("#job-missing-message").inner_text()
+            assert await view.locator("#job-view").is_hidden()
+            assert await view.locator("#missing-back-link").is_hidden()
+
+
+@contextlib.asynccontextmanager
+async def mcp_app_tab(browser, client, view_html: str, arguments: dict, result) -> AsyncIterator[tuple]:
+    """A tab whose HOST_FRAME shows `view_html` as the MCP App of a tool call (`arguments`, `result`: a
+    CallToolResult or its JSON), proxying the view's requests to the server through `client`; yields the
+    tab and the view's frame, and checks that the view raised no page error."""
+    async def mcp_request(method: str, params: dict) -> dict:
+        if method == "tools/call":
+            answer = await client.call_tool(params["name"], params.get("arguments") or {})
+        else:
+            answer = await client.read_resource(params["uri"])
+        return answer.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    context = await browser.new_context()
+    tab = await context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    await tab.expose_function("mcpRequest", mcp_request)
+    await tab.set_content(HOST_FRAME)
+    result = result if isinstance(result, dict) else result.model_dump(by_alias=True, exclude_none=True, mode="json")
+    await tab.evaluate("([args, result]) => { window.toolArguments = args; window.toolResult = result; }",
+                       [arguments, result])
+    await tab.evaluate("html => { document.getElementById('view').srcdoc = html; }", view_html)
+    try:
+        yield tab, tab.frame_locator("#view")
+    finally:
+        await context.close()
+    assert errors == [], errors

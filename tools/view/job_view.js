@@ -65,6 +65,9 @@
   // ---- data sources
   class AuthError extends Error {}
   class NotFoundError extends Error {}  // the job does not exist (HTTP 404, or the tools' "Unknown job ...")
+  function appError(message) {  // an error through the MCP host: a tool's isError text or a JSON-RPC error
+    return new (/\bUnknown job\b/.test(message) ? NotFoundError : Error)(message);
+  }
 
   class WebApi {
     constructor() { this.base = location.pathname.replace(/\/+$/, ""); }
@@ -115,7 +118,7 @@
       if (message.id !== undefined && this.pending.has(message.id) && !message.method) {
         const {resolve, reject} = this.pending.get(message.id);
         this.pending.delete(message.id);
-        if (message.error) reject(new Error(message.error.message || "request failed"));
+        if (message.error) reject(appError(message.error.message || "request failed"));
         else resolve(message.result);
       } else if (message.method === "ui/notifications/tool-result") {
         this.onToolResult(message.params || {});
@@ -147,8 +150,7 @@
     async callTool(name, args) {
       const result = await this.request("tools/call", {name, arguments: args});
       const data = toolData(result);
-      const message = typeof data === "string" ? data : JSON.stringify(data);
-      if (result.isError) throw new (/^Unknown job\b/.test(message) ? NotFoundError : Error)(message);
+      if (result.isError) throw appError(typeof data === "string" ? data : JSON.stringify(data));
       return data;
     }
     async job(id) {
