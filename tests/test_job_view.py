@@ -5,6 +5,7 @@ key handling, and the same view as an MCP App in a host frame that proxies to th
 Set JOB_VIEW_SCREENSHOTS=<folder> to keep the screenshots (the README's come from docs/)."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -241,6 +242,64 @@ async def test_a_link_with_the_key_opens_without_asking(browser, host, link):
     await tab.goto(f"{host.base_url}/api/job-view#/jobs/no-such-job?code={key}")
     await tab.wait_for_selector("#job-missing:not([hidden])", timeout=UI_TIMEOUT_MS)
     assert await tab.locator("#key-form").is_hidden()
+    await context.close()
+
+
+async def test_the_list_keeps_more_rows_and_drops_answers_for_old_filters(browser, host):
+    """Two stale-list faults: rows that "More" added vanished at the next poll (it re-read the first page
+    only), and an answer for the old filters that arrived after the new filters' answer was shown over it.
+    Pages are made 2 jobs long by rewriting the page's `limit` on the way out; a poll for no filters is
+    held back until the filtered list is on screen."""
+    async with connect(host) as client:
+        for n in range(4):  # at least two pages
+            await wait_until(client, (await start(client, "run_agent", task=f"Count to {n}"))["job_id"])
+    hold, held = asyncio.Event(), asyncio.Event()
+    hold.set()  # nothing held at first
+
+    async def two_per_page(route):
+        url = route.request.url.replace("limit=50", "limit=2")
+        if "workflow=" not in url and not hold.is_set():
+            held.set()
+            await hold.wait()
+        await route.continue_(url=url)
+
+    context = await browser.new_context()
+    tab = await context.new_page()
+    await tab.route("**/api/job-view/jobs?*", two_per_page)
+    await tab.goto(f"{host.base_url}/api/job-view#/?code={host.env['FUNCTIONS_DEFAULT_KEY']}")
+    rows = tab.locator("#jobs-table tbody tr")
+    await tab.wait_for_selector("#jobs-table tbody tr:nth-child(2)", timeout=UI_TIMEOUT_MS)
+    assert await rows.count() == 2
+    await tab.click("#jobs-more")
+    await tab.wait_for_selector("#jobs-table tbody tr:nth-child(4)", timeout=UI_TIMEOUT_MS)
+    await tab.evaluate("""() => {  // record the fewest rows shown from now on
+        const body = document.querySelector('#jobs-table tbody');
+        window.fewestRows = body.rows.length;
+        new MutationObserver(() => { window.fewestRows = Math.min(window.fewestRows, body.rows.length); })
+            .observe(body, {childList: true});
+    }""")
+    for _ in range(2):  # a poll is only sent once the one before it is shown: two polls, the first one shown
+        async with tab.expect_response(lambda r: "/api/job-view/jobs?" in r.url and "cursor=" not in r.url,
+                                       timeout=UI_TIMEOUT_MS):
+            pass
+    assert await tab.evaluate("window.fewestRows") >= 4, "a poll dropped the rows More had added"
+    assert await rows.count() >= 4
+
+    hold.clear()
+    await held.wait()  # a poll for no filters is on its way, held
+    await tab.evaluate("""() => {  // record every workflow a row shows from now on
+        window.shownWorkflows = new Set();
+        const body = document.querySelector('#jobs-table tbody');
+        new MutationObserver(() => body.querySelectorAll('tr td:nth-child(2)')
+            .forEach((cell) => window.shownWorkflows.add(cell.textContent))).observe(body, {childList: true});
+    }""")
+    async with tab.expect_response(lambda r: "workflow=plan_trip" in r.url, timeout=UI_TIMEOUT_MS):
+        await tab.select_option("#filter-workflow", "plan_trip")
+    async with tab.expect_response(lambda r: "workflow=" not in r.url and "/jobs?" in r.url, timeout=UI_TIMEOUT_MS):
+        hold.set()  # the old filters' answer arrives now, after the new one
+    async with tab.expect_response(lambda r: "workflow=plan_trip" in r.url, timeout=UI_TIMEOUT_MS):
+        pass  # and a poll with the new filters after it
+    assert await tab.evaluate("[...window.shownWorkflows]") in ([], ["plan_trip"])
     await context.close()
 
 

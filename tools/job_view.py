@@ -11,7 +11,8 @@ HTTP (all under /api/job-view):
   POST /api/job-view/jobs/{job_id}/retry      -> status object (function key)
 
 The page itself is anonymous because it holds nothing but code: it asks for the function key once
-(or takes it from the URL fragment `#code=...`, which browsers never send to a server), keeps it in
+(or takes it from a link ending in `?code=<key>`: after the `#`, which browsers never send to a server,
+e.g. `/api/job-view#/jobs/<id>?code=<key>`; or as the page's query), keeps it in
 the browser's session storage and sends it in `x-functions-key` with every data request. So no
 link the tools hand out (and so nothing that reaches a model) carries a key: a job's `view_url`
 is the page plus `#/jobs/<id>`. Errors are JSON `{"error": message}` with 400 (bad input), 404

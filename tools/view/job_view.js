@@ -185,6 +185,10 @@
   let currentJobId = null;
   let listCursor = null;
   let lastInputSignature = null;
+  let listPolls = 0;  // numbers of list and job requests: an answer that a newer request overtook is dropped
+  let jobRequests = 0;
+  let listGeneration = 0;  // bumped when the filters change: answers for the old filters are dropped
+  let moreShown = false;  // "More" added pages, which polls keep
 
   function schedule(fn, ms) {
     clearTimeout(timer);
@@ -238,19 +242,37 @@
       el("td", {className: "muted", title: job.updated_at, text: ago(job.updated_at)}));
   }
 
-  async function showList(append) {
+  // how: "poll" (the first page again, live; rows that "More" added stay), "more" (the next page) or
+  // "filters" (the filters changed: start over). An answer overtaken by a newer one is dropped.
+  async function showList(how) {
     currentJobId = null;
     showSection("list-view");
-    const page = await api.listJobs(filters(), append ? listCursor : null);
+    if (how === "filters") {
+      listGeneration++;
+      moreShown = false;
+    }
+    const generation = listGeneration;
+    const poll = how === "more" ? null : ++listPolls;
+    const page = await api.listJobs(filters(), how === "more" ? listCursor : null);
+    if (generation !== listGeneration || (poll !== null && poll !== listPolls) || currentJobId !== null) return;
     const body = $("jobs-table").tBodies[0];
-    const rows = (append ? [...body.rows] : []).concat(page.jobs.map(jobRow));
+    const fresh = page.jobs.map(jobRow);
+    const ids = new Set(page.jobs.map((job) => job.job_id));
+    // list_jobs pages run in (created, id) order: rows past the fresh page's last one are later pages'
+    // (kept); earlier rows missing from it were purged (dropped)
+    const last = fresh.length ? fresh[fresh.length - 1].dataset : null;
+    const later = (row) => Boolean(last) && (row.dataset.created > last.created
+      || (row.dataset.created === last.created && row.dataset.jobId > last.jobId));
+    const kept = how === "more" ? [...body.rows] : moreShown ? [...body.rows].filter(later) : [];
+    const rows = kept.filter((row) => !ids.has(row.dataset.jobId)).concat(fresh);
     rows.sort((a, b) => b.dataset.created.localeCompare(a.dataset.created));  // newest first
     body.replaceChildren(...rows);
-    listCursor = page.next_cursor;
+    if (how === "more" || !moreShown) listCursor = page.next_cursor;
+    if (how === "more") moreShown = true;
     show($("jobs-more"), Boolean(listCursor));
     show($("jobs-empty"), body.rows.length === 0);
     show($("view-error"), false);
-    if (!append) schedule(() => refresh(), LIST_POLL_MS);
+    schedule(() => refresh(), LIST_POLL_MS);
   }
 
   // --- one job
@@ -386,8 +408,9 @@
   }
 
   async function renderJob(id) {
+    const ticket = ++jobRequests;
     const data = await api.job(id);
-    if (id !== currentJobId) return;
+    if (id !== currentJobId || ticket !== jobRequests) return;
     const job = data.job;
     $("job-title").textContent = `${job.workflow || "job"} ${job.job_id}`;
     $("job-status").replaceWith(Object.assign(badge(job.status), {id: "job-status"}));
@@ -484,7 +507,7 @@
   function route() {
     takeKey();
     const job = location.hash.match(/^#\/jobs\/([^?&]+)/);
-    return job ? showJob(decodeURIComponent(job[1])) : showList(false);
+    return job ? showJob(decodeURIComponent(job[1])) : showList("poll");
   }
 
   function refresh() {
@@ -495,8 +518,8 @@
   function startWeb() {
     api = new WebApi();
     statusOptions();
-    $("filters").addEventListener("change", () => showList(false).catch(fail));
-    $("jobs-more").addEventListener("click", () => showList(true).catch(fail));
+    $("filters").addEventListener("change", () => showList("filters").catch(fail));
+    $("jobs-more").addEventListener("click", () => showList("more").catch(fail));
     $("key-entry").addEventListener("submit", (event) => {
       event.preventDefault();
       api.key = $("key-input").value.trim();
