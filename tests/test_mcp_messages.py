@@ -121,3 +121,19 @@ def test_well_formed_messages_still_pass(host):
         "jsonrpc": "2.0", "id": "a-1", "result": {}}
     assert streamable_post(host, '{"jsonrpc":"2.0","id":1,"result":{}}').status_code == 202
     assert streamable_post(host, '{"jsonrpc":"2.0","method":"notifications/initialized"}').status_code == 202
+
+
+@pytest.mark.parametrize(("query", "status", "reason"), [
+    ("", 400, "session_id is required"), ("?session_id=nope", 400, "Invalid session ID"),
+    ("?session_id=0123456789abcdef0123456789abcdef", 404, "Could not find session")])
+def test_sse_messages_to_no_session_say_how_to_get_one(host, query, status, reason):
+    """The SDK's plain-text refusals, as JSON-RPC errors with Azure's advice (SseRequestHandler), and no
+    host WARNING per refused message."""
+    response = httpx.post(f"{host.base_url}/runtime/webhooks/mcp/message{query}", timeout=30,
+                          content=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                          headers={"x-functions-key": host.mcp_key, "content-type": "application/json"})
+    assert response.status_code == status
+    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": (
+        f"{reason}. Please connect to the /sse endpoint to initiate your session, and post to the URL its "
+        "endpoint event names.")}}
+    assert "mcp.server.sse" not in host.log()

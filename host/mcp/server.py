@@ -36,7 +36,7 @@ from host.mcp.subscriptions import Subscriptions
 from host.mcp.subscriptions import install as install_subscriptions
 from host.mcp.task_store import TaskStore
 from host.mcp.tasks import Tasks
-from host.mcp.transport import GatedEndpoint, SseConnection, StreamableHttp, asgi
+from host.mcp.transport import GatedEndpoint, SseConnection, SseMessages, StreamableHttp
 
 MCP_PATH = "/runtime/webhooks/mcp"
 SSE_PATH = f"{MCP_PATH}/sse"
@@ -54,6 +54,9 @@ class McpEndpoint:
         # start and stop: console noise around the banner.
         for name in ("mcp.server.streamable_http", "mcp.server.streamable_http_manager"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # ... and the legacy SSE transport logs a WARNING for each message to a missing or unknown session:
+        # the client's mistake, which the client is told (transport.SseMessages).
+        logging.getLogger("mcp.server.sse").setLevel(logging.ERROR)
         self.catalog = McpCatalog(app)
         self.progress = ProgressRelay(settings.local_base)
         handlers = McpHandlers(self.catalog, invoker, self.progress)
@@ -114,7 +117,7 @@ class McpEndpoint:
         return [
             Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),
             Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse))),
-            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", asgi(self._legacy_sse.handle_post_message))),
+            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", SseMessages(self._legacy_sse.handle_post_message))),
             Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress, jsonrpc=False)),
         ]
 

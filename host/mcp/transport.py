@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from host.bounded import bounded
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
@@ -228,9 +229,32 @@ def _with_code_in_endpoint(send: Send, code: bytes) -> Send:
     return sender
 
 
-def asgi(handler: Handler) -> Callable[[Request, Send, bytes], Awaitable[None]]:
-    """Adapt a plain ASGI app (an SDK transport) to the gated-endpoint handler signature."""
-    async def call(request: Request, send: Send, _body: bytes) -> None:
-        await handler(request.scope, request.receive, send)
+class SseMessages:
+    """`POST /runtime/webhooks/mcp/message`: the SDK's message endpoint, its session refusals ("session_id is
+    required", "Invalid session ID", "Could not find session": plain text) answered as JSON-RPC errors
+    that say what to do, as Azure's do (SseRequestHandler.WriteInvalidSessionResponse: "... Please connect
+    to the /sse endpoint to initiate your session.")."""
 
-    return call
+    HINT = ("Please connect to the /sse endpoint to initiate your session, and post to the URL its endpoint "
+            "event names.")
+
+    def __init__(self, serve: Handler):
+        self.serve = serve
+
+    async def __call__(self, request: Request, send: Send, _body: bytes) -> None:
+        refused: Message | None = None
+
+        async def sender(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                refused = message
+                return
+            if refused is None:
+                await send(message)
+                return
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                reason = message.get("body", b"").decode("utf-8", errors="replace").strip().rstrip(".")
+                await jsonrpc_error(refused["status"], f"{bounded(reason, 100)}. {self.HINT}")(
+                    request.scope, request.receive, send)
+
+        await self.serve(request.scope, request.receive, sender)
