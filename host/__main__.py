@@ -35,6 +35,7 @@ def serve(argv: list[str] | None) -> int:
     from host.functions.loader import AppLoadError
     from host.http.connections import PortUnavailable, listening_socket
     from host.server import LocalHost
+    from host.state_folder import StateFolderError
     from host.worker_console import divert_worker_console_lines
 
     options = parse_options(argv)
@@ -55,7 +56,7 @@ def serve(argv: list[str] | None) -> int:
     bound_log_records()
     try:
         local_host = LocalHost(options)
-    except AppLoadError as exc:
+    except (AppLoadError, StateFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_banner(local_host)

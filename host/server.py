@@ -27,7 +27,7 @@ from host.http.triggers import HttpTriggers
 from host.keys import load_keys
 from host.mcp.server import MCP_PATH, McpEndpoint
 from host.mcp.transport import jsonrpc_error
-from host.state_folder import create_private_file, make_private_folder
+from host.state_folder import create_private_file, open_state_folder
 
 log = logging.getLogger("host")
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -38,9 +38,8 @@ class LocalHost:
 
     def __init__(self, options: HostOptions):
         app_dir = Path(options.app_dir).resolve()
+        state_dir = open_state_folder(Path(options.state_dir) if options.state_dir else app_dir / ".durable")
         self.app = load_app(app_dir)
-        state_dir = Path(options.state_dir) if options.state_dir else app_dir / ".durable"
-        make_private_folder(state_dir)
         self.settings: HostSettings = settings_for(self.app, state_dir, options, load_keys(state_dir))
         self.store = HistoryStore(create_private_file(state_dir / "durable.sqlite"))
         self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")

@@ -4,6 +4,10 @@ Issue 8 item 3: the folder is 0700 and every file in it 0600, whatever the umask
 and files left by earlier versions (fixed at every start). SQLite creates its -wal and -shm files
 with the database file's own mode (its unix VFS copies it), so creating the database file 0600
 before SQLite opens it keeps them private too.
+
+Only a folder the host made (or a new or empty one) is made private: `--state .` or `--state ~` typed by
+mistake would otherwise have had every file below it made 0600 (executables too), and a file given as
+`--state` was made 0700 before the host failed (new-user trial). `open_state_folder` refuses both.
 """
 from __future__ import annotations
 
@@ -12,6 +16,32 @@ from pathlib import Path
 
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
+HOST_FILES = ("durable.sqlite", "keys.json")  # every state folder the host made holds one of them
+
+
+class StateFolderError(Exception):
+    """The `--state` path cannot be the host's state folder; the message says why and what to give instead."""
+
+
+def open_state_folder(path: Path) -> Path:
+    """Check that `path` can be the state folder, then make it private (`make_private_folder`).
+
+    Accepted: a path that does not exist yet, an empty folder, a folder holding `HOST_FILES`.
+    Raises StateFolderError for a path that is not a folder, a folder of other files, or one the
+    host cannot create or read; nothing is changed then.
+    """
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_dir():
+            raise StateFolderError(f"--state {path} is not a folder; give a new or empty folder for the "
+                                   f"host's state (default: .durable/ in the app folder)")
+        if path.is_dir() and any(path.iterdir()) and not any((path / name).exists() for name in HOST_FILES):
+            raise StateFolderError(f"--state {path} holds other files and is not a state folder the host made "
+                                   f"(it has no {' or '.join(HOST_FILES)}); give a new or empty folder: the host "
+                                   f"makes its state folder and everything in it private to you")
+        return make_private_folder(path)
+    except OSError as exc:
+        raise StateFolderError(f"--state {path} cannot be used: {exc.strerror or exc}") from None
 
 
 def make_private_folder(path: Path) -> Path:

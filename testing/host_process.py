@@ -41,7 +41,8 @@ class HostProcess:
         self.port = port or free_port()
         self.env = {**os.environ, **TEST_KEYS, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.state_dir / "host.log"
+        self.log_path = self.state_dir.with_name(self.state_dir.name + ".log")  # beside it: the host makes only a
+        # new or empty folder, or one it made, its state folder (host/state_folder.py)
 
     @property
     def base_url(self) -> str:

@@ -3,22 +3,26 @@ Azure Table Storage on Azure (tested for real against Azurite), booking once per
 races; and a whole plan_trip job on the real host that books into Azurite."""
 from __future__ import annotations
 
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from azure.identity import DefaultAzureCredential
 
 from orchestrations.app_data.bookings import SqliteBookings, TableBookings, booking_store
-from orchestrations.app_data.storage import (APP_DIR, StorageNotConfigured, StorageSettings, blob_service,
-                                             storage_settings, table_service)
-from testing.host_process import project_host
+from orchestrations.app_data.storage import (StorageNotConfigured, StorageSettings, blob_service, storage_settings,
+                                             table_service)
+from orchestrations.app_data.workspaces import LocalWorkspaces
+from testing.host_process import PROJECT_ROOT, project_host
 from testing.mcp_client import call, connect, wait_until
 
 from .test_trip import REQUEST, trip_script
 
 
 def test_the_configuration_chooses_the_store(tmp_path):
-    assert storage_settings({}) == StorageSettings("local", APP_DIR / ".appdata")
+    # the app folder's .appdata/, as the README says (it was orchestrations/.appdata/ after a move)
+    assert storage_settings({}) == StorageSettings("local", PROJECT_ROOT / ".appdata")
     assert storage_settings({"APP_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
     by_key = storage_settings({"APP_STORAGE": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=secret"})
     assert by_key.kind == "azure" and by_key.connection_string and "secret" not in by_key.description
@@ -30,6 +34,18 @@ def test_the_configuration_chooses_the_store(tmp_path):
     tables, blobs = table_service(by_identity), blob_service(by_identity)
     assert tables.url == "https://acct.table.core.windows.net" and blobs.url.startswith("https://acct.blob.")
     assert isinstance(tables.credential, DefaultAzureCredential) and isinstance(blobs.credential, DefaultAzureCredential)
+
+
+def test_local_app_data_is_private_and_an_existing_folder_keeps_its_mode(tmp_path):
+    """Bookings and generated code are job data like the host's state (issue 8 item 3): a data folder the
+    app creates is 0700 (so what is in it is nobody else's); a folder that exists is left as it is."""
+    SqliteBookings(tmp_path / "new" / "data").record("trip-1", {"city": "Oslo"})
+    LocalWorkspaces(tmp_path / "other")
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "new", tmp_path / "new" / "data",
+            tmp_path / "other", tmp_path / "other" / "workspaces")] == [oct(0o700)] * 4
+    os.chmod(tmp_path / "other", 0o755)
+    LocalWorkspaces(tmp_path / "other")
+    assert stat.S_IMODE((tmp_path / "other").stat().st_mode) == 0o755
 
 
 def test_on_azure_without_configuration_the_store_says_what_to_set(tmp_path):

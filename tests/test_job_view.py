@@ -78,6 +78,8 @@ async def test_the_page_holds_no_key_and_its_data_needs_one(host):
     assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy and "connect-src 'self'" in policy
     assert view_get(host, "/jobs", key=None).status_code == 401
     assert view_get(host, "/jobs").json()["jobs"] is not None
+    in_query = httpx.get(f"{host.base_url}/api/job-view/jobs", params={"code": host.env["FUNCTIONS_DEFAULT_KEY"]})
+    assert in_query.status_code == 200 and in_query.json()["jobs"] is not None, in_query.text  # ?code= is the key
     unknown = view_get(host, "/jobs/no-such-job")
     assert unknown.status_code == 404 and "Unknown job" in unknown.json()["error"]
     assert view_get(host, "/jobs/bad%20id!").status_code == 400

@@ -11,6 +11,8 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from azure.durable_functions import DurableOrchestrationClient
 
 from testing.durable_http import DurableHttp
-from testing.host_process import TEST_APPS, HostProcess
+from testing.host_process import PROJECT_ROOT, TEST_APPS, HostProcess
 
 FOREIGN = {
     "foreign Host": ({"host": "evil.example"}, 421),
@@ -215,7 +217,7 @@ def modes(folder: Path) -> dict[str, int]:
 
 def test_state_folder_is_private_including_one_left_by_an_earlier_version(tmp_path):
     """Issue 8 item 3: jobs hold inputs and outputs; keys purge them. Nobody else may read either."""
-    state = tmp_path / "state"  # the test harness creates it 0755, with its log file in it
+    state = tmp_path / "state"  # the test harness creates it 0755
     host = HostProcess(TEST_APPS / "durable_app", state, env={"MCP_EXTENSION_KEY": ""})  # one key goes to keys.json
     with host:
         DurableHttp(host).wait(DurableHttp(host).start("chain", 2))
@@ -234,6 +236,29 @@ def test_state_folder_is_private_including_one_left_by_an_earlier_version(tmp_pa
         found = modes(old_folder / "state")
     assert found.pop(".") == 0o700 and found.pop("appdata") == 0o700
     assert all(mode == 0o600 for mode in found.values()), found
+
+
+def test_a_state_path_that_is_no_state_folder_is_refused_and_left_as_it_was(tmp_path):
+    """New-user trial: `--state /etc/passwd` made the file 0700 before failing with a traceback, and
+    `--state <a folder of yours>` made every file in it 0600 (executables too). A file, a folder of other
+    files, and a path the host cannot create are refused in one line, and nothing changes."""
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "run.sh").write_text("#!/bin/sh\n")
+    os.chmod(project / "run.sh", 0o755)
+    (project / "sub" / "notes.txt").write_text("mine")
+    os.chmod(project / "sub" / "notes.txt", 0o644)
+    os.chmod(project, 0o755)
+    before = modes(project)
+    for state, reason in [(project / "run.sh", "is not a folder"), (project, "holds other files"),
+                          (Path("/proc/no-such-state"), "cannot be used")]:
+        result = subprocess.run([sys.executable, "-m", "host", "--app", str(TEST_APPS / "durable_app"),
+                                 "--state", str(state), "--port", "0"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 2, result
+        assert result.stderr.startswith(f"error: --state {state} ") and reason in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert modes(project) == before
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,8 @@ def job_view_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=f"{VIEW_ROUTE}/jobs", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def job_view_list(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    arguments = {name: value for name, value in req.params.items() if value != ""}
+    # `code` is the function key when it comes in the query (Azure's form, as the banner says), not a filter
+    arguments = {name: value for name, value in req.params.items() if value != "" and name != "code"}
     return await answered(lambda: run("list_jobs", client, arguments))
 
 

@@ -25,7 +25,8 @@ from urllib.parse import quote
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
-from orchestrations.app_data.storage import BOOKINGS_TABLE, StorageSettings, storage_settings, table_service
+from orchestrations.app_data.storage import (BOOKINGS_TABLE, StorageSettings, make_data_dir, storage_settings,
+                                            table_service)
 
 DB_FILE = "app.db"
 # Table Storage: a string property holds at most 64 KiB, an entity at most 1 MiB
@@ -66,7 +67,7 @@ class SqliteBookings:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction on a short-lived connection: activities run in worker threads, rarely."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_data_dir(self.path.parent)
         connection = sqlite3.connect(self.path, timeout=30)
         try:
             connection.execute("PRAGMA journal_mode=WAL")

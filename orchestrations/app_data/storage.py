@@ -29,7 +29,8 @@ from typing import Any, Mapping
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-APP_DIR = Path(__file__).resolve().parent.parent
+APP_DIR = Path(__file__).resolve().parents[2]  # the app folder (function_app.py)
+PRIVATE_FOLDER = 0o700
 DATA_DIR_ENV = "APP_DATA_DIR"
 CONNECTION_ENV = "APP_STORAGE"
 TABLE_URI_ENV = "APP_STORAGE__tableServiceUri"
@@ -63,6 +64,16 @@ class StorageSettings:
         if self.connection_string:
             return "Azure Storage (APP_STORAGE connection string)"
         return f"Azure Storage ({self.table_uri or self.blob_uri}, managed identity)"
+
+
+def make_data_dir(path: Path) -> Path:
+    """Create the local data folder (and missing parents) 0700 unless it exists; returns it. Bookings and
+    generated code are as private as the host's job state (issue 8 item 3); an existing folder, which
+    may be the user's own, keeps its mode."""
+    path = Path(path)
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        folder.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+    return path
 
 
 def storage_settings(env: Mapping[str, str] | None = None) -> StorageSettings:

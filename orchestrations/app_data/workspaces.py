@@ -26,7 +26,8 @@ from typing import Protocol
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from orchestrations.app_data.storage import WORKSPACES_CONTAINER, StorageSettings, blob_service, storage_settings
+from orchestrations.app_data.storage import (WORKSPACES_CONTAINER, StorageSettings, blob_service, make_data_dir,
+                                            storage_settings)
 from orchestrations.code_swarm.names import normal_path
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$")
@@ -71,7 +72,7 @@ class LocalWorkspaces:
     """Branches as folders: `<data_dir>/workspaces/<job_id>/<branch>/<path>`."""
 
     def __init__(self, data_dir: Path):
-        self.root = Path(data_dir) / "workspaces"
+        self.root = make_data_dir(Path(data_dir) / "workspaces")
 
     def _branch_dir(self, job_id: str, branch: str) -> Path:
         return self.root / checked_prefix(job_id, branch)
