@@ -45,7 +45,7 @@ APPROVAL_EVENT = "approval"
 MAX_ANSWER_CHARS = 200
 BOOKING_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)  # safe: idempotent
 APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}, "comment": {"type": "string"}},
-                   "required": ["approved"]}
+                   "required": ["approved"], "additionalProperties": False}  # nothing the trip would drop unsaid
 
 # (output key, agent name, progress message, instructions), in order; each agent sees the earlier outputs
 AGENTS = [

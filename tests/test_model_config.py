@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import openai
 import pytest
 from agents import Agent, Runner, trace
@@ -24,6 +25,7 @@ from orchestrations.agents import model_config
 from orchestrations.agents.model_config import (DEFAULT_AZURE_API_VERSION, DEFAULT_MAX_OUTPUT_TOKENS,
                                                 ModelNotConfiguredError, apply_model_settings, configure_model,
                                                 model_status, require_model)
+from orchestrations.agents.run_model import provider_message
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import PROJECT_ROOT
 
@@ -94,6 +96,19 @@ def test_openai_with_a_key(monkeypatch):
     assert (str(client.base_url), client.api_key, client.max_retries) == ("https://api.openai.com/v1/", "sk-test", 0)
     model = OpenAIProvider().get_model(None)
     assert isinstance(model, OpenAIResponsesModel) and model.model == get_default_model()
+
+
+async def test_a_model_server_that_does_not_answer_is_named_in_the_error(monkeypatch):
+    """New-user trial: with the model server down a job failed with "model request failed with HTTP None"."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:secret@127.0.0.1:9/v1?token=hidden")
+    configure_model()
+    with pytest.raises(openai.APIConnectionError) as refused:
+        await default_client().models.list()
+    message = provider_message(refused.value)
+    assert message == "model request failed: no answer from http://127.0.0.1:9/v1/ (Connection error.)", message
+    assert provider_message(openai.RateLimitError("slow down", response=httpx.Response(
+        429, request=httpx.Request("POST", "http://127.0.0.1:9/v1/responses")), body={"message": "slow down"})) \
+        == "model request failed with HTTP 429: slow down"
 
 
 def test_openai_compatible_server_in_chat_completions_mode(monkeypatch):

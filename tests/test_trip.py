@@ -211,7 +211,8 @@ async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_i
         job = await waiting_trip(client)
         job_id = job["job_id"]
         refusals = [await call_error(client, "send_job_input", job_id=job_id, event="approval", data=data)
-                    for data in ({"approved": "yes"}, {"comment": "no decision"}, [True], "yes")]
+                    for data in ({"approved": "yes"}, {"comment": "no decision"}, [True], "yes",
+                                 {"approved": True, "seats": 2})]
         still = await call(client, "get_job", job_id=job_id)
         taken = await call(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
         done = await wait_until(client, job_id)
@@ -219,6 +220,7 @@ async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_i
                                   "'yes' is not of type 'boolean'. Allowed: data matching {\"type\":\"object\""), \
         refusals[0]
     assert "'approved' is a required property" in refusals[1]
+    assert "('seats' was unexpected)" in refusals[4], refusals[4]  # not booked with the seats dropped (trial)
     assert refusals[2] == refusals[3].replace('"yes"', '[true]') == \
         "Argument 'data' is [true]. Allowed: a JSON object, at most 65,536 bytes as JSON."
     assert still["status"] == "waiting_for_input" and still["input_request"]["event"] == "approval"

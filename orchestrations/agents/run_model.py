@@ -95,7 +95,12 @@ def is_retryable(error: Exception) -> bool:
 
 
 def provider_message(error: Exception) -> str:
+    """One sentence for a failed model request: the HTTP status and the provider's message, or, when no
+    answer came (connection refused, timeout), where the model was asked."""
     status = getattr(error, "status_code", None)
+    if not isinstance(status, int):
+        where = require_model().base_url or "the configured endpoint"
+        return f"model request failed: no answer from {where} ({error})"
     body = getattr(error, "body", None)
     detail = body.get("message") if isinstance(body, dict) else None
     return f"model request failed with HTTP {status}: {detail or error}"
