@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed
 # model calls resumes the job without repeating a recorded call.
 SMOKE_TESTS := tests/test_agent_jobs.py
 
-.PHONY: run test smoke bench demo clean
+.PHONY: setup run test smoke bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(INTERPRETER)" || { echo "make: no Python interpreter for PYTHON='$(PYTHON)' (see above)" >&2; exit 1; }
@@ -33,6 +33,8 @@ INSPECTOR_STAMP := tests/node/inspector/node_modules/.installed
 $(INSPECTOR_STAMP): tests/node/inspector/package.json tests/node/inspector/package-lock.json
 	cd tests/node/inspector && npm install --no-audit --no-fund --loglevel=error
 	touch $(INSPECTOR_STAMP)
+
+setup: $(STAMP)
 
 run: $(STAMP)
 	@$(PY) -m host $(ARGS)

@@ -618,7 +618,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--forget-answers", action="store_true", help="serve identical requests from the script too")
     args = parser.parse_args(argv)
     state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers)
-    sock = listening_socket(args.host, args.port)
+    try:
+        sock = listening_socket(args.host, args.port)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+                         f"pick another --port (0 picks a free one)") from None
     host, port = sock.getsockname()[:2]
     print(f"fake model server listening on http://{host}:{port}/v1", flush=True)
     uvicorn_server(create_app(state)).run(sockets=[sock])
