@@ -45,7 +45,7 @@ DEMO: in your MCP client, try
   send_job_input   job_id=<its job_id> event="approval" data={"approved": true}
   run_code_swarm   goal="Build a small todo CLI in Python" max_workers=3
   wait_for_job     job_id=<its job_id>                        (then read workspace://<job_id>/files)
-or run the whole walkthrough yourself: make demo ARGS=--walkthrough
+or stop this one (Ctrl+C) and let the demo run the walkthrough itself: make demo ARGS=--walkthrough
 Press Ctrl+C to stop."""
 
 
