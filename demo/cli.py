@@ -13,14 +13,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
 from host.http.connections import PortUnavailable, listening_socket
 from host.keys import load_keys
-from host.state_folder import make_private_folder
 from testing.fake_model_server import FakeModelServer, load_script
 
 from .walkthrough import run_walkthrough
@@ -68,22 +69,22 @@ def host_environment(model: FakeModelServer, state: Path) -> dict[str, str]:
             "APP_DATA_DIR": str(state / "appdata")}
 
 
-def start_host(args: argparse.Namespace, model: FakeModelServer) -> subprocess.Popen:
-    """The local host in a child process; its own output (banner, logs) goes to the terminal, or
-    to `<state>/host.log` during the walkthrough so the walkthrough's output stays readable."""
-    make_private_folder(args.state)
-    output = open(args.state / "host.log", "ab") if args.walkthrough else None
+def start_host(args: argparse.Namespace, model: FakeModelServer, output: BinaryIO | None) -> subprocess.Popen:
+    """The local host in a child process; its own output (banner, logs) goes to the terminal, or to
+    `output` (an anonymous temporary file) during the walkthrough so the walkthrough's output stays
+    readable. Nothing is written into the state folder: the host keeps that to itself."""
     return subprocess.Popen([sys.executable, "-m", "host", "--port", str(args.port), "--state", str(args.state)],
                             cwd=PROJECT_ROOT, env=host_environment(model, args.state), stdout=output,
                             stderr=subprocess.STDOUT if output else None)
 
 
-def wait_until_serving(host: subprocess.Popen, args: argparse.Namespace) -> None:
+def wait_until_serving(host: subprocess.Popen, args: argparse.Namespace, output: BinaryIO | None) -> None:
     """Return once the host answers; SystemExit with its one-line reason when it exits or never answers."""
     for _ in range(STARTUP_SECONDS * 5):
-        if host.poll() is not None:  # its one-line reason went to the terminal, or to the log
-            log_path = args.state / "host.log"
-            last = log_path.read_text(errors="replace").strip().splitlines()[-1:] if args.walkthrough else []
+        if host.poll() is not None:  # its one-line reason went to the terminal, or to `output`
+            if output is not None:
+                output.seek(0)
+            last = output.read().decode(errors="replace").strip().splitlines()[-1:] if output else []
             raise SystemExit("\n".join(last) or f"error: the host exited with {host.returncode}")
         if is_serving(args.port):
             return
@@ -130,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     print(LABEL, flush=True)
     with FakeModelServer(load_script("demo")) as model:
         print(f"DEMO: scripted model server at {model.base_url}", flush=True)
-        host = start_host(args, model)
+        output = tempfile.TemporaryFile() if args.walkthrough else None
+        host = start_host(args, model, output)
         try:
-            wait_until_serving(host, args)
+            wait_until_serving(host, args, output)
             if args.walkthrough:
                 asyncio.run(run_walkthrough(f"http://localhost:{args.port}", load_keys(args.state)))
             else:

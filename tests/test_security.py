@@ -234,7 +234,8 @@ def test_state_folder_is_private_including_one_left_by_an_earlier_version(tmp_pa
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     with HostProcess(TEST_APPS / "durable_app", old_folder / "state", env={"MCP_EXTENSION_KEY": ""}):
         found = modes(old_folder / "state")
-    assert found.pop(".") == 0o700 and found.pop("appdata") == 0o700
+    # the folder is 0700, so nobody else reaches what is in it; the host changes only its own files
+    assert found.pop(".") == 0o700 and found.pop("appdata") == 0o755 and found.pop("appdata/bookings.sqlite") == 0o644
     assert all(mode == 0o600 for mode in found.values()), found
 
 
@@ -259,6 +260,13 @@ def test_a_state_path_that_is_no_state_folder_is_refused_and_left_as_it_was(tmp_
         assert result.stderr.startswith(f"error: --state {state} ") and reason in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
     assert modes(project) == before
+    holder = tmp_path / "states"  # only folders in it (the demo keeps .durable/demo/ in .durable/): accepted,
+    (holder / "demo").mkdir(parents=True)  # and what is below is left as it was
+    (holder / "demo" / "notes.txt").write_text("mine")
+    os.chmod(holder / "demo" / "notes.txt", 0o644)
+    with HostProcess(TEST_APPS / "durable_app", holder):
+        found = modes(holder)
+    assert found["."] == 0o700 and found["demo/notes.txt"] == 0o644 and found["durable.sqlite"] == 0o600
 
 
 @pytest.fixture(scope="module")

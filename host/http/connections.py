@@ -239,6 +239,21 @@ class StoppingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]):
         super().__init__(config)
         self._on_stop = on_stop
+        self._held: list[int] = []
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's run, with a Ctrl+C that comes before its handlers are in place (while asyncio makes
+        the event loop) held and acted on once they are: raised there, KeyboardInterrupt left a
+        half-made loop whose `__del__` printed a traceback."""
+        if threading.current_thread() is not threading.main_thread():
+            return super().run(sockets)
+        previous = {sig: signal.signal(sig, lambda received, _frame: self._held.append(received))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return super().run(sockets)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -246,6 +261,8 @@ class StoppingServer(uvicorn.Server):
             yield
             return
         original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in self._held:
+            self.handle_exit(sig, None)
         try:
             yield
         finally:
