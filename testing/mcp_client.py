@@ -17,15 +17,16 @@ TERMINAL = ("completed", "failed", "canceled")
 
 
 @contextlib.asynccontextmanager
-async def connect(host: HostProcess, sse: bool = False) -> AsyncIterator[Client]:
-    """A client session over Streamable HTTP (default) or legacy SSE, with the host's MCP key."""
+async def connect(host: HostProcess, sse: bool = False, mode: str = "legacy") -> AsyncIterator[Client]:
+    """A client session over Streamable HTTP (default) or legacy SSE, with the host's MCP key; on Streamable
+    HTTP, `mode` "legacy" speaks the 2025-11-25 handshake era, "auto" the 2026-07-28 one."""
     url = f"{host.base_url}/runtime/webhooks/mcp"
     if sse:
         async with Client(sse_client(f"{url}/sse?code={host.mcp_key}"), mode="legacy") as client:
             yield client
         return
     async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=90) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client
 
 

@@ -18,10 +18,13 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import httpx
+from mcp.shared.exceptions import MCPError
 
 from testing.durable_http import DurableHttp
 from testing.host_process import PROJECT_ROOT, TEST_APPS, HostProcess, free_port
+from testing.mcp_client import connect
 
 NOISE = ("Traceback", "Error", "ERROR", "Exception", "CancelledError", "KeyboardInterrupt", "Task was destroyed",
          "never awaited", "Cancel ")
@@ -88,10 +91,18 @@ def test_ctrl_c_while_activities_run_leaves_the_jobs_to_the_next_start(tmp_path)
         host.kill()
 
 
+MCP_CLIENTS = [("streamable-2025", False), ("streamable-2025", True), ("streamable-2026", False),
+               ("streamable-2026", True), ("sse", False)]
+
+
 def test_ctrl_c_ends_open_streams_and_waiting_calls_cleanly(tmp_path):
-    """A client holding a legacy SSE stream and one waiting in a tool call: uvicorn used to wait 5 s,
-    then cancel them with an ERROR and a traceback, and the waiting client got a bare 500. Now the call
-    gets a JSON-RPC error saying the host is shutting down, the stream ends, and the log stays quiet."""
+    """Clients waiting in a tool call, and one holding a legacy SSE stream: uvicorn used to wait 5 s, then
+    cancel them with an ERROR and a traceback, and the waiting client got a bare 500. Now each call gets a
+    JSON-RPC error with its own id saying the host is shutting down, in its transport's form: a 503 JSON
+    body when its response had not started, else an SSE `message` event before its stream ends (trial
+    finding: the official client on a stream under way got "SSE stream ended without a response", and a
+    plain 503 carried id null). The official `mcp` client on Streamable HTTP (2025-11-25 and 2026-07-28,
+    with and without progress, i.e. a JSON answer and an SSE stream) and on legacy SSE, and plain HTTP."""
     host = HostProcess(TEST_APPS / "mcp_app", tmp_path / "state", own_group=True).start()
     headers = {"x-functions-key": host.mcp_key, "accept": "application/json, text/event-stream",
                "content-type": "application/json", "mcp-protocol-version": "2025-11-25"}
@@ -99,9 +110,18 @@ def test_ctrl_c_ends_open_streams_and_waiting_calls_cleanly(tmp_path):
 
     def waiting_call() -> None:
         response = httpx.post(f"{host.base_url}/runtime/webhooks/mcp", headers=headers, timeout=EXIT_SECONDS,
-                              json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                              json={"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                                     "params": {"name": "wait_until_cancelled", "arguments": {"key": "k"}}})
         seen["call"] = (response.status_code, response.json())
+
+    def streamed_call() -> None:
+        """With a progress token the answer is an SSE stream, started before the result."""
+        with httpx.stream("POST", f"{host.base_url}/runtime/webhooks/mcp", headers=headers, timeout=EXIT_SECONDS,
+                          json={"jsonrpc": "2.0", "id": "call-8", "method": "tools/call",
+                                "params": {"name": "wait_until_cancelled", "arguments": {"key": "streamed"},
+                                           "_meta": {"progressToken": "p8"}}}) as response:
+            seen["streamed"] = (response.status_code, response.headers["content-type"],
+                                [line for line in response.iter_lines() if line])
 
     streaming = threading.Event()
 
@@ -114,17 +134,27 @@ def test_ctrl_c_ends_open_streams_and_waiting_calls_cleanly(tmp_path):
                 streaming.set()
         seen["sse ended"] = True  # not cut: an incomplete chunked body raises in iter_lines
 
-    clients = [threading.Thread(target=waiting_call), threading.Thread(target=sse_stream)]
+    clients = [threading.Thread(target=waiting_call), threading.Thread(target=streamed_call),
+               threading.Thread(target=sse_stream), threading.Thread(target=anyio.run, args=(mcp_calls, host, seen))]
     for client in clients:
         client.start()
-    while json.loads(call_tool(host, headers, "wait_state", key="k")) != "waiting":
-        time.sleep(0.05)
+    for key in ("k", "streamed", *(f"{kind}-{progress}" for kind, progress in MCP_CLIENTS)):
+        while json.loads(call_tool(host, headers, "wait_state", key=key)) != "waiting":
+            assert all(client.is_alive() for client in clients), seen
+            time.sleep(0.05)
     assert streaming.wait(EXIT_SECONDS)
     assert stopped(host) == 0, host.log()
     for client in clients:
         client.join(EXIT_SECONDS)
     status, body = seen["call"]
-    assert status == 503 and "shutting down" in body["error"]["message"], seen
+    assert status == 503 and body["id"] == 7 and "shutting down" in body["error"]["message"], seen
+    status, content_type, lines = seen["streamed"]
+    assert status == 200 and content_type.startswith("text/event-stream"), seen
+    assert lines[-2] == "event: message", lines
+    last = json.loads(lines[-1].removeprefix("data: "))
+    assert last["id"] == "call-8" and "shutting down" in last["error"]["message"], lines
+    for kind, progress in MCP_CLIENTS:
+        assert "the host is shutting down" in seen[f"{kind}-{progress}"], seen
     assert seen["sse"][0] == "event: endpoint" and seen.get("sse ended"), seen
     assert quiet_lines(host.log()) == [], host.log()[-4000:]
 
@@ -133,6 +163,30 @@ def call_tool(host: HostProcess, headers: dict, name: str, **arguments) -> str:
     response = httpx.post(f"{host.base_url}/runtime/webhooks/mcp", headers=headers, timeout=30, json={
         "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
     return json.dumps(response.json()["result"]["content"][0]["text"])
+
+
+async def mcp_calls(host: HostProcess, seen: dict[str, object]) -> None:
+    """The official client's calls, each waiting until the host stops; `seen[key]` gets each one's error message
+    (or what else ended it)."""
+    async def ignore(*_) -> None:
+        pass
+
+    async def wait_in_a_call(kind: str, with_progress: bool) -> None:
+        key = f"{kind}-{with_progress}"
+        try:
+            async with connect(host, sse=kind == "sse", mode="auto" if kind == "streamable-2026" else "legacy") as client:
+                try:
+                    await client.call_tool("wait_until_cancelled", {"key": key},
+                                           progress_callback=ignore if with_progress else None)
+                    seen[key] = "answered"
+                except MCPError as error:
+                    seen[key] = error.error.message
+        except Exception as error:  # ending the session with a host that is gone may fail: not what is tested
+            seen.setdefault(key, repr(error))
+
+    async with anyio.create_task_group() as calls:
+        for kind, with_progress in MCP_CLIENTS:
+            calls.start_soon(wait_in_a_call, kind, with_progress)
 
 
 def test_ctrl_c_stops_the_demo_and_its_host_quietly(tmp_path):

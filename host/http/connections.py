@@ -30,6 +30,7 @@ import anyio
 import h11
 import uvicorn
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -163,6 +164,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 STOPPING = Refusal(503, "Service Unavailable: the host is shutting down; try again once it is back.")
+STOP_ANSWER = "host.stop_answer"  # the ASGI scope key of each request's StopAnswer
+
+
+class StopAnswer:
+    """How one request in progress is answered when the host stops: `response(refusal)` when its response
+    has not started, `last_chunk(refusal)` (bytes) closing a stream already under way.
+
+    `CleanEndings` puts one in each request's ASGI scope under STOP_ANSWER, with its API's defaults (the
+    error in the API's shape; an empty last chunk); a layer that knows more about the request replaces them
+    (the MCP transports: the JSON-RPC request id; the error as the stream's last SSE event).
+    """
+
+    def __init__(self, response: Callable[[Refusal], Response]):
+        self.response = response
+        self.last_chunk: Callable[[Refusal], bytes] = lambda _refusal: b""
+
+
+def stop_answer(scope: Scope) -> StopAnswer | None:
+    """This request's StopAnswer (None when the app runs without `CleanEndings`)."""
+    return scope.get(STOP_ANSWER)
 
 
 class CleanEndings:
@@ -170,10 +191,12 @@ class CleanEndings:
 
     - A request whose client went away mid-body (or missed its body deadline) just ends; Starlette's
       ClientDisconnect would otherwise reach uvicorn's log as a traceback.
-    - `stop()` (the host shuts down: Ctrl+C) ends the requests in progress at once: one still waiting
-      for its answer (a tool call, a long poll) gets 503 in its API's error shape (`render`); a stream
-      already under way gets its last, empty chunk, so the client sees it end. Requests arriving after
-      it get the 503 too. uvicorn would otherwise wait `timeout_graceful_shutdown`, then cancel them
+    - `stop()` (the host shuts down: Ctrl+C) ends the requests in progress at once, each with its
+      `StopAnswer`: one still waiting for its answer (a tool call, a long poll) gets 503 in its API's
+      error shape (`render`, or the request's own, e.g. a JSON-RPC error with its id); a stream already
+      under way gets its last chunk (empty, or the stream's own, e.g. an SSE event with the JSON-RPC
+      error), so the client sees it end. Requests arriving after it get the 503 too (`render`: their
+      bodies are not read). uvicorn would otherwise wait `timeout_graceful_shutdown`, then cancel them
       with an ERROR and a traceback in the log and a bare 500 for the client. A streamed response the
       app stops without its last chunk (sse-starlette stops its streams on uvicorn's exit signal) gets
       that chunk the same way.
@@ -197,6 +220,7 @@ class CleanEndings:
         if self._stopped:
             await self.render(scope["path"], STOPPING)(scope, receive, send)
             return
+        answer = scope[STOP_ANSWER] = StopAnswer(lambda refusal: self.render(scope["path"], refusal))
         started = completed = False
 
         async def sender(message: Message) -> None:
@@ -219,9 +243,9 @@ class CleanEndings:
                 self._in_flight.discard(cancel_scope)
         with contextlib.suppress(Exception):  # the client may be gone already
             if not started and cancel_scope.cancelled_caught:
-                await self.render(scope["path"], STOPPING)(scope, receive, send)
+                await answer.response(STOPPING)(scope, receive, send)
             elif not completed:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": answer.last_chunk(STOPPING), "more_body": False})
 
 
 class StoppingServer(uvicorn.Server):

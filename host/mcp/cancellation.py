@@ -24,6 +24,8 @@ from mcp.shared.dispatcher import as_request_id, coerce_request_id
 from mcp_types import RequestId
 from starlette.types import Message, Send
 
+from host.mcp.wire import error_message, sse_message_event
+
 REQUEST_CANCELLED = -32800  # mcp.server.streamable_http.REQUEST_CANCELLED
 
 
@@ -73,18 +75,20 @@ class ResponseWatch:
             self.complete = True
         await self._send(message)
 
+    def last_chunk(self, message: dict) -> bytes:
+        """What ends this response's stream under way: `message` as its last SSE event (nothing for JSON)."""
+        return sse_message_event(message) if self.sse else b""
+
     async def end_cancelled(self, request_id: RequestId) -> None:
         """Answer the cancelled request with the SDK's `Request cancelled` error, as JSON or as the
         last event of its SSE stream, unless its response already ended."""
         if self.complete:
             return
-        error = json.dumps({"jsonrpc": "2.0", "id": request_id,
-                            "error": {"code": REQUEST_CANCELLED, "message": "Request cancelled"}}).encode()
+        error = error_message(request_id, REQUEST_CANCELLED, "Request cancelled")
         if not self.started:
             await self._send({"type": "http.response.start", "status": 200,
                               "headers": [(b"content-type", b"application/json")]})
-            await self._send({"type": "http.response.body", "body": error})
+            await self._send({"type": "http.response.body", "body": json.dumps(error).encode()})
         else:
-            body = b"event: message\r\ndata: " + error + b"\r\n\r\n" if self.sse else b""
-            await self._send({"type": "http.response.body", "body": body})
+            await self._send({"type": "http.response.body", "body": self.last_chunk(error)})
         self.complete = True

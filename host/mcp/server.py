@@ -36,7 +36,7 @@ from host.mcp.subscriptions import Subscriptions
 from host.mcp.subscriptions import install as install_subscriptions
 from host.mcp.task_store import TaskStore
 from host.mcp.tasks import Tasks
-from host.mcp.transport import GatedEndpoint, SseConnection, SseMessages, StreamableHttp
+from host.mcp.transport import GatedEndpoint, SseConnection, SseMessages, StreamableHttp, UnansweredCalls
 
 MCP_PATH = "/runtime/webhooks/mcp"
 SSE_PATH = f"{MCP_PATH}/sse"
@@ -114,10 +114,11 @@ class McpEndpoint:
 
     def routes(self) -> list[Route]:
         streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
+        calls = UnansweredCalls()
         return [
             Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),
-            Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse))),
-            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", SseMessages(self._legacy_sse.handle_post_message))),
+            Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse, calls))),
+            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", SseMessages(self._legacy_sse.handle_post_message, calls))),
             Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress, jsonrpc=False)),
         ]
 

@@ -16,14 +16,16 @@ Azure's do; a `notifications/cancelled` from the same session cancels the named 
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp_types import PARSE_ERROR
+from mcp_types import PARSE_ERROR, RequestId
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp.shared.dispatcher import as_request_id
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
@@ -33,6 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from host.bounded import bounded
 from host.http.bodies import MalformedJson, parse_json, read_limited_body
+from host.http.connections import stop_answer
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
 from host.mcp.cancellation import InFlightRequests, ResponseWatch
@@ -43,17 +46,17 @@ from host.mcp.context import (
     new_session_id,
 )
 from host.mcp.message_shape import shape_error
+from host.mcp.wire import SERVER_ERROR, answered_ids, error_message, sse_message_event
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
-SERVER_ERROR = -32000
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
                   headers: dict[str, str] | None = None, message_id: str | int | None = None) -> Response:
-    body = {"jsonrpc": "2.0", "id": message_id, "error": {"code": code, "message": message}}
-    return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
+    return Response(json.dumps(error_message(message_id, code, message)), status_code=status, headers=headers,
+                    media_type="application/json")
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:
@@ -97,6 +100,8 @@ class GatedEndpoint:
         if error is not None:
             await error(scope, receive, send)
             return
+        if self.jsonrpc and body:
+            _answer_stop_with_id(scope, _request_id(_peek(body)))
         await self.handler(request, send, body)
 
     async def _post_body(self, request: Request) -> tuple[Response | None, bytes]:
@@ -137,6 +142,29 @@ def _single_exchange_era(request: Request) -> bool:
     the client closing the request, which is how such a client cancels (issue 9 item 8)."""
     version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
     return version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+def _request_id(message: dict[str, Any]) -> RequestId | None:
+    """The id of a JSON-RPC request (None for a notification, a response, or anything else)."""
+    return as_request_id(message.get("id")) if "method" in message else None
+
+
+def _answer_stop_with_id(scope: Scope, request_id: RequestId | None) -> None:
+    """A request the host stops before its response started gets its 503 as a JSON-RPC error carrying
+    its own id, so the client can match it to the request (host/http/connections.py, CleanEndings)."""
+    answer = stop_answer(scope)
+    if answer is not None and request_id is not None:
+        answer.response = lambda refusal: jsonrpc_error(refusal.status, refusal.message, message_id=request_id)
+
+
+def _end_stream_with_errors(scope: Scope, owed: Callable[[], Iterable[RequestId]]) -> None:
+    """An SSE stream the host stops while under way ends with one `message` event per request it still owes
+    an answer (`owed()`), each the JSON-RPC error saying why, before its last chunk: a client waiting on the
+    stream gets the reason instead of "stream ended without a response" (CleanEndings)."""
+    answer = stop_answer(scope)
+    if answer is not None:
+        answer.last_chunk = lambda refusal: b"".join(
+            sse_message_event(error_message(request_id, SERVER_ERROR, refusal.message)) for request_id in owed())
 
 
 def _params(message: dict[str, Any]) -> dict[str, Any]:
@@ -182,37 +210,89 @@ class StreamableHttp:
             send = _with_header(send, SESSION_HEADER.encode(), token.encode())
         wants_progress = progress_token_from_params(message.get("params")) is not None
         app = self.sse_app if wants_progress or _single_exchange_era(request) else self.json_app
-        request_id = as_request_id(message.get("id")) if "method" in message else None
-        if not session_id:
-            await app(scope, receive, send)
-            return
-        if message.get("method") == "notifications/cancelled":
+        request_id = _request_id(message)
+        if session_id and message.get("method") == "notifications/cancelled":
             self.in_flight.cancel(session_id, _params(message).get("requestId"))
         if request_id is None:
             await app(scope, receive, send)
             return
         response = ResponseWatch(send)
+        _end_stream_with_errors(scope, lambda: [request_id] if response.sse else [])
+        if not session_id:
+            await app(scope, receive, response.send)
+            return
         with self.in_flight.track(session_id, request_id) as cancel_scope:
             await app(scope, receive, response.send)
         if cancel_scope.cancelled_caught:
             await response.end_cancelled(request_id)
 
 
+class UnansweredCalls:
+    """The requests posted to each open legacy SSE session (by its `session_id`) whose answer its stream has
+    not carried yet: when the host stops, the stream answers them with the error before it ends."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[RequestId, None]] = {}
+
+    @contextlib.contextmanager
+    def stream(self, scope: Scope) -> Iterator[Callable[[Send], Send]]:
+        """While one SSE stream is served: yields a `send` wrapper that learns its session from the
+        `endpoint` event and drops each request its `message` events answer."""
+        owed: dict[RequestId, None] = {}
+        session_ids: list[str] = []
+
+        def watching(send: Send) -> Send:
+            async def sender(message: Message) -> None:
+                body = message.get("body", b"") if message["type"] == "http.response.body" else b""
+                found = None if session_ids else _SESSION_IN_ENDPOINT.search(body)
+                if found:
+                    session_ids.append(found.group(1).decode())
+                    self._sessions[session_ids[0]] = owed
+                for request_id in answered_ids(body):
+                    owed.pop(request_id, None)
+                await send(message)
+
+            return sender
+
+        _end_stream_with_errors(scope, lambda: list(owed))
+        try:
+            yield watching
+        finally:
+            if session_ids:
+                self._sessions.pop(session_ids[0], None)
+
+    def posted(self, session_id: str, request_id: RequestId) -> None:
+        """A request was posted to this session (nothing when the session is not open)."""
+        owed = self._sessions.get(session_id)
+        if owed is not None:
+            owed[request_id] = None
+
+    def refused(self, session_id: str, request_id: RequestId) -> None:
+        """The session's message endpoint refused the request: its stream owes no answer."""
+        self._sessions.get(session_id, {}).pop(request_id, None)
+
+
+_SESSION_IN_ENDPOINT = re.compile(rb"[?&]session_id=([0-9A-Za-z_-]+)")
+
+
 class SseConnection:
     """`GET /runtime/webhooks/mcp/sse`: the legacy HTTP+SSE transport's long-lived stream.
 
     Azure's `endpoint` event repeats the `code` query parameter so a client authenticated by URL
-    can post its messages; the SDK's does not, so it is added to the event here.
+    can post its messages; the SDK's does not, so it is added to the event here. The stream's
+    requests still unanswered when the host stops get their error on it (`UnansweredCalls`).
     """
 
-    def __init__(self, serve: Handler):
+    def __init__(self, serve: Handler, calls: UnansweredCalls):
         self.serve = serve
+        self.calls = calls
 
     async def __call__(self, request: Request, send: Send, _body: bytes) -> None:
         code = request.query_params.get("code")
         if code:
             send = _with_code_in_endpoint(send, quote(code, safe="").encode())
-        await self.serve(request.scope, request.receive, send)
+        with self.calls.stream(request.scope) as watching:
+            await self.serve(request.scope, request.receive, watching(send))
 
 
 def _with_code_in_endpoint(send: Send, code: bytes) -> Send:
@@ -238,16 +318,22 @@ class SseMessages:
     HINT = ("Please connect to the /sse endpoint to initiate your session, and post to the URL its endpoint "
             "event names.")
 
-    def __init__(self, serve: Handler):
+    def __init__(self, serve: Handler, calls: UnansweredCalls):
         self.serve = serve
+        self.calls = calls
 
-    async def __call__(self, request: Request, send: Send, _body: bytes) -> None:
+    async def __call__(self, request: Request, send: Send, body: bytes) -> None:
         refused: Message | None = None
+        session_id, request_id = request.query_params.get("session_id", ""), _request_id(_peek(body))
+        if request_id is not None:
+            self.calls.posted(session_id, request_id)
 
         async def sender(message: Message) -> None:
             nonlocal refused
             if message["type"] == "http.response.start" and message["status"] >= 400:
                 refused = message
+                if request_id is not None:
+                    self.calls.refused(session_id, request_id)
                 return
             if refused is None:
                 await send(message)
