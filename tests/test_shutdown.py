@@ -22,6 +22,7 @@ import anyio
 import httpx
 from mcp.shared.exceptions import MCPError
 
+from host.mcp.wire import answered_ids, error_message, sse_message_event
 from testing.durable_http import DurableHttp
 from testing.host_process import PROJECT_ROOT, TEST_APPS, HostProcess, free_port
 from testing.mcp_client import connect
@@ -213,3 +214,15 @@ def serving(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/admin/host/ping", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_stream_owes_answers_to_the_requests_its_message_events_did_not_answer():
+    """What the legacy SSE stream has answered (host/mcp/wire.answered_ids): responses and errors, by id, in
+    either line ending; not server-to-client requests, notifications, pings or the endpoint event."""
+    chunk = (b"event: endpoint\r\ndata: /runtime/webhooks/mcp/message?session_id=ab\r\n\r\n"
+             + sse_message_event({"jsonrpc": "2.0", "id": 3, "result": {}})
+             + sse_message_event(error_message("four", -32000, "no"))
+             + sse_message_event({"jsonrpc": "2.0", "id": 5, "method": "elicitation/create", "params": {}})
+             + sse_message_event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {}})
+             + b": ping\r\n\r\nevent: message\ndata: {\"jsonrpc\": \"2.0\", \"id\": 6, \"result\": 1}\n\n")
+    assert answered_ids(chunk) == [3, "four", 6]
