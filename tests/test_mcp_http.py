@@ -135,7 +135,7 @@ def test_wrong_content_type_is_415(http):
 def test_missing_accept_is_406(http):
     response = http.post(echo_call(), headers={"accept": "application/json"})
     assert response.status_code == 406
-    assert "text/event-stream" in error_of(response)["message"]
+    assert "text/event-stream" in error_of(response)["message"] and response.json()["id"] == echo_call()["id"]
     http.assert_serving()
 
 
@@ -180,7 +180,7 @@ def test_initialize_hands_out_client_state_and_rejects_forged_state(http):
     assert context["sessionid"] == session_id
     forged = http.post(context_call, headers={"mcp-session-id": "not-a-state-token"})
     assert forged.status_code == 400
-    assert error_of(forged)["message"] == "Invalid client state."
+    assert forged.json()["id"] == context_call["id"] and error_of(forged)["message"] == "Invalid client state."
     http.assert_serving()
 
 

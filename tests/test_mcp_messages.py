@@ -133,7 +133,7 @@ def test_sse_messages_to_no_session_say_how_to_get_one(host, query, status, reas
                           content=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
                           headers={"x-functions-key": host.mcp_key, "content-type": "application/json"})
     assert response.status_code == status
-    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": (
+    assert response.json() == {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": (
         f"{reason}. Please connect to the /sse endpoint to initiate your session, and post to the URL its "
         "endpoint event names.")}}
     assert "mcp.server.sse" not in host.log()

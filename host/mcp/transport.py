@@ -191,18 +191,19 @@ class StreamableHttp:
 
     async def __call__(self, request: Request, send: Send, body: bytes) -> None:
         scope, receive = request.scope, request.receive
+        message = _peek(body)
+        request_id = _request_id(message)
         has_json, has_sse = check_accept_headers(request)
         if not (has_json and has_sse):
             await jsonrpc_error(406, "Not Acceptable: Client must accept both application/json and "
-                                     "text/event-stream")(scope, receive, send)
+                                     "text/event-stream", message_id=request_id)(scope, receive, send)
             return
         session_id = request.headers.get(SESSION_HEADER)
-        message = _peek(body)
         if session_id:
             try:
                 client_info_from_session_id(session_id)
             except InvalidClientState:
-                await jsonrpc_error(400, "Invalid client state.")(scope, receive, send)
+                await jsonrpc_error(400, "Invalid client state.", message_id=request_id)(scope, receive, send)
                 return
         elif message.get("method") == "initialize":
             client_info = _params(message).get("clientInfo")
@@ -210,7 +211,6 @@ class StreamableHttp:
             send = _with_header(send, SESSION_HEADER.encode(), token.encode())
         wants_progress = progress_token_from_params(message.get("params")) is not None
         app = self.sse_app if wants_progress or _single_exchange_era(request) else self.json_app
-        request_id = _request_id(message)
         if session_id and message.get("method") == "notifications/cancelled":
             self.in_flight.cancel(session_id, _params(message).get("requestId"))
         if request_id is None:
@@ -340,7 +340,7 @@ class SseMessages:
                 return
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 reason = message.get("body", b"").decode("utf-8", errors="replace").strip().rstrip(".")
-                await jsonrpc_error(refused["status"], f"{bounded(reason, 100)}. {self.HINT}")(
+                await jsonrpc_error(refused["status"], f"{bounded(reason, 100)}. {self.HINT}", message_id=request_id)(
                     request.scope, request.receive, send)
 
         await self.serve(request.scope, request.receive, sender)
