@@ -46,6 +46,7 @@ async def test_agent_calls_tools_over_several_turns(host, model):
     assert done["output"]["final_output"] == "The answer is 35."
     assert done["output"]["model_calls"] == 3 and done["output"]["tool_calls"] == 2
     assert progress, "wait_for_job sent no progress notifications"
+    assert not [message for message in progress if "?" in message], progress  # no '(1 of ?)' when no total
     assert model.stats().by_agent[AGENT] == 3
     # the default cap on output tokens reaches every model call (issue 9.9)
     assert [body["max_output_tokens"] for body in model.stats().bodies(AGENT)] == [DEFAULT_MAX_OUTPUT_TOKENS] * 3

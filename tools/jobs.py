@@ -88,8 +88,8 @@ async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeo
         if job.progress != last_progress:
             last_progress = job.progress
             reports += 1
-            counts = f" ({job.progress.completed} of {job.progress.total or '?'})" \
-                if job.progress.completed is not None else ""
+            counts = "" if job.progress.completed is None else f" ({job.progress.completed} done)" \
+                if not job.progress.total else f" ({job.progress.completed} of {job.progress.total})"
             await report_progress(tool_context, reports, None, f"{job.status}: {job.progress.message}{counts}")
         if job.status in TERMINAL or job.status == "waiting_for_input" or time.monotonic() >= deadline:
             return job.public()
