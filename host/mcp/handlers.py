@@ -45,6 +45,14 @@ def invalid_params(message: str) -> MCPError:
     return MCPError(code=types.INVALID_PARAMS, message=message)
 
 
+def require_values(kind: str, declared_required: list[str], supplied: dict[str, Any] | None) -> None:
+    """-32602 in the extension's words when a required value is absent or null (`kind`: "tool
+    properties" or "prompt arguments")."""
+    missing = missing_values(declared_required, supplied)
+    if missing:
+        raise invalid_params(f"One or more required {kind} are missing values. Please provide: {', '.join(missing)}")
+
+
 def unknown_resource_message(uri: str, encoded: tuple[str, str] | None) -> str:
     """Azure's "Unknown resource: '<uri>'" (InvalidParams, McpWebJobsBuilderExtensions.cs), plus, when
     the URI would match a template with its values percent-encoded (`encoded`: the template and that
@@ -90,10 +98,7 @@ class McpHandlers:
         tool = self.catalog.tool(params.name)
         if tool is None:
             raise invalid_params(f"Unknown tool: '{bounded(params.name)}'")
-        missing = missing_values(tool.required, params.arguments)
-        if missing:
-            raise invalid_params("One or more required tool properties are missing values. "
-                                 f"Please provide: {', '.join(missing)}")
+        require_values("tool properties", tool.required, params.arguments)
         fields = {"name": params.name, "arguments": params.arguments or {}}
         with self._progress_for(ctx) as extra:
             context = json.dumps(invocation_context(ctx, fields, extra))
@@ -124,10 +129,7 @@ class McpHandlers:
         prompt = self.catalog.prompt(params.name)
         if prompt is None:
             raise invalid_params(f"Unknown prompt: '{bounded(params.name)}'")
-        missing = missing_values(prompt.required, params.arguments)
-        if missing:
-            raise invalid_params("One or more required prompt arguments are missing values. "
-                                 f"Please provide: {', '.join(missing)}")
+        require_values("prompt arguments", prompt.required, params.arguments)
         fields = {"name": params.name, "arguments": params.arguments or {}}
         context = func.PromptInvocationContext(invocation_context(ctx, fields))
         value = await self._invoke(prompt.function, context, f"get prompt '{bounded(params.name)}'")
