@@ -179,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                {**headers, "x-functions-key": BENCH_KEY}),
         Target("bare SDK", f"http://127.0.0.1:{sdk_port}/mcp", headers),
     ]
-    with tempfile.TemporaryDirectory() as state:
+    with tempfile.TemporaryDirectory() as scratch:  # the host's state folder in it, the logs beside
         processes = [
-            start([sys.executable, "-m", "host", "--app", str(MCP_APP), "--port", str(host_port), "--state", state],
-                  targets[0].url, env, Path(state) / "host.log"),
-            start([sys.executable, "-c", SDK_SERVER, str(sdk_port)], targets[1].url, env, Path(state) / "sdk.log"),
+            start([sys.executable, "-m", "host", "--app", str(MCP_APP), "--port", str(host_port), "--state",
+                   str(Path(scratch) / "state")], targets[0].url, env, Path(scratch) / "host.log"),
+            start([sys.executable, "-c", SDK_SERVER, str(sdk_port)], targets[1].url, env, Path(scratch) / "sdk.log"),
         ]
         for target, process in zip(targets, processes):
             target.pid = process.pid
