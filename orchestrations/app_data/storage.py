@@ -104,26 +104,23 @@ def _credential(settings: StorageSettings) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
 
 
-def _missing(setting: str) -> StorageNotConfigured:
-    return StorageNotConfigured(f"{setting} is not set: the identity-based APP_STORAGE connection needs both "
-                                f"{TABLE_URI_ENV} and {BLOB_URI_ENV}")
+def _service(client_class: Any, settings: StorageSettings, uri: str | None, setting: str) -> Any:
+    """A Table or Blob service client: from the connection string, or from the service URI and identity."""
+    if settings.connection_string:
+        return client_class.from_connection_string(settings.connection_string)
+    if not uri:
+        raise StorageNotConfigured(f"{setting} is not set: the identity-based APP_STORAGE connection needs both "
+                                   f"{TABLE_URI_ENV} and {BLOB_URI_ENV}")
+    return client_class(uri, credential=_credential(settings))
 
 
 @lru_cache(maxsize=8)
 def table_service(settings: StorageSettings) -> TableServiceClient:
     """A `TableServiceClient` for the settings, built once per process (it holds the token cache)."""
-    if settings.connection_string:
-        return TableServiceClient.from_connection_string(settings.connection_string)
-    if not settings.table_uri:
-        raise _missing(TABLE_URI_ENV)
-    return TableServiceClient(settings.table_uri, credential=_credential(settings))
+    return _service(TableServiceClient, settings, settings.table_uri, TABLE_URI_ENV)
 
 
 @lru_cache(maxsize=8)
 def blob_service(settings: StorageSettings) -> BlobServiceClient:
     """A `BlobServiceClient` for the settings, built once per process."""
-    if settings.connection_string:
-        return BlobServiceClient.from_connection_string(settings.connection_string)
-    if not settings.blob_uri:
-        raise _missing(BLOB_URI_ENV)
-    return BlobServiceClient(settings.blob_uri, credential=_credential(settings))
+    return _service(BlobServiceClient, settings, settings.blob_uri, BLOB_URI_ENV)
