@@ -24,8 +24,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from pydantic import BaseModel
 
 from .arguments import Arg, argument_error
-from .backend_errors import body_sentence, unavailable
-from .http_client import shared_client
+from .instances import instance_page
 from .job_status import RUNTIME_FILTERS, JobSummary, summary
 
 BACKEND_PAGE_SIZE = 100
@@ -72,21 +71,6 @@ def order_key(created: Optional[str], job_id: str) -> tuple[str, str]:
     return (f"{match[1]}.{(match[2] or '')[:6].ljust(6, '0')}", job_id)
 
 
-async def _backend_page(client: DurableOrchestrationClient, params: dict[str, str],
-                        token: Optional[str]) -> tuple[list[dict[str, Any]], Optional[str]]:
-    """One page of the management API's instance list (the rpc base URL, as the SDK client uses)."""
-    headers = {"x-ms-continuation-token": token} if token else {}
-    base = client._orchestration_bindings.rpc_base_url
-    response = await shared_client().get(f"{base}instances/", params=params, headers=headers)
-    if response.status_code != 200:
-        try:
-            reason = body_sentence(response.json())
-        except ValueError:
-            reason = None
-        raise unavailable("Listing jobs failed", f"HTTP {response.status_code}" + (f": {reason}" if reason else ""))
-    return response.json(), response.headers.get("x-ms-continuation-token")
-
-
 async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[str], status: Optional[str],
                          limit: int, after: Optional[Cursor]) -> tuple[list[JobSummary], Optional[Cursor]]:
     """Up to `limit` jobs after `after` in (created time, job id) order, and the cursor of the next page."""
@@ -99,7 +83,7 @@ async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[
     found: list[tuple[tuple[str, str], JobSummary]] = []
     in_order, latest, token = True, "", None
     while True:
-        page, token = await _backend_page(client, params, token)
+        page, token = await instance_page(client, params, token, "Listing jobs failed")
         for item in page:
             key = order_key(item.get("createdTime"), str(item.get("instanceId")))
             in_order, latest = in_order and key[0] >= latest, max(latest, key[0])

@@ -2,8 +2,7 @@
 
 The workflows name each child `<parent id>:<label>-<suffix>` (orchestrations/step_ids.py), so one
 `instanceIdPrefix` query of the management API's instance list finds all of a job's steps, at any
-depth, on either host. That filter has no method in the Durable Python SDK, so these requests go to
-the SDK client's rpc base URL, as the SDK's own requests do.
+depth, on either host (read through tools/instances.py: the SDK has no method for that filter).
 
 Canceling: Durable's terminate does not reach sub-orchestrations ("Terminating an orchestration
 instance has no effect on any in-flight activity function executions or sub-orchestrations",
@@ -16,7 +15,7 @@ import asyncio
 import time
 from typing import Any, Optional
 
-from .http_client import shared_client
+from .instances import instance_page
 
 PAGE_SIZE = 100
 MAX_PAGES = 20
@@ -24,29 +23,20 @@ LIVE_STATUSES = ("Pending", "Running", "Suspended")
 SWEEP_INTERVAL_SECONDS = 0.2
 
 
-def rpc_base(client: Any) -> str:
-    """The rpc base URL of the SDK's DurableOrchestrationClient (ends with '/')."""
-    return client._orchestration_bindings.rpc_base_url
-
-
 async def list_steps(client: Any, job_id: str, *, statuses: Optional[tuple[str, ...]] = None,
                      show_input: bool = True) -> list[dict[str, Any]]:
     """Status payloads (management API shape) of the job's sub-orchestrations, at most
-    PAGE_SIZE * MAX_PAGES of them; `statuses` filters by runtimeStatus. Raises httpx.HTTPStatusError
-    when the management API refuses the query."""
+    PAGE_SIZE * MAX_PAGES of them; `statuses` filters by runtimeStatus. Raises BackendUnavailable
+    when the management API does not answer (tools/instances.py)."""
     params = {"instanceIdPrefix": f"{job_id}:", "showInput": "true" if show_input else "false",
               "top": str(PAGE_SIZE)}
     if statuses:
         params["runtimeStatus"] = ",".join(statuses)
     found: list[dict[str, Any]] = []
     token = None
-    http = shared_client()
     for _ in range(MAX_PAGES):
-        headers = {"x-ms-continuation-token": token} if token else {}
-        response = await http.get(f"{rpc_base(client)}instances/", headers=headers, params=params)
-        response.raise_for_status()
-        found += response.json()
-        token = response.headers.get("x-ms-continuation-token")
+        page, token = await instance_page(client, params, token, "Listing the job's steps failed")
+        found += page
         if not token:
             break
     return found

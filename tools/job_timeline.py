@@ -27,7 +27,8 @@ import httpx
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 
 from .http_client import shared_client
-from .job_steps import list_steps, rpc_base
+from .instances import rpc_base
+from .job_steps import list_steps
 
 PREVIEW_CHARS = 160
 MODEL_ACTIVITY = "run_model"
