@@ -1,4 +1,5 @@
-"""A tiny HTTP site that agents' fetch_url tool reads in tests: counts hits per path; /slow takes 2 s."""
+"""A tiny HTTP site that agents' fetch_url tool reads in tests: counts hits per path; /slow takes 2 s;
+pages a test adds with `serve` are served as given."""
 from __future__ import annotations
 
 import time
@@ -8,10 +9,12 @@ from .loopback_http import LoopbackHTTPServer
 
 
 class CountingSite:
-    """Serves `page <path>` for every GET on a loopback port and counts the hits per path."""
+    """Serves `page <path>` for every GET on a loopback port (or the page `serve` added for the path)
+    and counts the hits per path."""
 
     def __init__(self):
         self.hits: dict[str, int] = {}
+        self.pages: dict[str, tuple[bytes, str]] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -19,9 +22,9 @@ class CountingSite:
                 site.hits[self.path] = site.hits.get(self.path, 0) + 1
                 if self.path.startswith("/slow"):
                     time.sleep(2)
-                body = f"page {self.path}".encode()
+                body, content_type = site.pages.get(self.path, (f"page {self.path}".encode(), "text/plain"))
                 self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -30,6 +33,11 @@ class CountingSite:
                 pass
 
         self.server = LoopbackHTTPServer(Handler).start()
+
+    def serve(self, path: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> str:
+        """Serve `body` at `path` from now on; returns the page's URL."""
+        self.pages[path] = (body, content_type)
+        return self.base + path
 
     @property
     def base(self) -> str:

@@ -49,6 +49,27 @@ def test_oversized_activity_result_fails_the_instance_clearly(api):
     assert_still_serving(api)
 
 
+def test_payloads_are_counted_as_azure_stores_them(api):
+    """The limit applies to a payload as the Durable extension stores it, in UTF-8 (host/durable/payloads.py),
+    not to the worker's ASCII-escaped JSON text: a CJK character is 3 bytes in a result or an output but
+    7 in an activity input, where the worker's escape is quoted once more."""
+    # 42,002 bytes (108,002 as the worker escapes it)
+    done = api.wait(api.start("text_output", {"text": "日😀", "count": 6_000}))
+    assert done["runtimeStatus"] == "Completed", done["output"]
+    assert done["output"] == "日😀" * 6_000
+    failed = api.wait(api.start("text_output", {"text": "日", "count": 22_000}))
+    assert failed["runtimeStatus"] == "Failed"
+    assert "its result is 66002 bytes, over the local host's limit of 65536 bytes" in failed["output"]
+    # 30,000 backslashes: 60,002 bytes as the worker writes the input, 120,008 as DTFx stores it
+    failed = api.wait(api.start("text_input", "\\" * 30_000))
+    assert failed["runtimeStatus"] == "Failed"
+    assert "the input of activity 'noop' is 120008 bytes, over the local host's limit" in failed["output"]
+    waiting = api.start("wait_event")
+    assert api.raise_event(waiting, "go", "日" * 15_000).status_code == 202  # 45,002 bytes
+    assert api.wait(waiting)["output"] == "日" * 15_000
+    assert_still_serving(api)
+
+
 def test_unknown_instance_and_event_targets(api):
     assert api.client.get(f"{api.base}/instances/nope").status_code == 404
     assert api.raise_event("nope", "go", 1).status_code == 404

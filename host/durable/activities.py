@@ -23,6 +23,7 @@ from host.durable.episode import Message
 from host.durable.handoff import ThreadToLoop
 from host.durable.http_activity import run_http_activity
 from host.durable.model import PendingActivity
+from host.durable.payloads import activity_result_bytes
 from host.durable.replay import HTTP_ACTIVITY
 from host.durable.workers import WorkerThreads
 from host.functions.invoker import FunctionInvoker
@@ -127,9 +128,10 @@ async def execute_activity(app: LoadedApp, invoker: FunctionInvoker, item: Pendi
 
 def completed_event(item: PendingActivity, function: AppFunction, value: Any, max_payload_bytes: int) -> dict[str, Any]:
     """TaskCompleted with the result as the worker encodes it, or TaskFailed if it is over the payload limit
-    (raises if the value cannot be encoded, as the worker fails the activity then)."""
+    as Azure counts it (`payloads.activity_result_bytes`; raises if the value cannot be encoded, as the
+    worker fails the activity then)."""
     result = encode_result(value)
-    size = 0 if result is None else len(result.encode())
+    size = activity_result_bytes(result)
     if size > max_payload_bytes:
         return he.task_failed(time.time(), item.task_id,
                               f"Activity function '{function.durable_name}' failed: its result is {size} bytes, "

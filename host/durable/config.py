@@ -8,7 +8,8 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
 @dataclass
 class EngineConfig:
-    """max_payload_bytes: inputs, outputs, event data, activity inputs and results (bytes of UTF-8 JSON);
+    """max_payload_bytes: inputs, outputs, event data, activity inputs and results (bytes as Azure stores
+    them, `payloads.py`);
     max_concurrent_activities: activities running at once; cache_size: instances kept in memory between
     episodes; max_agent_sessions: durable agents kept alive between episodes (each holds a parked thread;
     beyond it the least recently used is replayed on its next episode); activity_threads: threads that run

@@ -21,6 +21,7 @@ from host.durable import events as he
 from host.durable.config import EngineConfig
 from host.durable.events import COMPLETION_EVENTS, EventType
 from host.durable.model import InstanceRow, PendingActivity, PendingTimer, RuntimeStatus
+from host.durable.payloads import activity_input_bytes, extension_json, stored_bytes
 from host.durable.replay import (
     EpisodeResult,
     NewWork,
@@ -343,7 +344,7 @@ def _custom_status_json(value: Any) -> tuple[str | None, str | None]:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except TypeError:  # custom objects: serialised the SDK's way
         text = df_dumps(value)
-    size_kb = (2 * len(text) if text.isascii() else len(text.encode("utf-16-le"))) // 1024
+    size_kb = len(extension_json(json.loads(text)).encode("utf-16-le", "surrogatepass")) // 1024
     if size_kb > CUSTOM_STATUS_LIMIT_KB:
         return text, (f"The UTF-16 size of the JSON-serialized payload must not exceed {CUSTOM_STATUS_LIMIT_KB:,} KB. "
                       f"The current payload size is {size_kb:,} KB.")
@@ -351,14 +352,18 @@ def _custom_status_json(value: Any) -> tuple[str | None, str | None]:
 
 
 def _size_error(result: EpisodeResult, limit: int) -> str | None:
-    for work in result.new_work:
-        if work.input is not None and len(work.input.encode()) > limit:
-            return (f"the input of {work.kind} '{work.name}' is {len(work.input.encode())} bytes, over the "
-                    f"local host's limit of {limit} bytes")
-    if result.done and not result.continue_as_new:
-        size = len(dumps(result.output).encode())
+    """What is over the payload limit as Azure counts it (`payloads`): a new activity's input (in
+    DTFx's parameters array), a sub-orchestration's or continue-as-new's input, or the output."""
+    sizes = [(f"the input of {work.kind} '{work.name}'",
+              activity_input_bytes(work.input) if work.kind == "activity" else stored_bytes(work.input))
+             for work in result.new_work if work.input is not None]
+    if result.done and result.continue_as_new:
+        sizes.append(("the continue-as-new input", stored_bytes(result.continue_as_new_input)))
+    elif result.done:
+        sizes.append(("the output", stored_bytes(result.output)))
+    for what, size in sizes:
         if size > limit:
-            return f"the output is {size} bytes, over the local host's limit of {limit} bytes"
+            return f"{what} is {size} bytes, over the local host's limit of {limit} bytes"
     return None
 
 

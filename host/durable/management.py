@@ -20,6 +20,7 @@ from host.durable.errors import (
 )
 from host.durable.events import EventType
 from host.durable.model import LIVE_STATUSES, InstanceRow, RuntimeStatus
+from host.durable.payloads import stored_bytes
 from host.durable.rewind import rewind_operation
 from host.durable.store import HistoryStore, Transaction, dumps
 from host.functions.loader import LoadedApp
@@ -33,12 +34,12 @@ class Management:
     backend: Backend
     config: EngineConfig
 
-    def check_payload(self, what: str, text: str | None) -> None:
-        if text is not None and len(text.encode()) > self.config.max_payload_bytes:
+    def check_payload(self, what: str, value: Any) -> None:
+        """`PayloadTooLarge` when `value` is over the limit as Azure stores it (`payloads.stored_bytes`)."""
+        size = stored_bytes(value)
+        if size > self.config.max_payload_bytes:
             raise PayloadTooLarge(
-                f"{what} is {len(text.encode())} bytes, over the local host's limit of "
-                f"{self.config.max_payload_bytes} bytes"
-            )
+                f"{what} is {size} bytes, over the local host's limit of {self.config.max_payload_bytes} bytes")
 
     async def start_new(self, name: str, instance_id: str | None = None, input_value: Any = None,
                         replace_terminal: bool = True) -> str:
@@ -50,8 +51,8 @@ class Management:
         instance_id = instance_id or uuid.uuid4().hex
         if instance_id.startswith("@") or not instance_id.strip() or len(instance_id) > 256:
             raise EngineError(f"Invalid instance id {instance_id!r}")
+        self.check_payload("The orchestration input", input_value)
         input_json = None if input_value is None else dumps(input_value)
-        self.check_payload("The orchestration input", input_json)
         now = time.time()
         row = InstanceRow(instance_id, orchestrator.durable_name, uuid.uuid4().hex, RuntimeStatus.PENDING,
                           input_json, None, None, now, now)
@@ -82,9 +83,8 @@ class Management:
                                      after, limit)
 
     async def raise_event(self, instance_id: str, name: str, value: Any) -> None:
-        input_json = dumps(value)
-        self.check_payload("The event data", input_json)
-        await self._send(instance_id, he.event_raised(time.time(), name, input_json))
+        self.check_payload("The event data", value)
+        await self._send(instance_id, he.event_raised(time.time(), name, dumps(value)))
 
     async def terminate(self, instance_id: str, reason: str | None) -> None:
         await self._send(instance_id, he.event(EventType.ExecutionTerminated, time.time(), Input=reason))

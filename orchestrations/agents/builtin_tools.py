@@ -28,6 +28,8 @@ import azure.durable_functions as df
 import httpx
 from azure.functions.decorators.function_app import FunctionBuilder
 
+from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, cut, model_input_bytes
+
 bp = df.Blueprint()
 
 
@@ -142,6 +144,7 @@ def calculate_expression(expression: str) -> str:
 FETCH_TIMEOUT_SECONDS = 10.0
 FETCH_MAX_BYTES = 1_000_000
 FETCH_MAX_REDIRECTS = 5
+MAX_URL_CHARS = 8_000
 ALLOWED_HOSTS_ENV = "FETCH_URL_ALLOWED_HOSTS"
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
@@ -233,18 +236,26 @@ def _describe(url: httpx.URL, response: httpx.Response, body: bytes, truncated: 
     header = f"HTTP {response.status_code} {response.reason_phrase} from {url} ({content_type or 'no content type'})"
     if content_type and not any(marker in content_type.lower() for marker in _TEXT_TYPES):
         return f"{header}\n\n[binary content of {len(body)}{'+' if truncated else ''} bytes, not shown]"
-    text = body.decode(response.encoding or "utf-8", errors="replace")
-    note = f"\n\n[truncated: the response is longer than {max_bytes} bytes; only the first {max_bytes} are shown]"
-    return f"{header}\n\n{text}{note if truncated else ''}"
+    note = f"\n\n[truncated: the response is longer than {max_bytes} bytes; only the first {max_bytes} were read]" \
+        if truncated else ""
+    room = MODEL_TEXT_BUDGET_BYTES - model_input_bytes(f"{header}\n\n{note}")
+    text = cut(body.decode(response.encoding or "utf-8", errors="replace"), room, model_input_bytes, "the page")
+    return f"{header}\n\n{text}{note}"
 
 
 def fetch_url_text(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, max_bytes: int = FETCH_MAX_BYTES,
                    allowed_hosts: Collection[str] | None = None) -> str:
     """GET an http(s) URL and return a status line and the body text, or "Error: ..." saying why not.
 
+    The text is cut, saying so, to `MODEL_TEXT_BUDGET_BYTES` as it weighs in the model's next input
+    (`payloads.model_input_bytes`: a Japanese page of 637 KB would be 1.5 MB there), so the tool's
+    result and the conversation that carries it stay under the Durable payload limit (issue 21 §2).
+
     Redirects are followed by hand, at most `FETCH_MAX_REDIRECTS`, so every hop's addresses are
     checked; `timeout` bounds the whole fetch, redirects and body included.
     """
+    if len(url) > MAX_URL_CHARS:
+        return f"Error: the URL is longer than {MAX_URL_CHARS:,} characters"
     allowed = allowed_hosts_from_env() if allowed_hosts is None else {h.lower() for h in allowed_hosts}
     deadline = time.monotonic() + timeout
     try:
@@ -279,7 +290,8 @@ def fetch_url_text(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, max_byte
 
 @bp.activity_trigger(input_name="url")
 def fetch_url(url: str) -> str:
-    """Fetch a public web page or API over http(s) and return its status line and text (at most 1 MB).
+    """Fetch a public web page or API over http(s) and return its status line and text (a long text is cut,
+    saying so).
 
     Private, loopback and link-local addresses are refused. Errors are returned as text starting with "Error:".
     """

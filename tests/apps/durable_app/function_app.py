@@ -79,6 +79,11 @@ def big_result(size: int) -> str:
     return "x" * size
 
 
+@app.activity_trigger(input_name="spec")
+def repeated_text(spec: dict) -> str:
+    return spec["text"] * spec["count"]
+
+
 @app.activity_trigger(input_name="x")
 def not_serializable(x):
     return object()
@@ -241,6 +246,18 @@ def activity_returns_object(context: df.DurableOrchestrationContext):
 def big_output(context: df.DurableOrchestrationContext):
     result = yield context.call_activity("big_result", context.get_input())
     return len(result)
+
+
+@app.orchestration_trigger(context_name="context")
+def text_output(context: df.DurableOrchestrationContext):
+    """Returns `{text, count}`'s text repeated, made by an activity: an activity result and an output."""
+    return (yield context.call_activity("repeated_text", context.get_input()))
+
+
+@app.orchestration_trigger(context_name="context")
+def text_input(context: df.DurableOrchestrationContext):
+    """Hands its input to an activity (an activity input) and returns its length."""
+    return len((yield context.call_activity("noop", context.get_input())))
 
 
 @app.orchestration_trigger(context_name="context")
