@@ -101,6 +101,48 @@ def test_git_merges_cleanly_where_it_can_and_reports_real_conflicts():
     assert "<<<<<<<" in conflict.marked and "|||||||" in conflict.marked  # diff3: the base is shown too
 
 
+def test_a_file_folder_clash_keeps_the_folder_and_says_what_was_dropped():
+    """One side writes a file `todo`, the other a package `todo/` (issue 22 §3.6): git would leave `todo~HEAD`;
+    the merge keeps the folder, and the dropped file is a conflict whose `clash` says so."""
+    for ours, theirs in (({"todo": b"x\n"}, {"todo/__init__.py": b"y\n"}), ({"todo/__init__.py": b"y\n"}, {"todo": b"x\n"})):
+        merged = three_way_merge({}, ours, theirs)
+        assert merged.files == {"todo/__init__.py": b"y\n"}
+        [clash] = merged.conflicts
+        assert (clash.path, clash.marked) == ("todo", "x\n")
+        assert clash.clash == ("todo is a file on one side and a folder on the other (todo/__init__.py); the folder "
+                               "was kept and the file todo dropped")
+
+
+def test_bundles_hold_the_commits_git_makes_and_are_built_the_same_twice(tmp_path):
+    """The history's commit ids are those `git commit-tree` gives the same trees (git as a client, with the
+    fixed identity and date), so bundles made before and after the move to libgit2 agree."""
+    files = {"todo/a.py": b"a = 1\n", "README.md": b"hi\n"}
+    snapshots = [Snapshot("base", "base: the starting tree", {}, []),
+                 Snapshot("worker-1", "worker-1: the worker's changes", files, ["base"])]
+    data = bundle(snapshots, "worker-1")
+    assert data == bundle(snapshots, "worker-1") and data.startswith(b"# v2 git bundle\n")
+    head, branches, cloned_files = cloned(data, tmp_path / "from-bundle")
+    assert branches == ["origin/HEAD", "origin/base", "origin/worker-1"]
+    assert cloned_files == {path: text.decode() for path, text in files.items()}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1",
+           **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+              for what, value in (("NAME", "code swarm"), ("EMAIL", "code-swarm@localhost"),
+                                  ("DATE", "2000-01-01T00:00:00Z"))}}
+    git = tmp_path / "by-git"
+    for path, text in files.items():
+        (git / path).parent.mkdir(parents=True, exist_ok=True)
+        (git / path).write_bytes(text)
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=git, env=env, input="", capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    run("init", "-q")
+    base = run("commit-tree", run("mktree", "--missing"), "-m", "base: the starting tree")
+    run("add", "-A")
+    assert head == run("commit-tree", run("write-tree"), "-p", base, "-m", "worker-1: the worker's changes")
+
+
 @pytest.fixture(params=["local", "blob"])
 def store(request, tmp_path):
     if request.param == "local":
@@ -493,6 +535,41 @@ async def test_guardrails_nudges_and_the_sandbox_in_a_job(host, model, tmp_path)
     assert (await tree_over_mcp(host, job["job_id"]))["todo/__init__.py"] == todo.INIT_RESOLVED
 
 
+PACKAGE_TESTS = 'from todo import VERSION\n\n\ndef test_version():\n    assert VERSION == 1\n'
+
+
+def clash_script() -> dict:
+    """Two workers: one writes a file `todo`, the other the package `todo/` with a test."""
+    planner = {"json": {"contract": "A package todo with VERSION = 1.",
+                        "modules": [{"path": "todo/__init__.py", "symbols": ["VERSION"]}],
+                        "tasks": [{"id": "notes", "instructions": "Write the notes file todo.", "files": ["todo"]},
+                                  {"id": "package", "instructions": "Write the package.",
+                                   "files": ["todo/__init__.py", "tests/test_todo.py"]}]}}
+    return {"code-planner": [planner],
+            "code-worker-notes": todo.worker([("todo", "buy milk\n")], "notes written"),
+            "code-worker-package": todo.worker([("todo/__init__.py", "VERSION = 1\n"),
+                                                ("tests/test_todo.py", PACKAGE_TESTS)], "package written"),
+            "code-judge": todo.always(lambda request: {"json": {"score": 90, "complaints": []}})}
+
+
+async def test_a_file_and_a_folder_of_one_name_are_a_gap_not_a_failed_job(host, model):
+    """Issue 22 §3.6: git's merge left `todo~HEAD`, the workspace refused the name, and the job failed at
+    merging (and again at every retry_job). Now the folder is kept and the file is a gap."""
+    model.reset()
+    model.script(clash_script())
+    job = await finished(host, await start_code_swarm(host, max_workers=2))
+    assert job["status"] == "completed", job
+    out = job["output"]
+    reason = ("todo is a file on one side and a folder on the other (todo/__init__.py); the folder was kept and "
+              "the file todo dropped")
+    assert out["merges"][1]["conflicts"] == [{"path": "todo", "status": "unresolved", "attempts": 0,
+                                              "rejected": [reason]}]
+    assert out["gaps"] == [{"file": "todo", "reason": f"merge conflict left unresolved: {reason}"}]
+    assert await tree_over_mcp(host, job["job_id"]) == {"todo/__init__.py": "VERSION = 1\n",
+                                                        "tests/test_todo.py": PACKAGE_TESTS}
+    assert out["checks"]["ok"] and "code-integrator" not in model.stats().by_agent
+
+
 async def test_sigkill_during_a_write_a_merge_and_checks(tmp_path, model):
     """The host kills itself (SIGKILL) once at each point; after each restart the job goes on, and it
     ends with the same history and tree as a run without crashes."""
@@ -553,20 +630,22 @@ async def test_bad_code_swarm_input_gets_clear_errors(host):
     assert started.status_code == 400 and "no finished code swarm workspace" in started.json()["error"]
 
 
-async def test_a_host_without_git_refuses_the_code_swarm_at_launch(tmp_path, model):
-    """Azure's Python images have no git: the launch is refused before any job or model call, with the
-    reason; the other workflows are untouched."""
+async def test_the_code_swarm_needs_no_git_executable(tmp_path, model):
+    """Azure's Python images have no git: a host whose PATH has none (only the sandbox's bwrap and prlimit)
+    merges, checks and bundles a whole job through libgit2, and git itself, as a client, clones the bundle."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("bwrap", "prlimit"):
+        (tools / name).symlink_to(shutil.which(name))
     model.reset()
-    with project_host(tmp_path / "state", model, PATH=str(tmp_path / "no-git-here")) as host:
-        async with connect(host) as client:
-            error = await call_error(client, "run_code_swarm", goal=todo.GOAL)
-            assert await call(client, "list_jobs") == {"jobs": [], "next_cursor": None}
-            job = await call(client, "run_agent", task="Say hello.", idempotency_key="after-refusal")
-        started = httpx.post(f"{host.base_url}/api/jobs/run_code_swarm", json={"goal": "x"},
-                             headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]}, timeout=30)
-    assert error.startswith("No job was started: the git command is not installed on this host"), error
-    assert started.status_code == 400 and "git command is not installed" in started.json()["error"]
-    assert job["workflow"] == "run_agent"
+    model.script(todo.SCRIPT)
+    with project_host(tmp_path / "state", model, PATH=str(tools), APP_DATA_DIR=str(tmp_path / "appdata")) as host:
+        assert shutil.which("git", path=str(tools)) is None
+        job = await finished(host, await start_code_swarm(host))
+        bundle_bytes = download(host, job["job_id"], "bundle").content
+    assert job["status"] == "completed" and job["output"]["checks"]["ok"], job
+    assert job["output"]["merges"][1]["conflicts"][0]["status"] == "resolved"
+    assert cloned(bundle_bytes, tmp_path)[2] == todo.FINAL_TREE
 
 
 STATS = 'def count(items):\n    """How many items there are."""\n    return len(items)\n'

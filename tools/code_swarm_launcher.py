@@ -3,8 +3,7 @@
 
 `base` names a finished code swarm whose final tree the new job starts from; it is checked before
 the job is created (validate first, then act), so an unknown or unfinished job is a clear argument
-error, not a failed job. So is a host without the `git` command (Azure's Python images have none):
-the launch is refused before any model call is spent.
+error, not a failed job.
 """
 from __future__ import annotations
 
@@ -13,11 +12,10 @@ from typing import Optional
 import azure.durable_functions as df
 
 from orchestrations.app_data.workspaces import workspace_store
-from orchestrations.code_swarm.repository import GitUnavailable, require_git
 from orchestrations.code_swarm.workflow import (DEFAULT_MAX_WORKERS, DEFAULT_QUALITY_THRESHOLD, MANIFEST,
                                                 MAX_FIX_ROUNDS, MAX_WORKERS_LIMIT, META_BRANCH)
 
-from .arguments import Arg, ToolError, argument_error
+from .arguments import Arg, argument_error
 from .job_status import JOB_ID_PATTERN
 from .launchers import MAX_TASK_CHARS, launcher
 
@@ -41,10 +39,6 @@ def run_code_swarm(goal: str, max_workers: int, quality_threshold: int, base: Op
     integrator resolves real conflicts, checked in code), parse + ruff + the tests in a sandbox, a
     judge and a fixer. Returns at once with the job's status object; follow it with wait_for_job. The
     result's files: resources workspace://{job_id}/files, or the zip / git bundle download links."""
-    try:
-        require_git()
-    except GitUnavailable as error:
-        raise ToolError(f"No job was started: {error}") from None
     if base and workspace_store().read(base, META_BRANCH, MANIFEST) is None:
         raise argument_error("base", f"names job {base}, which has no finished code swarm workspace",
                              "the job_id of a completed run_code_swarm job")

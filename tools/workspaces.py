@@ -21,7 +21,7 @@ import azure.functions as func
 
 from orchestrations.app_data.workspaces import JOB_ID, WorkspaceStore, read_branch, workspace_store
 from orchestrations.code_swarm.names import BadName, normal_path
-from orchestrations.code_swarm.repository import GitUnavailable, Snapshot, bundle, zip_tree
+from orchestrations.code_swarm.repository import Snapshot, bundle, zip_tree
 from orchestrations.code_swarm.workflow import MANIFEST, META_BRANCH
 
 bp = df.Blueprint()
@@ -79,8 +79,6 @@ def download_workspace(req: func.HttpRequest) -> func.HttpResponse:
             body = bundle(history(store, job_id, manifest), manifest["head"])
     except WorkspaceMissing as error:
         return _error(404, str(error))
-    except GitUnavailable as error:
-        return _error(503, str(error))
     filename = f"code-swarm-{job_id}.{'zip' if kind == 'zip' else 'bundle'}"
     return func.HttpResponse(body, status_code=200, mimetype="application/zip" if kind == "zip" else
                              "application/octet-stream",

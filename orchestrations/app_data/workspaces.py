@@ -4,7 +4,7 @@ Blob Storage container on Azure (chosen like every app store, see `app_data/stor
 A workspace belongs to one job and holds branches; a branch is a snapshot of files
 (`path -> bytes`) at `<job_id>/<branch>/<path>`. Activities on Azure run on any instance, so nothing
 lives on an instance's disk: a git repository is built from these snapshots in a temporary folder
-only to merge and to check (`code_swarm/repository.py`). Every operation is idempotent, so a retried or
+only to merge and to bundle (`code_swarm/repository.py`). Every operation is idempotent, so a retried or
 re-run activity leaves the same tree: `write` and `replace_branch` put whole contents, `delete` of a
 missing file is a no-op, and a local write lands with an atomic rename (a crash mid-write leaves the
 old file or the new one, never half of one).
@@ -19,11 +19,12 @@ import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from orchestrations.app_data.storage import (WORKSPACES_CONTAINER, StorageSettings, blob_service, make_data_dir,
@@ -46,6 +47,24 @@ def checked_path(path: str) -> str:
     if normal_path(path) != path:
         raise ValueError(f"path {path!r} is not in its normal form {normal_path(path)!r}")
     return path
+
+
+class WorkspaceStoreError(RuntimeError):
+    """The store could not do an operation (a full disk, a storage error): the message names the file by its
+    workspace path and the cause by its kind, never by a host path or a storage URL (it reaches models)."""
+
+
+@contextmanager
+def _failures(action: str, where: str) -> Iterator[None]:
+    """Turn OSError and Azure storage errors into `WorkspaceStoreError("could not <action> <where>: ...")`;
+    an OSError's text names host paths, so only its reason (`strerror`) is kept."""
+    try:
+        yield
+    except OSError as error:
+        raise WorkspaceStoreError(f"could not {action} {where}: {error.strerror or type(error).__name__}") from error
+    except AzureError as error:
+        code = getattr(error, "error_code", None) or type(error).__name__
+        raise WorkspaceStoreError(f"could not {action} {where}: the storage service answered {code}") from error
 
 
 class WorkspaceStore(Protocol):
@@ -79,59 +98,68 @@ class LocalWorkspaces:
 
     def files(self, job_id: str, branch: str) -> dict[str, int]:
         base = self._branch_dir(job_id, branch)
-        if not base.is_dir():
-            return {}
-        found = {path.relative_to(base).as_posix(): path.stat().st_size
-                 for path in base.rglob("*") if path.is_file() and not path.is_symlink()
-                 and not path.name.startswith(".tmp-")}
+        with _failures("list", branch):
+            if not base.is_dir():
+                return {}
+            found = {path.relative_to(base).as_posix(): path.stat().st_size
+                     for path in base.rglob("*") if path.is_file() and not path.is_symlink()
+                     and not path.name.startswith(".tmp-")}
         return dict(sorted(found.items()))
 
     def read(self, job_id: str, branch: str, path: str) -> bytes | None:
         target = self._branch_dir(job_id, branch) / checked_path(path)
-        return target.read_bytes() if target.is_file() and not target.is_symlink() else None
+        with _failures("read", f"{branch}:{path}"):
+            return target.read_bytes() if target.is_file() and not target.is_symlink() else None
 
     @staticmethod
     def _atomic_write(target: Path, data: bytes) -> None:
+        """Written beside the target, then renamed over it; the temporary file goes whatever happens."""
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.parent / f".tmp-{uuid.uuid4().hex}"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def write(self, job_id: str, branch: str, path: str, data: bytes) -> None:
-        self._atomic_write(self._branch_dir(job_id, branch) / checked_path(path), data)
+        with _failures("write", f"{branch}:{path}"):
+            self._atomic_write(self._branch_dir(job_id, branch) / checked_path(path), data)
 
     def delete(self, job_id: str, branch: str, path: str) -> bool:
         base = self._branch_dir(job_id, branch)
         target = base / checked_path(path)
-        if not target.is_file():
-            return False
-        target.unlink()
-        for parent in target.parents:  # drop folders the delete left empty
-            if parent == base or any(parent.iterdir()):
-                break
-            parent.rmdir()
+        with _failures("delete", f"{branch}:{path}"):
+            if not target.is_file():
+                return False
+            target.unlink()
+            for parent in target.parents:  # drop folders the delete left empty
+                if parent == base or any(parent.iterdir()):
+                    break
+                parent.rmdir()
         return True
 
     def replace_branch(self, job_id: str, branch: str, files: dict[str, bytes]) -> None:
         """Built beside the branch, then swapped in with renames: a crash leaves the old branch, the new
         one, or none (which the re-run activity builds again), never a mix."""
         target = self._branch_dir(job_id, branch)
-        for leftover in target.parent.glob(f"{branch}.*"):  # from a crash during an earlier swap
-            shutil.rmtree(leftover, ignore_errors=True)
-        staging = target.parent / f"{branch}.new-{uuid.uuid4().hex}"
-        for path, data in files.items():
-            self._atomic_write(staging / checked_path(path), data)
-        staging.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            retired = target.parent / f"{branch}.old-{uuid.uuid4().hex}"
-            target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(target)
+        with _failures("replace", branch):
+            for leftover in target.parent.glob(f"{branch}.*"):  # from a crash during an earlier swap
+                shutil.rmtree(leftover, ignore_errors=True)
+            staging = target.parent / f"{branch}.new-{uuid.uuid4().hex}"
+            for path, data in files.items():
+                self._atomic_write(staging / checked_path(path), data)
+            staging.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                retired = target.parent / f"{branch}.old-{uuid.uuid4().hex}"
+                target.rename(retired)
+                staging.rename(target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                staging.rename(target)
 
     def delete_job(self, job_id: str) -> None:
         checked_prefix(job_id, "x")
@@ -154,30 +182,37 @@ class BlobWorkspaces:
             self._created = True
 
     def files(self, job_id: str, branch: str) -> dict[str, int]:
-        self._ensure_container()
         prefix = checked_prefix(job_id, branch) + "/"
-        found = {blob.name[len(prefix):]: blob.size for blob in self.container.list_blobs(name_starts_with=prefix)}
+        with _failures("list", branch):
+            self._ensure_container()
+            found = {blob.name[len(prefix):]: blob.size
+                     for blob in self.container.list_blobs(name_starts_with=prefix)}
         return dict(sorted(found.items()))
 
     def read(self, job_id: str, branch: str, path: str) -> bytes | None:
-        self._ensure_container()
         name = f"{checked_prefix(job_id, branch)}/{checked_path(path)}"
-        try:
-            return self.container.download_blob(name).readall()
-        except ResourceNotFoundError:
-            return None
+        with _failures("read", f"{branch}:{path}"):
+            self._ensure_container()
+            try:
+                return self.container.download_blob(name).readall()
+            except ResourceNotFoundError:
+                return None
 
     def write(self, job_id: str, branch: str, path: str, data: bytes) -> None:
-        self._ensure_container()
-        self.container.upload_blob(f"{checked_prefix(job_id, branch)}/{checked_path(path)}", data, overwrite=True)
+        name = f"{checked_prefix(job_id, branch)}/{checked_path(path)}"
+        with _failures("write", f"{branch}:{path}"):
+            self._ensure_container()
+            self.container.upload_blob(name, data, overwrite=True)
 
     def delete(self, job_id: str, branch: str, path: str) -> bool:
-        self._ensure_container()
-        try:
-            self.container.delete_blob(f"{checked_prefix(job_id, branch)}/{checked_path(path)}")
-            return True
-        except ResourceNotFoundError:
-            return False
+        name = f"{checked_prefix(job_id, branch)}/{checked_path(path)}"
+        with _failures("delete", f"{branch}:{path}"):
+            self._ensure_container()
+            try:
+                self.container.delete_blob(name)
+                return True
+            except ResourceNotFoundError:
+                return False
 
     def replace_branch(self, job_id: str, branch: str, files: dict[str, bytes]) -> None:
         for path in self.files(job_id, branch):

@@ -14,20 +14,22 @@ Workflow steps: `workspace_fork`, `workspace_changes`, `workspace_merge`, `works
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, Optional
+import logging
+from typing import Any, Iterable, Optional
 
 import azure.durable_functions as df
 from agents import FunctionTool, RunContextWrapper
 from pydantic import BaseModel
 
-from orchestrations.app_data.workspaces import WorkspaceStore, read_branch, workspace_store
+from orchestrations.app_data.workspaces import WorkspaceStore, WorkspaceStoreError, read_branch, workspace_store
 from orchestrations.code_swarm import checks as code_checks
+from orchestrations.code_swarm import pattern_search
 from orchestrations.code_swarm.crash_points import crash_point
 from orchestrations.code_swarm.names import BadName, normal_path
 from orchestrations.code_swarm.repository import three_way_merge
 
 bp = df.Blueprint()
+logger = logging.getLogger(__name__)
 
 MAX_FILES = 200
 MAX_FILE_BYTES = 200_000
@@ -60,8 +62,23 @@ def _store() -> WorkspaceStore:
     return workspace_store()
 
 
+def check_place(paths: Iterable[str], path: str) -> None:
+    """Refuse a file where the workspace has a folder of that name, or under a name that is a file (issue 22
+    §3.5: `todo` beside `todo/x.py` cannot be: the local store raised, the blob store took it and broke the merge)."""
+    inside = sorted(other for other in paths if other.startswith(path + "/"))
+    if inside:
+        raise BadName(f"{path} is a folder (it holds {', '.join(inside[:3])}{' ...' if len(inside) > 3 else ''}); "
+                      f"write a file inside it, or pick another name")
+    names = set(paths)
+    for folder in (path.rsplit("/", depth)[0] for depth in range(1, path.count("/") + 1)):
+        if folder in names:
+            raise BadName(f"{folder} is a file, so {path} cannot be inside it; pick another path, or delete "
+                          f"{folder} first")
+
+
 def check_write(sizes: dict[str, int], path: str, size: int) -> None:
-    """Refuse a write that would break a workspace limit, saying which."""
+    """Refuse a write that would break a workspace limit or put a file where a folder is, saying which."""
+    check_place(sizes, path)
     if size > MAX_FILE_BYTES:
         raise LimitExceeded(f"{path} would be {size} bytes; a file may have at most {MAX_FILE_BYTES}")
     if path not in sizes and len(sizes) >= MAX_FILES:
@@ -72,12 +89,19 @@ def check_write(sizes: dict[str, int], path: str, size: int) -> None:
 
 
 def _tool(operation):
-    """Turn expected failures (bad path, limit, missing file) into "Error: ..." results."""
+    """Turn every failure into an "Error: ..." result the model can act on, never an exception (issue 22
+    §3.5: a raised error made the worker a gap and put the host's paths in the job's output). Expected
+    ones (bad path, limit, missing file) say what to change; anything else says the workspace failed, by
+    the error's kind only (its text may hold host paths), and is logged in full."""
     def run(call: dict[str, Any]) -> str:
         try:
             return operation(call)
-        except (BadName, LimitExceeded, UnicodeDecodeError) as error:
+        except (BadName, LimitExceeded, UnicodeDecodeError, WorkspaceStoreError) as error:
             return f"Error: {error}"
+        except Exception as error:
+            logger.exception("file tool %s failed", operation.__name__)
+            return (f"Error: the workspace failed ({type(error).__name__}); your files are as they were before "
+                    "this call: try again, or go on without it")
     run.__doc__ = operation.__doc__
     return run
 
@@ -90,12 +114,19 @@ def list_files(call: dict[str, Any]) -> str:
     return "\n".join(f"{path} ({size} bytes)" for path, size in sizes.items())
 
 
+def _missing(call: dict[str, Any], path: str) -> str:
+    inside = [other for other in _store().files(call["job_id"], call["branch"]) if other.startswith(path + "/")]
+    if inside:
+        return f"Error: {path} is a folder, not a file; it holds {', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}"
+    return f"Error: {path} does not exist; list_files shows what does"
+
+
 @_tool
 def read_file(call: dict[str, Any]) -> str:
     path = _path(call)
     data = _store().read(call["job_id"], call["branch"], path)
     if data is None:
-        return f"Error: {path} does not exist; list_files shows what does"
+        return _missing(call, path)
     return data.decode("utf-8")
 
 
@@ -117,6 +148,8 @@ def write_file(call: dict[str, Any]) -> str:
 def delete_file(call: dict[str, Any]) -> str:
     path = _path(call)
     existed = _store().delete(call["job_id"], call["branch"], path)
+    if not existed and (missing := _missing(call, path)).startswith(f"Error: {path} is a folder"):
+        return f"{missing}: delete its files one by one"
     return f"Deleted {path}." if existed else f"{path} was not there (nothing to delete)."
 
 
@@ -125,17 +158,15 @@ def search_files(call: dict[str, Any]) -> str:
     pattern = call.get("pattern")
     if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN_CHARS:
         return f"Error: pattern must be a regular expression of 1-{MAX_PATTERN_CHARS} characters"
-    try:
-        expression = re.compile(pattern)
-    except re.error as error:
-        return f"Error: invalid regular expression ({error})"
-    hits = []
-    for path, data in read_branch(_store(), call["job_id"], call["branch"]).items():
-        for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-            if expression.search(line):
-                hits.append(f"{path}:{number}: {line[:200]}")
-                if len(hits) >= MAX_SEARCH_HITS:
-                    return "\n".join(hits + [f"(stopped at {MAX_SEARCH_HITS} matches)"])
+    found = pattern_search.search(pattern, read_branch(_store(), call["job_id"], call["branch"]), MAX_SEARCH_HITS)
+    if found.error is not None:
+        return f"Error: invalid regular expression ({found.error})"
+    hits = [f"{path}:{number}: {line}" for path, number, line in found.hits]
+    if found.stopped:
+        return "\n".join([*hits, f"Error: {found.stopped}, with {len(hits)} matches found; the pattern backtracks too "
+                                  "much (nested repeats such as (a+)+): use a simpler one, e.g. a plain word"])
+    if len(hits) >= MAX_SEARCH_HITS:
+        hits.append(f"(stopped at {MAX_SEARCH_HITS} matches)")
     return "\n".join(hits) if hits else "No matches."
 
 
@@ -180,11 +211,16 @@ def search_files_activity(call: ToolCall) -> str:
     return search_files(call)
 
 
+@_tool
+def run_checks(call: dict[str, Any]) -> str:
+    return json.dumps(checks_of(call["job_id"], call["branch"]), indent=1)
+
+
 @bp.activity_trigger(input_name="call", activity="run_checks")
 def run_checks_activity(call: ToolCall) -> str:
     """Run the quality checks on your workspace: every Python file parses, `ruff check`, and the tests
     (pytest, in a sandbox where this host has one). Returns the results as JSON."""
-    return json.dumps(checks_of(call["job_id"], call["branch"]), indent=1)
+    return run_checks(call)
 
 
 AGENT_TOOLS = {"list_files": list_files_activity, "read_file": read_file_activity,
@@ -268,7 +304,8 @@ def workspace_changes(step: dict) -> dict:
 @bp.activity_trigger(input_name="step")
 def workspace_merge(step: dict) -> dict:
     """`{job_id, base, ours, theirs, into}`: git's three-way merge of branch `theirs` into `ours`, stored as
-    branch `into` (conflicted files with their markers until resolved). Returns the conflicts' three sides."""
+    branch `into` (conflicted files with their markers until resolved). Returns the conflicts' three sides;
+    a file/folder clash (`clash`: the folder was kept) is a conflict no integrator can resolve in one file."""
     store = _store()
     job = step["job_id"]
     result = three_way_merge(read_branch(store, job, step["base"]), read_branch(store, job, step["ours"]),
@@ -281,7 +318,7 @@ def workspace_merge(step: dict) -> dict:
         budget -= size
         conflicts.append({**conflict.__dict__, "too_large": False} if budget >= 0 else
                          {"path": conflict.path, "base": None, "ours": None, "theirs": None, "marked": None,
-                          "too_large": True})
+                          "clash": conflict.clash, "too_large": True})
     return {"into": step["into"], "files": len(result.files), "conflicts": conflicts}
 
 

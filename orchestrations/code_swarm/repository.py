@@ -1,60 +1,52 @@
-"""Git over workspace snapshots, in a temporary folder only: git's own three-way merge, the history as
-a bundle, and the tree as a zip.
+"""Git over workspace snapshots through libgit2 (`pygit2`, whose wheels carry the library): the three-way
+merge, the history as a bundle, and the tree as a zip. No `git` executable is needed, so the same code
+runs on Azure Functions' Python images (which have none) and on the local host (issue 22 §2).
 
 Workspaces live in shared storage as snapshots (`app_data/workspaces.py`); git is a tool used on them,
-never the store. Commits are made with a fixed author, committer and date, so the same snapshots
-give the same commit ids on every run: a merge re-run after a crash, or a bundle built twice, is
-byte-for-byte the same history.
+never the store: each call builds the objects it needs in a throwaway bare repository in a temporary
+folder. Commits are made with a fixed author, committer and date, so the same snapshots give the same
+commit ids on every run (the ids `git commit-tree` gives for them too): a merge re-run after a crash, or
+a bundle built twice, is byte-for-byte the same history.
 
-Needs the `git` command (2.30 or newer); without it the functions raise `GitUnavailable`, and
-`require_git` lets a launcher refuse before any work is done. Azure Functions' Python images do not
-install git (Azure/azure-functions-docker, host/4/bookworm/python/*: no git among their packages), so
-on Azure the code swarm runs only where the app brings git (README, "Azure vs the local host").
+The merge is libgit2's `git_merge_trees` (git's merge: xdiff's three-way file merge, rename detection),
+and a conflicted file's text is `git_merge_file` in diff3 style, so the base is shown between the
+markers. libgit2 has no bundle writer: a bundle is git's v2 bundle format (gitformat-bundle(5): a header
+of refs, then a packfile), its packfile made by libgit2's pack builder.
 """
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
 import tempfile
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-GIT_TIMEOUT_SECONDS = 60
-FIXED_DATE = "2000-01-01T00:00:00Z"
-IDENTITY = {"GIT_AUTHOR_NAME": "code swarm", "GIT_AUTHOR_EMAIL": "code-swarm@localhost",
-            "GIT_COMMITTER_NAME": "code swarm", "GIT_COMMITTER_EMAIL": "code-swarm@localhost",
-            "GIT_AUTHOR_DATE": FIXED_DATE, "GIT_COMMITTER_DATE": FIXED_DATE}
+import pygit2
+from pygit2 import C, ffi
+from pygit2.enums import FileMode
 
-
-class GitUnavailable(RuntimeError):
-    """The `git` command is missing or failed; the message says which command and why."""
-
-
-NO_GIT = ("the git command is not installed on this host; the code swarm needs it to merge the workers' "
-          "branches (Azure Functions' Python images have no git: see README, Azure vs the local host)")
-
-
-def require_git() -> None:
-    """Raise `GitUnavailable` unless a `git` command is on PATH."""
-    if shutil.which("git") is None:
-        raise GitUnavailable(NO_GIT)
+FIXED_TIME = 946684800  # 2000-01-01T00:00:00Z
+IDENTITY = pygit2.Signature("code swarm", "code-swarm@localhost", FIXED_TIME, 0)
+LABELS = {"ancestor_label": b"base", "our_label": b"ours", "their_label": b"theirs"}
 
 
 @dataclass
 class Conflict:
-    """One file git could not merge: its three versions (None where a side has no such file) and the
-    merged text with git's conflict markers (diff3 style, so the base is shown too)."""
+    """One path git could not merge: its three versions (None where a side has no such file), and the
+    merged text with git's conflict markers (diff3 style, so the base is shown too; for a file one side
+    deleted, the side that kept it, as git leaves it). `clash` is set when the path is a file on one
+    side and a folder on the other: the merged tree keeps the folder, and `clash` says what was dropped
+    (a tree cannot hold both, so no integrator can resolve it in one file)."""
 
     path: str
     base: str | None
     ours: str | None
     theirs: str | None
     marked: str | None
+    clash: str | None = None
 
 
 @dataclass
@@ -64,85 +56,117 @@ class MergeResult:
 
 
 class Repo:
-    """A throwaway git repository in a temporary folder."""
+    """A throwaway bare repository in a temporary folder, for building trees and commits."""
 
     def __init__(self, root: Path):
-        self.root = root
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root),
-                    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "LC_ALL": "C", **IDENTITY}
+        self.git = pygit2.init_repository(str(root), bare=True)
 
-    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def tree(self, files: dict[str, bytes]) -> pygit2.Oid:
+        """The tree object of exactly `files`."""
+        index = pygit2.Index()
+        for path, data in sorted(files.items()):
+            index.add(pygit2.IndexEntry(path, self.git.create_blob(data), FileMode.BLOB))
+        return index.write_tree(self.git)
+
+    def commit(self, files: dict[str, bytes], message: str, *parents: pygit2.Oid) -> pygit2.Oid:
+        """A commit of exactly `files` with the given parents (no branch is moved). The message ends with a
+        newline, as `git commit-tree -m` writes it."""
+        return self.git.create_commit(None, IDENTITY, IDENTITY, message + "\n", self.tree(files), list(parents))
+
+    def text(self, entry: pygit2.IndexEntry | None) -> str | None:
+        return None if entry is None else self.git[entry.id].data.decode("utf-8", errors="replace")
+
+    def merge_file(self, base: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry) -> bytes:
+        """`git_merge_file_from_index` in diff3 style, labelled base/ours/theirs (pygit2's wrapper takes no
+        options, so the C call is made through pygit2's own cffi binding). A binary file merges to ours, as
+        git leaves it."""
+        keep: list[Any] = []
+
+        def c_entry(entry: pygit2.IndexEntry | None) -> Any:
+            if entry is None:
+                return ffi.NULL
+            value = ffi.new("git_index_entry *")
+            ffi.buffer(ffi.addressof(value, "id"))[:] = entry.id.raw
+            value.mode = int(entry.mode)
+            value.path = ffi.new("char[]", entry.path.encode())
+            keep.extend((value, value.path))
+            return value
+
+        options = ffi.new("git_merge_file_options *")
+        options.version = 1
+        options.flags = C.GIT_MERGE_FILE_STYLE_DIFF3
+        for name, label in LABELS.items():
+            text = ffi.new("char[]", label)
+            keep.append(text)
+            setattr(options, name, text)
+        result = ffi.new("git_merge_file_result *")
+        pygit2.errors.check_error(C.git_merge_file_from_index(
+            result, self.git._repo, c_entry(base), c_entry(ours), c_entry(theirs), options))
         try:
-            done = subprocess.run(["git", "-c", "core.autocrlf=false", "-c", "merge.conflictstyle=diff3",
-                                   "-c", "init.defaultBranch=base", *args], cwd=self.root / "tree",
-                                  env=self.env, capture_output=True, timeout=GIT_TIMEOUT_SECONDS)
-        except FileNotFoundError:
-            raise GitUnavailable(NO_GIT) from None
-        if check and done.returncode != 0:
-            raise GitUnavailable(f"git {' '.join(args[:2])} failed: {done.stderr.decode(errors='replace')[:500]}")
-        return done
-
-    @property
-    def tree(self) -> Path:
-        return self.root / "tree"
-
-    def set_tree(self, files: dict[str, bytes]) -> None:
-        """Make the work tree and the index exactly `files`."""
-        for entry in self.tree.iterdir():
-            if entry.name != ".git":
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        for path, data in files.items():
-            target = self.tree / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        self.git("add", "-A")
-
-    def commit(self, files: dict[str, bytes], message: str, *parents: str) -> str:
-        """A commit of exactly `files` with the given parents (no branch is moved)."""
-        self.set_tree(files)
-        tree = self.git("write-tree").stdout.decode().strip()
-        parent_args = [arg for parent in parents for arg in ("-p", parent)]
-        return self.git("commit-tree", tree, *parent_args, "-m", message).stdout.decode().strip()
-
-    def work_tree_files(self) -> dict[str, bytes]:
-        return {path.relative_to(self.tree).as_posix(): path.read_bytes()
-                for path in sorted(self.tree.rglob("*")) if path.is_file() and ".git" not in path.parts}
-
-    def staged(self, stage: int, path: str) -> str | None:
-        shown = self.git("show", f":{stage}:{path}", check=False)
-        return shown.stdout.decode(errors="replace") if shown.returncode == 0 else None
+            if result.path == ffi.NULL:  # binary: libgit2 writes no markers
+                return self.git[ours.id].data
+            return ffi.buffer(result.ptr, result.len)[:]
+        finally:
+            C.git_merge_file_result_free(result)
 
 
 @contextmanager
 def temporary_repo() -> Iterator[Repo]:
     root = Path(tempfile.mkdtemp(prefix="code-swarm-git-"))
     try:
-        (root / "tree").mkdir()
-        repo = Repo(root)
-        repo.git("init", "-q")
-        yield repo
+        yield Repo(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _folders(paths: set[str]) -> set[str]:
+    return {path.rsplit("/", depth)[0] for path in paths for depth in range(1, path.count("/") + 1)}
+
+
+def _drop_clashes(files: dict[str, bytes], conflicts: list[Conflict]) -> tuple[dict[str, bytes], list[Conflict]]:
+    """Keep folders where a path is a file on one side and a folder on the other; the dropped file is a
+    conflict whose `clash` says so (merged in by `three_way_merge`)."""
+    folders = _folders(set(files))
+    kept = {path: data for path, data in files.items() if path not in folders}
+    by_path = {conflict.path: conflict for conflict in conflicts}
+    for path in sorted(set(files) & folders):
+        inside = sorted(other for other in files if other.startswith(path + "/"))
+        reason = (f"{path} is a file on one side and a folder on the other ({', '.join(inside[:3])}"
+                  f"{' ...' if len(inside) > 3 else ''}); the folder was kept and the file {path} dropped")
+        conflict = by_path.get(path)
+        if conflict is None:
+            by_path[path] = conflict = Conflict(path, None, None, None, None)
+        conflict.marked, conflict.clash = files[path].decode("utf-8", errors="replace"), reason
+    return kept, sorted(by_path.values(), key=lambda conflict: conflict.path)
+
+
 def three_way_merge(base: dict[str, bytes], ours: dict[str, bytes], theirs: dict[str, bytes]) -> MergeResult:
-    """Merge `theirs` into `ours` with `base` as the merge base, by `git merge` itself.
+    """Merge `theirs` into `ours` with `base` as the merge base, by libgit2's merge of the three trees.
 
     `files` is the merged tree; a conflicted file holds git's conflict markers there until someone
-    resolves it. Pure in its inputs: the same three trees always give the same result."""
+    resolves it, and a file one side deleted and the other changed is kept (as git leaves it). A path
+    that is a file on one side and a folder on the other keeps the folder (`Conflict.clash`). Pure in
+    its inputs: the same three trees always give the same result."""
     with temporary_repo() as repo:
-        root = repo.commit(base, "base")
-        ours_commit = repo.commit(ours, "ours", root)
-        theirs_commit = repo.commit(theirs, "theirs", root)
-        repo.git("checkout", "-q", "-f", ours_commit)
-        merged = repo.git("merge", "-q", "--no-edit", "--no-ff", theirs_commit, check=False)
-        unmerged = repo.git("diff", "--name-only", "-z", "--diff-filter=U").stdout.decode().split("\0")
-        conflicts = [Conflict(path, repo.staged(1, path), repo.staged(2, path), repo.staged(3, path),
-                              (repo.tree / path).read_text(errors="replace") if (repo.tree / path).is_file() else None)
-                     for path in sorted(p for p in unmerged if p)]
-        if merged.returncode != 0 and not conflicts:
-            raise GitUnavailable(f"git merge failed: {merged.stderr.decode(errors='replace')[:500]}")
-        return MergeResult(repo.work_tree_files(), conflicts)
+        trees = [repo.git[repo.tree(files)] for files in (base, ours, theirs)]
+        index = repo.git.merge_trees(*trees)
+        sides = list(index.conflicts or ())
+        conflicted = {entry.path for triple in sides for entry in triple if entry is not None}
+        files = {entry.path: repo.git[entry.id].data for entry in index if entry.path not in conflicted}
+        conflicts = []
+        for ancestor, mine, other in sides:
+            if mine is None and other is None:  # gone on both sides (the base of a rename/rename conflict)
+                continue
+            path = (mine or other).path
+            if mine is not None and other is not None:
+                merged = repo.merge_file(ancestor, mine, other)
+            else:  # deleted (or renamed away) on one side, changed on the other: kept, as git leaves it
+                merged = repo.git[(mine or other).id].data
+            files[path] = merged
+            conflicts.append(Conflict(path, repo.text(ancestor), repo.text(mine), repo.text(other),
+                                      merged.decode("utf-8", errors="replace")))
+        files, conflicts = _drop_clashes(files, conflicts)
+        return MergeResult(dict(sorted(files.items())), conflicts)
 
 
 @dataclass
@@ -156,17 +180,23 @@ class Snapshot:
 
 
 def bundle(snapshots: list[Snapshot], head: str) -> bytes:
-    """A git bundle of the snapshots, each committed on its branch in order, HEAD at `head`."""
+    """A git bundle (v2) of the snapshots, each committed on its branch in order, HEAD at `head`:
+    `git clone x.bundle` checks out `head` and lists every branch as a remote branch."""
     with temporary_repo() as repo:
-        commits: dict[str, str] = {}
+        commits: dict[str, pygit2.Oid] = {}
         for snapshot in snapshots:
             commits[snapshot.branch] = repo.commit(snapshot.files, snapshot.message,
                                                    *[commits[parent] for parent in snapshot.parents])
-            repo.git("update-ref", f"refs/heads/{snapshot.branch}", commits[snapshot.branch])
-        repo.git("symbolic-ref", "HEAD", f"refs/heads/{head}")
-        target = repo.root / "workspace.bundle"
-        repo.git("bundle", "create", "-q", str(target), "--all")
-        return target.read_bytes()
+        packer = pygit2.PackBuilder(repo.git)
+        packer.set_threads(1)  # one thread: the same objects always give the same pack
+        for commit in commits.values():
+            packer.add_recur(commit)
+        folder = Path(tempfile.mkdtemp(prefix="pack-", dir=repo.git.path))
+        packer.write(str(folder))
+        [pack] = folder.glob("*.pack")
+        refs = "".join(f"{commit} refs/heads/{branch}\n" for branch, commit in sorted(commits.items()))
+        header = f"# v2 git bundle\n{refs}{commits[head]} HEAD\n\n"
+        return header.encode() + pack.read_bytes()
 
 
 def zip_tree(files: dict[str, bytes], folder: str) -> bytes:

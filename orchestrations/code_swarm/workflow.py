@@ -129,9 +129,10 @@ def integrator_prompt(spec: dict[str, Any], plan: dict[str, Any], conflict: dict
 def integrate(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: dict[str, Any],
               conflict: dict[str, Any]) -> Steps:
     """Ask the integrator for one file until its resolution passes the guardrails; returns the record."""
-    if conflict.get("too_large"):
+    if conflict.get("clash") or conflict.get("too_large"):  # no one file can resolve it: a gap
         return {"path": conflict["path"], "status": "unresolved", "attempts": 0, "content": None,
-                "rejected": ["the conflicting versions are too large to hand to the integrator in one merge"]}
+                "rejected": [conflict.get("clash") or
+                             "the conflicting versions are too large to hand to the integrator in one merge"]}
     rejected: list[str] = []
     for attempt in range(1, MAX_INTEGRATOR_ATTEMPTS + 1):
         step = yield from run_step(context, step_input(
