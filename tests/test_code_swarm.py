@@ -23,6 +23,7 @@ import ruff
 
 from orchestrations.app_data.storage import storage_settings
 from orchestrations.app_data.workspaces import BlobWorkspaces, LocalWorkspaces, read_branch, workspace_store
+from orchestrations.code_swarm import bubblewrap
 from orchestrations.code_swarm import checks as code_checks
 from orchestrations.code_swarm.file_tools import MAX_FILE_BYTES, MAX_FILES, check_write, workspace_merge, write_file
 from orchestrations.code_swarm.guardrails import resolution_problems
@@ -250,17 +251,15 @@ def test_the_sandbox_runs_a_project_cloned_under_tmp(monkeypatch):
         (project / "tmp files").mkdir(parents=True)
         (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
         python = str(project / ".venv" / "bin" / Path(sys.executable).name)
-        assert all(folder.startswith(str(root)) for folder in code_checks.python_folders(python)[:1])
+        assert all(folder.startswith(str(root)) for folder in bubblewrap.python_folders(python)[:1])
         monkeypatch.setattr(tempfile, "tempdir", str(project / "tmp files"))
-        workspace = Path(tempfile.mkdtemp(prefix="checks "))
-        (workspace / "test_where.py").write_text(
+        tests = code_checks.run_tests({"test_where.py": (
             "import os\nimport sys\n\n\ndef test_where():\n"
             f"    assert sys.prefix == {str(project / '.venv')!r}\n"
             "    assert os.listdir('.') == ['test_where.py']\n"
-            "    open('written.txt', 'w').write('ok')\n")
-        tests = code_checks.run_tests(workspace, python)
+            "    open('written.txt', 'w').write('ok')\n"
+            "    assert open('written.txt').read() == 'ok'\n").encode()}, python)
         assert tests["ran"] and tests["ok"] and "1 passed" in tests["output"], tests
-        assert (workspace / "written.txt").read_text() == "ok"  # the workspace is the writable one
     finally:
         shutil.rmtree(root)
 
@@ -272,9 +271,16 @@ def test_no_sandbox_mount_hides_an_earlier_one(pythons, monkeypatch):
     """Every mount comes after the mounts of its ancestors, whatever the Python folders are (bwrap
     applies mounts in order: a later mount above a path hides what an earlier one put there)."""
     monkeypatch.setattr(Path, "is_dir", lambda self: True)
-    arguments = code_checks.sandbox_mounts(Path("/tmp/code-swarm-checks-2"), pythons)
-    order = [arguments[i + (1 if arguments[i] in ("--tmpfs", "--proc", "--dev") else 2)]
-             for i in range(len(arguments)) if arguments[i].startswith("--")]
+    arguments = bubblewrap.sandbox_mounts(Path("/tmp/code-swarm-checks-2"), pythons)
+    order, at = [], 0
+    while at < len(arguments):
+        option = arguments[at]
+        if option in ("--perms", "--size"):
+            at += 2
+            continue
+        skip = 1 if option in ("--tmpfs", "--proc", "--dev", "--dir") else 2
+        order.append(arguments[at + skip])
+        at += skip + 1
     for later, path in enumerate(order):
         assert not any(Path(path) in Path(other).parents for other in order[:later]), (path, order)
     assert {"/tmp", "/tmp/code-swarm-checks-2"} <= set(order) and set(pythons) & set(order)

@@ -142,3 +142,106 @@ async def test_file_tools_answer_errors_and_never_leak_host_paths(host, model, t
     branch = job["output"]["branches"][0]
     assert branch["status"] == "done" and branch["changes"]["added"] == ["tests/test_data.py", "todo/data.py"]
     assert host.env["APP_DATA_DIR"] not in json.dumps(job) and "/tmp/" not in json.dumps(job["output"]["branches"])
+
+
+def files_job_script(files: dict[str, str]) -> dict:
+    """One worker that writes `files`, a judge that scores 90 and a fixer that changes nothing."""
+    plan = one_task_plan(sorted(files))
+    return {"code-planner": [plan], "code-worker-data": todo.worker(sorted(files.items()), "written"),
+            "code-judge": todo.always(judge_90),
+            "code-fixer": todo.always(lambda request: {"text": "Nothing to change."})}
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return int(status["VmHWM"].split()[0]) / 1024
+
+
+LOUD_TESTS = '''import sys
+
+
+def test_prints_400_mib(capfd):
+    chunk = "x" * (1 << 20)
+    with capfd.disabled():  # straight to pytest's own output, past its capture
+        for _ in range(400):
+            sys.stdout.write(chunk)
+    assert False, "printed 400 MiB"
+'''
+
+
+async def test_a_test_that_prints_400_mib_costs_the_host_nothing(host, model):
+    """Issue 22 §3.2: a generated test that printed 400 MiB took the host from 13 to 1,614 MiB RSS (the
+    output was read whole, then cut to 8,000 characters). Only what is kept is read now: the host's peak
+    resident memory grows by far less than the output."""
+    model.reset()
+    model.script(files_job_script({"todo/data.py": DATA, "tests/test_loud.py": LOUD_TESTS}))
+    before = peak_rss_mib(host.proc.pid)
+    job = await run_job(host)
+    after = peak_rss_mib(host.proc.pid)
+    assert job["status"] == "completed", job
+    tests = job["output"]["checks"]["tests"]
+    assert tests["ran"] and not tests["ok"] and tests["output"].startswith("[...]"), tests
+    assert len(tests["output"]) <= 8010 and "printed 400 MiB" in tests["output"]
+    assert after - before < 100, (before, after)
+
+
+BOUNDS_TESTS = '''import os
+import tempfile
+import time
+
+MIB = 1 << 20
+
+
+def fill(folder, limit_mib=600):
+    """Write 8 MiB files into `folder` until the disk says no or `limit_mib` are written; MiB written."""
+    written = 0
+    try:
+        while written < limit_mib:
+            with open(os.path.join(folder, f"fill-{written}"), "wb") as handle:
+                handle.write(b"x" * (8 * MIB))
+            written += 8
+    except OSError:
+        pass
+    return written
+
+
+def test_tmp_is_bounded():
+    assert fill(tempfile.gettempdir()) < 300
+
+
+def test_the_working_copy_is_bounded():
+    os.mkdir("scratch")
+    assert fill("scratch") < 300
+
+
+def test_processes_are_bounded():
+    children = []
+    try:
+        for _ in range(150):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(5)
+                os._exit(0)
+            children.append(pid)
+    except OSError:
+        pass
+    finally:
+        for pid in children:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert len(children) < 100
+'''
+
+
+async def test_tmp_the_working_copy_and_processes_are_bounded(host, model):
+    """Issue 22 §3.3 and §3.4: the sandbox's /tmp had no size limit (1.5 GiB of host RAM past the 1 GiB
+    memory limit), the working copy no disk quota (containers/bubblewrap#375), and nothing limited
+    processes (150 started; MAX_PROCESSES = 64 was never applied). Generated tests that pass only when
+    each is bounded pass now."""
+    model.reset()
+    model.script(files_job_script({"todo/data.py": DATA, "tests/test_bounds.py": BOUNDS_TESTS}))
+    job = await run_job(host)
+    assert job["status"] == "completed", job
+    tests = job["output"]["checks"]["tests"]
+    assert tests["sandbox"] == "bubblewrap" and tests["ok"] and "3 passed" in tests["output"], tests
