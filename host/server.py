@@ -28,6 +28,7 @@ from host.keys import load_keys
 from host.mcp.server import MCP_PATH, McpEndpoint
 from host.mcp.transport import jsonrpc_error
 from host.state_folder import create_private_file, open_state_folder
+from host.timer_triggers import TimerTriggers
 
 log = logging.getLogger("host")
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -50,12 +51,13 @@ class LocalHost:
         self.management = ManagementApi(self.engine, self.settings)
         self.http_triggers = HttpTriggers(self.app, self.invoker, self.settings)
         self.mcp = McpEndpoint(self.app, self.invoker, self.settings)
+        self.timers = TimerTriggers(self.app, self.invoker, self.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette):
         await self.engine.start()
         try:
-            async with self.mcp.running():
+            async with self.mcp.running(), self.timers.running():
                 yield
         finally:
             await self.engine.stop()
@@ -67,7 +69,7 @@ class LocalHost:
         """The whole host, and its `CleanEndings` (whose `stop()` ends the requests in progress when the
         host stops). Every request passes the Host/Origin guard first (issue 8 item 1)."""
         routes = [Route("/admin/host/ping", keyless(self.ping), methods=["GET", "POST"])]
-        routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes()
+        routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes() + self.timers.routes()
         guard = RequestGuard(self.settings.host, self.settings.allowed_hosts)
         endings = CleanEndings(Starlette(routes=routes, lifespan=self.lifespan), refusal_response)
         return GuardMiddleware(endings, guard, refusal_response), endings

@@ -59,6 +59,9 @@ param openAiCapacity int = 30
 @description('Region of the Azure OpenAI account created here (model availability differs by region); empty: location.')
 param openAiLocation string = ''
 
+@description('Region of the Container Apps session pool the code swarm runs generated tests in; empty: location.')
+param sessionsLocation string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${resourceToken}'
@@ -148,6 +151,17 @@ module existingOpenAiAccess 'app/openai-access.bicep' = if (!empty(existingOpenA
   }
 }
 
+module sessions 'app/sessions.bicep' = {
+  name: 'sessions'
+  scope: rg
+  params: {
+    name: 'sp-${resourceToken}'
+    location: empty(sessionsLocation) ? location : sessionsLocation
+    tags: tags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
 module api 'app/function-app.bicep' = {
   name: 'api'
   scope: rg
@@ -166,6 +180,7 @@ module api 'app/function-app.bicep' = {
     taskHubName: scheduler.outputs.taskHubName
     openAiEndpoint: openAiEndpoint
     openAiDeploymentName: openAiDeploymentName
+    sessionPoolEndpoint: sessions.outputs.poolManagementEndpoint
   }
 }
 
@@ -194,3 +209,4 @@ output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = scheduler.outputs.dashboard
 output TASKHUB_NAME string = scheduler.outputs.taskHubName
 output AZURE_OPENAI_ENDPOINT string = openAiEndpoint
 output AZURE_OPENAI_DEPLOYMENT string = openAiDeploymentName
+output ACA_SESSION_POOL_ENDPOINT string = sessions.outputs.poolManagementEndpoint

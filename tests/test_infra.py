@@ -34,7 +34,6 @@ NOT_SET_ON_AZURE = {
     "APP_STORAGE": "a connection string holds the account key; the identity-based APP_STORAGE__* are used",
     "WEBSITE_INSTANCE_ID": "set by the platform on every instance",
     "PATH": "the process's search path, set by the platform (the code swarm passes it to ruff and the sandbox)",
-    "CHECK_SANDBOX": "Azure Functions has no sandbox (no bwrap): run_checks runs parse and ruff only and says so",
     "CHECK_TIMEOUT_SECONDS": "the code swarm's check timeout; the default fits",
     "APP_CRASH_POINTS": "test-only fault injection (crash tests); never set where users run",
 }

@@ -10,21 +10,34 @@
   matches a template variable up to the next `/`), so a nested path is percent-encoded:
   `workspace://<job>/file/todo%2Fstorage.py`; the file list gives each file's ready-made `uri`.
 
+- Retention: `remove_expired_workspaces`, a timer trigger (hourly, at minute 17, UTC; on both hosts: the local
+  host runs timer triggers too), deletes every workspace whose latest write is older than
+  `WORKSPACE_RETENTION_DAYS` (default 30; 0 keeps them forever), local folders or blobs alike (issue 22 §2).
+  The job's history stays; its downloads and resources then answer that it has no finished workspace.
+
 No `from __future__ import annotations`: the Functions decorators read real annotations.
 """
 
 import json
+import logging
+import os
+from datetime import timedelta
 from urllib.parse import quote, unquote
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrations.app_data.workspaces import JOB_ID, WorkspaceStore, read_branch, workspace_store
+from orchestrations.app_data.workspaces import JOB_ID, WorkspaceStore, read_branch, remove_expired, workspace_store
 from orchestrations.code_swarm.names import BadName, normal_path
 from orchestrations.code_swarm.repository import Snapshot, bundle, zip_tree
 from orchestrations.code_swarm.workflow import MANIFEST, META_BRANCH
 
 bp = df.Blueprint()
+
+RETENTION_ENV = "WORKSPACE_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 30
+RETENTION_SCHEDULE = "0 17 * * * *"  # NCRONTAB, UTC: every hour at minute 17
+logger = logging.getLogger(__name__)
 
 FILES_URI = "workspace://{job_id}/files"
 FILE_URI = "workspace://{job_id}/file/{path}"
@@ -124,3 +137,24 @@ def workspace_file(context: str) -> str:
     if data is None:
         raise WorkspaceMissing(f"Job {job_id} has no file {path}; read workspace://{job_id}/files for the list")
     return data.decode("utf-8", errors="replace")
+
+
+def retention_days() -> float:
+    """`WORKSPACE_RETENTION_DAYS` (days, fractions allowed; 0 keeps workspaces forever), default 30."""
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    try:
+        days = float(raw) if raw else DEFAULT_RETENTION_DAYS
+    except ValueError:
+        logger.warning("%s=%.40r is not a number of days; using %s", RETENTION_ENV, raw, DEFAULT_RETENTION_DAYS)
+        days = DEFAULT_RETENTION_DAYS
+    return max(days, 0)
+
+
+@bp.timer_trigger(schedule=RETENTION_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=True)
+def remove_expired_workspaces(timer: func.TimerRequest) -> None:
+    """Delete the code-swarm workspaces not written to for `WORKSPACE_RETENTION_DAYS`."""
+    days = retention_days()
+    if days:
+        removed = remove_expired(workspace_store(), timedelta(days=days))
+        if removed:
+            logger.info("removed %d workspaces older than %g days", len(removed), days)

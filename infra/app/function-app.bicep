@@ -16,6 +16,7 @@ param schedulerEndpoint string
 param taskHubName string
 param openAiEndpoint string
 param openAiDeploymentName string
+param sessionPoolEndpoint string
 param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
@@ -47,6 +48,11 @@ var appSettings = {
   APP_STORAGE__tableServiceUri: storage.properties.primaryEndpoints.table
   APP_STORAGE__blobServiceUri: storage.properties.primaryEndpoints.blob
   APP_STORAGE__clientId: identityClientId
+  // The code swarm's generated tests (orchestrations/code_swarm/checks.py): Container Apps dynamic sessions.
+  CHECK_SANDBOX: 'aca'
+  ACA_SESSION_POOL_ENDPOINT: sessionPoolEndpoint
+  // Code-swarm workspaces not written to for this many days are removed (tools/workspaces.py, hourly timer).
+  WORKSPACE_RETENTION_DAYS: '30'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -20,6 +20,7 @@ import re
 import shutil
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -85,6 +86,9 @@ class WorkspaceStore(Protocol):
 
     def delete_job(self, job_id: str) -> None:
         """Remove every branch of a job's workspace."""
+
+    def last_writes(self) -> dict[str, datetime]:
+        """Every job's workspace with the time of its latest write (UTC), for retention."""
 
 
 class LocalWorkspaces:
@@ -165,6 +169,15 @@ class LocalWorkspaces:
         checked_prefix(job_id, "x")
         shutil.rmtree(self.root / job_id, ignore_errors=True)
 
+    def last_writes(self) -> dict[str, datetime]:
+        found = {}
+        with _failures("list", "the workspaces"):
+            for job in self.root.iterdir():
+                if job.is_dir() and JOB_ID.match(job.name):
+                    times = [entry.stat().st_mtime for entry in (job, *job.rglob("*"))]
+                    found[job.name] = datetime.fromtimestamp(max(times), timezone.utc)
+        return found
+
 
 class BlobWorkspaces:
     """Branches as blobs named `<job_id>/<branch>/<path>` in the `workspaces` container."""
@@ -222,10 +235,21 @@ class BlobWorkspaces:
             self.write(job_id, branch, path, data)
 
     def delete_job(self, job_id: str) -> None:
-        self._ensure_container()
         prefix = checked_prefix(job_id, "x").rsplit("/", 1)[0] + "/"
-        for blob in self.container.list_blobs(name_starts_with=prefix):
-            self.container.delete_blob(blob.name)
+        with _failures("delete", job_id):
+            self._ensure_container()
+            for blob in self.container.list_blobs(name_starts_with=prefix):
+                self.container.delete_blob(blob.name)
+
+    def last_writes(self) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        with _failures("list", "the workspaces"):
+            self._ensure_container()
+            for blob in self.container.list_blobs():
+                job = blob.name.split("/", 1)[0]
+                if blob.last_modified and (job not in found or blob.last_modified > found[job]):
+                    found[job] = blob.last_modified
+        return found
 
 
 @lru_cache(maxsize=8)
@@ -237,6 +261,15 @@ def workspace_store(settings: StorageSettings | None = None) -> WorkspaceStore:
     """The workspace store the configuration names (see `app_storage.storage_settings`)."""
     settings = settings or storage_settings()
     return _blob_workspaces(settings) if settings.kind == "azure" else LocalWorkspaces(settings.data_dir)
+
+
+def remove_expired(store: WorkspaceStore, older_than: timedelta, now: datetime | None = None) -> list[str]:
+    """Delete every job's workspace whose latest write is older than `older_than`; the job ids removed."""
+    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    expired = sorted(job for job, written in store.last_writes().items() if written < cutoff)
+    for job in expired:
+        store.delete_job(job)
+    return expired
 
 
 def read_branch(store: WorkspaceStore, job_id: str, branch: str) -> dict[str, bytes]:

@@ -310,3 +310,12 @@ async def slow_async(spec: dict) -> str:
 @app.orchestration_trigger(context_name="context")
 def waits_on_slow_activity(context: df.DurableOrchestrationContext):
     return (yield context.call_activity("slow_async", context.get_input()))
+
+
+@app.timer_trigger(schedule="* * * * * *", arg_name="timer")
+def every_second(timer: func.TimerRequest) -> None:
+    """A timer trigger (every second): appends to TICK_LEDGER when it is set."""
+    path = os.environ.get("TICK_LEDGER")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(f"tick past_due={timer.past_due}\n")
