@@ -63,7 +63,9 @@ class HostProcess:
         secret = json.loads((self.state_dir / "keys.json").read_text())["durabletask_rpc"]
         return f"{self.base_url}/durabletask/{secret}/"
 
-    def start(self, timeout: float = 60) -> "HostProcess":
+    def start(self, timeout: float = 180) -> "HostProcess":
+        """Start the host and wait for its health check; `timeout` is generous because a loaded machine
+        (parallel test runs on 2 cores) has taken over 100 s to import the app."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

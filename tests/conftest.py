@@ -2,6 +2,8 @@
 Helpers the fixtures and tests use live in `testing/` (shared with demo/ and bench/)."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from testing.azurite import Azurite
@@ -10,6 +12,16 @@ from testing.counting_site import CountingSite
 from testing.durable_http import DurableHttp
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import TEST_APPS, HostProcess, project_host
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    """SIGTERM (what `timeout` and CI runners send) stops the run like Ctrl+C: fixtures tear down, so the
+    hosts, model servers and Azurite they started end with it instead of living on as orphans."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="module")
