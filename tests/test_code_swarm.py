@@ -68,7 +68,8 @@ def test_the_plan_is_normalised_with_one_owner_per_file():
     assert plan["owners"] == {"todo/storage.py": "1", "todo/parser.py": "parser_cli"}
     assert plan["dropped"] == ["task parser_cli: todo/storage.py is owned by task 1",
                                "task parser_cli: file '../escape.py' removed ('../escape.py' leaves the workspace "
-                               "('..' is not allowed))", "task x: no instructions", "task 4: over the limit of 2 workers"]
+                               "('..' is not allowed))", "task x: no instructions and no title",
+                               "task 4: over the limit of 2 workers, folded into task 1"]
     with pytest.raises(PlanError, match="no contract"):
         normalise_code_plan({"tasks": [{"instructions": "x"}]}, 3)
 
@@ -505,6 +506,7 @@ def guarded_script(port: int, secret: Path) -> dict:
     def planner(request):
         plan = todo.planner(request)
         plan["json"]["tasks"] = plan["json"]["tasks"][:2]
+        plan["json"]["modules"] = [m for m in plan["json"]["modules"] if m["path"] != "todo/cli.py"]
         return plan
 
     fixed_store = todo.STORE.replace(todo.STORE_BUG, todo.STORE_FIX)
@@ -534,7 +536,7 @@ async def test_guardrails_nudges_and_the_sandbox_in_a_job(host, model, tmp_path)
         "rejected": ["implementations were replaced by placeholders: open_store"]}]
     [first] = out["quality_history"]
     escaped = first["checks"]["tests"]
-    assert first["score"] == 90 and not first["checks"]["ok"] and "3 failed" in escaped["output"], escaped
+    assert first["score"] == 53 and not first["checks"]["ok"] and "3 failed" in escaped["output"], escaped  # 4 of 7 tests pass: capped
     assert "FileNotFoundError" in escaped["output"] and "KeyError: 'OPENAI_API_KEY'" in escaped["output"]
     assert out["checks"]["ok"] and out["rounds"] == 1 and "tests/test_escape.py" not in \
         [entry["path"] for entry in out["tree"]]

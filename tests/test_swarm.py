@@ -51,16 +51,17 @@ def test_plan_ids_int_or_str_and_tasks_as_dict_are_normalised():
     }}, max_workers=2)
     assert [task["id"] for task in plan["tasks"]] == ["1", "b"]
     assert plan["tasks"][0]["tools"] == ["calculate"] and plan["tasks"][1]["tools"] == ["calculate"]
+    assert plan["tasks"][0]["instructions"] == "do one\n\nAlso (task 1-2, do three):\ndo three\nmore"
     assert json.loads(plan["contract"]) == {"names": "snake_case"}
-    assert plan["dropped"] == ["task b: unknown tools rm_rf removed", "task task-4: no instructions",
-                               "task 1-2: over the limit of 2 workers"]
+    assert plan["dropped"] == ["task b: unknown tools rm_rf removed", "task task-4: no instructions and no title",
+                               "task 1-2: over the limit of 2 workers, folded into task 1"]
 
 
 def test_unusable_plans_and_verdicts_are_refused():
     with pytest.raises(PlanError, match="no contract"):
         normalise_plan({"contract": " ", "tasks": [{"instructions": "x"}]}, 5)
-    with pytest.raises(PlanError, match="no usable tasks"):
-        normalise_plan({"contract": "c", "tasks": [{"title": "no instructions"}]}, 5)
+    with pytest.raises(PlanError, match=r"no usable tasks \(task 1: no instructions and no title\)"):
+        normalise_plan({"contract": "c", "tasks": [{"tools": []}]}, 5)
     with pytest.raises(PlanError, match="not a number"):
         normalise_verdict({"score": "great"})
     assert normalise_verdict({"score": "85%", "complaints": "too short"}) == {"score": 85,
@@ -129,7 +130,8 @@ async def test_a_worker_that_always_fails_is_a_gap(host, model):
     assert [gap["task_id"] for gap in out["gaps"]] == ["3"], out["gaps"]
     assert "this worker cannot work" in out["gaps"][0]["reason"]
     assert [part["status"] for part in out["contributions"]] == ["done", "done", "gap"]
-    assert out["contributions"][2]["attempts"] == 2 and out["score"] == 85
+    assert out["contributions"][2]["attempts"] == 2
+    assert out["score"] == 67 and out["complaints"][0] == "1 task of 3 produced nothing: Part 3"  # a gap caps it
     assert model.stats().by_agent["swarm-worker-3"] == 2
 
 
@@ -275,24 +277,24 @@ async def test_a_swarm_whose_workers_all_failed_does_not_pass(host, model):
 
 async def test_a_failed_swarm_says_which_step_failed_why_and_what_retry_does(host, model):
     """Before: the error repeated the failure text with Python class paths and the progress said only
-    'job is failed' (issue 9.4)."""
+    'job is failed' (issue 9.4). A plan that cannot be used is asked for again with the reasons, and the
+    job fails only when no answer was usable, saying every reason (issue 22 §1, fault 1)."""
     model.reset()
-    model.script({
-        "swarm-planner": [plan_turn([{"id": 1, "title": "One", "instructions": "Write one."}]),
-                          {"json": {"contract": CONTRACT, "tasks": [{"title": "no instructions"}]}}],
-        "swarm-worker-1": [done("part one")],
-    })
-    model.fail_next("swarm-judge", 400, count=1, message="the judge is broken")
+    model.script({"swarm-planner": [{"json": {"contract": CONTRACT, "tasks": [{"tools": []}]}, "repeat": True}]})
+    model.fail_next("swarm-planner", 400, count=1, message="the planner is broken")
     async with connect(host) as client:
-        judged = await wait_until(client, (await call(client, "run_swarm", goal="Judge fails"))["job_id"])
+        broken = await wait_until(client, (await call(client, "run_swarm", goal="Planner fails"))["job_id"])
         planned = await wait_until(client, (await call(client, "run_swarm", goal="Plan is unusable"))["job_id"])
-    assert judged["status"] == "failed" and judged["progress"]["stage"] == "judging"
-    assert judged["error"] == (
-        "run_swarm failed at step 'judging' (the judge is scoring the combined result): model request failed "
-        "with HTTP 400: the judge is broken. retry_job runs the failed step again; the steps that finished are "
-        "not repeated.")
+    assert broken["status"] == "failed" and broken["progress"]["stage"] == "planning"
+    assert broken["error"] == (
+        "run_swarm failed at step 'planning' (the planner is writing the contract and the tasks): model request "
+        "failed with HTTP 400: the planner is broken. retry_job runs the failed step again; the steps that "
+        "finished are not repeated.")
     assert planned["status"] == "failed" and planned["progress"]["stage"] == "planning"
     assert planned["error"] == (
-        "run_swarm failed at step 'planning' (the planner is writing the contract and the tasks): the plan has "
-        "no usable tasks. retry_job would stop at the same point, as the finished steps are replayed; start a "
-        "new job.")
+        "run_swarm failed at step 'planning' (the planner is writing the contract and the tasks): the plan "
+        "cannot be used: it has no usable tasks (task 1: no instructions and no title) (asked 3 times). "
+        "retry_job would stop at the same point, as the finished steps are replayed; start a new job.")
+    asked = [json.dumps(body) for body in model.stats().bodies("swarm-planner")]  # the 400 is not counted
+    assert len(asked) == 3 and "Your previous answer could not be used: the plan cannot be used: it has no " \
+        "usable tasks (task 1: no instructions and no title)" in asked[1]

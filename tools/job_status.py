@@ -19,7 +19,6 @@ Rules the builder applies:
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +27,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from pydantic import BaseModel, ConfigDict, Field
 
 # custom status and output arrive as JSON text or as values, like event data
+from orchestrations.failures import failure_reason
 from orchestrations.job_status import MAX_MESSAGE_CHARS, event_data
 from orchestrations.wording import shorten
 
@@ -203,32 +203,6 @@ def links_for(client: DurableOrchestrationClient, job_id: str) -> Links:
 
 # ---------------------------------------------------------------------------------------------
 # Failure text -> one sentence
-
-_FUNCTION_FAILED = re.compile(r"^(Orchestrator|Activity) function '([^']*)' failed:\s*")
-# "Exception:", module.Class: and SomethingFailed: prefixes (the Python worker adds the first)
-_NOISE = re.compile(r"^(?:Exception:\s*|(?:[a-z_]\w*\.)+[A-Z]\w*:\s*|[A-Z]\w*Failed:\s*)")
-MAX_REASON_CHARS = 600
-
-
-def failure_reason(output: Any) -> tuple[str, int]:
-    """The innermost reason of a Durable failure text, and how many functions deep it happened.
-
-    The Python SDK joins a failed task's reason and details with " \\n " and each host prefixes
-    "Orchestrator function 'x' failed: " / "Activity function 'y' failed: " per level, so the
-    first line holds the whole chain once; the rest repeats it with class paths and stacks."""
-    text = output if isinstance(output, str) else "" if output is None else str(output)
-    text = re.sub(r"^\s*Result:\s*Failure\s*", "", text)  # the Python worker's failure report starts so
-    first = re.split(r"\s*\n", text.strip(), maxsplit=1)[0].strip()
-    depth = 0
-    while True:
-        match = _FUNCTION_FAILED.match(first) or _NOISE.match(first)
-        if not match or match.end() == 0:
-            break
-        depth += match.re is _FUNCTION_FAILED
-        first = first[match.end():]
-    reason = first.strip().rstrip(".") or "no reason was given"
-    return (reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS - 1] + "…"), depth
-
 
 def failure_sentence(workflow: str | None, progress: Progress | None, output: Any) -> str:
     """"<workflow> failed at step '<stage>' (<message>): <reason>. <what retry_job does>." (issue 9.4)"""

@@ -34,8 +34,16 @@ def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunRe
     `Runner.run_sync` goes through the SDK's process-wide default runner, which every durable agent
     orchestrator episode replaces with one bound to its own context: two agent orchestrators replayed
     at once in two threads (a fan-out, or concurrent jobs) then make each other's model calls and one
-    ends with an empty result. A runner of our own is bound to this context only."""
-    return DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY).run_sync(agent, prompt, **kwargs)
+    ends with an empty result. A runner of our own is bound to this context only.
+
+    `error_handlers` (the Agents SDK's, e.g. for `max_turns`) are passed on: the durable runner's own
+    `run_sync` keeps only a few keyword arguments, so the run is made with its prepared configuration."""
+    runner = DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY)
+    error_handlers = kwargs.pop("error_handlers", None)
+    if not error_handlers:
+        return runner.run_sync(agent, prompt, **kwargs)
+    prepared, run_config, params = runner._prepare_run_config(agent, prompt, **kwargs)
+    return runner._runner.run_sync(agent, prepared, run_config=run_config, error_handlers=error_handlers, **params)
 
 
 class ProgressHooks(RunHooks):

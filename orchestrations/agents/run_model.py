@@ -13,7 +13,10 @@ things the SDK's activity does not:
    provider's message. The OpenAI client is built with max_retries=0 and the orchestrators
    pass model_retry_options=None, so this is the only retry layer: no multiplied retries.
 3. Refuses to run when no model is configured, saying what to set.
-4. Fills in the configured model settings (max output tokens, temperature) where the agent set
+4. Makes a request a server refuses in a way a different request can avoid (too long for the context
+   window, a tool call it could not parse) again, smaller or with a nudge (`recovery.py`), instead of
+   retrying it unchanged or failing the step.
+5. Fills in the configured model settings (max output tokens, temperature) where the agent set
    none, so they apply to every agent of every workflow (model_config.apply_model_settings).
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 import openai
 from azure.durable_functions.openai_agents.orchestrator_generator import durable_openai_agent_activity
 
+from orchestrations.agents.recovery import recovered_request
 from orchestrations.agents.model_config import apply_model_settings, require_model
 
 log = logging.getLogger(__name__)
@@ -124,6 +128,12 @@ async def invoke_model(activity_input: str) -> str:
             try:
                 return clean_model_response(await durable_openai_agent_activity(activity_input, None))
             except openai.APIError as error:
+                changed, how = recovered_request(activity_input, getattr(error, "status_code", None),
+                                                 provider_message(error))
+                if changed is not None:  # a different request can avoid this error (recovery.py)
+                    log.warning("model call failed (%s); trying again: %s", provider_message(error), how)
+                    activity_input = changed
+                    continue
                 if not is_retryable(error) or attempt == MAX_ATTEMPTS - 1:
                     reason = provider_message(error) if not is_retryable(error) else \
                         f"{provider_message(error)} (gave up after {MAX_ATTEMPTS} attempts)"

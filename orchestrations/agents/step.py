@@ -17,20 +17,27 @@ Why every agent step is its own sub-orchestration, called from a plain generator
 The step input names the agent (`[agent:NAME]` is put in its instructions, so logs and a scripted
 model server can tell steps apart), its instructions, the prompt, built-in tool names, and optionally
 a structured output type registered with `@structured_output`. The result is
-`{"output", "model_calls", "tool_calls"}`: `output` is text, or the structured output as JSON data.
+`{"output", "text", "model_calls", "tool_calls", "stopped"}`: `output` is text, or the structured answer read as
+JSON data (`structured.py`: every field required in the schema sent, the answer read leniently, and an
+agent with tools told the fields in its instructions instead of getting a schema with its tools);
+`text` is the final answer's own text when `output` was read out of it (else None);
+`stopped` says why the step was ended early (`guards.py`: a repeated tool call, the turn limit), else None.
+A call to a tool the agent does not have is answered with its tools and `unknown_tool_hint`.
 Call it with `yield from run_step(context, step_input(...))`.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Generator, TypeVar
+from typing import Any, Callable, Generator, TypeVar
 
-from agents import Agent, AgentOutputSchema
+from agents import Agent
 from pydantic import BaseModel
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
                                           run_durably)
+from orchestrations.agents.guards import RepetitionGuard, max_turns_handler, run_config
+from orchestrations.agents.structured import LenientOutputSchema, answer_instructions, read_answer
 from orchestrations.code_swarm.file_tools import agent_tools
 from orchestrations.step_ids import step_instance_id
 
@@ -39,24 +46,29 @@ bp = agent_blueprint()
 AGENT_STEP = "agent_step"
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {}
 Model = TypeVar("Model", bound=type[BaseModel])
+Read = TypeVar("Read")
 
 
 def structured_output(model: Model) -> Model:
     """Register a Pydantic model as an output type steps can ask for by its class name.
 
-    The schema is sent non-strict: models are declared lenient (ids as int or str, lists or dicts)
-    and the workflow normalises what comes back in its own deterministic code."""
+    The model declares what the workflow needs, with its bounds: every field is sent as required
+    (`structured.LenientOutputSchema`), and the answer is read leniently, never validated against it; the
+    workflow normalises what comes back in its own deterministic code."""
     OUTPUT_TYPES[model.__name__] = model
     return model
 
 
 def step_input(agent: str, instructions: str, prompt: str, *, tools: list[str] | None = None,
-               output_type: type[BaseModel] | None = None, workspace: dict[str, str] | None = None) -> dict[str, Any]:
+               output_type: type[BaseModel] | None = None, workspace: dict[str, str] | None = None,
+               max_turns: int | None = None, unknown_tool_hint: str | None = None) -> dict[str, Any]:
     """The input of one `agent_step` sub-orchestration. `workspace` = `{job_id, branch}` gives the agent
-    the code swarm's file tools on that branch (`workspace_tools.agent_tools`)."""
+    the code swarm's file tools on that branch (`workspace_tools.agent_tools`); `max_turns` defaults to
+    `DEFAULT_MAX_TURNS`; `unknown_tool_hint` is what a call to a tool the agent lacks is told to do instead."""
     request = {"agent": agent, "instructions": instructions, "prompt": prompt, "tools": list(tools or []),
                "output_type": output_type.__name__ if output_type else None}
-    return {**request, "workspace": workspace} if workspace else request
+    extras = {"workspace": workspace, "max_turns": max_turns, "unknown_tool_hint": unknown_tool_hint}
+    return {**request, **{key: value for key, value in extras.items() if value}}
 
 
 def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
@@ -66,18 +78,53 @@ def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[
     return json.loads(result) if isinstance(result, str) else result
 
 
+def with_reason(prompt: str, reason: str | None) -> str:
+    """The prompt of a repeated request: the first prompt and why the previous answer was not used."""
+    return prompt if not reason else f"{prompt}\n\nYour previous answer could not be used: {reason}. Answer again, whole."
+
+
+def ask_until_usable(context: Any, request_for: Callable[[str | None], dict[str, Any]], read: Callable[[Any], Read],
+                     attempts: int) -> Generator[Any, Any, Read]:
+    """Ask an agent (`request_for(reason of the previous refusal or None)` gives the step input) until `read`
+    accepts its output; `read` raises `ValueError` saying why it cannot use it, and that reason goes back to
+    the agent. After `attempts` answers the last `ValueError` is raised, saying how many were tried. A
+    failed step (a model error after its retries) is not retried here."""
+    reason = None
+    for attempt in range(1, attempts + 1):
+        step = yield from run_step(context, request_for(reason))
+        try:
+            return read(step["output"])
+        except ValueError as error:
+            if attempt == attempts:
+                raise type(error)(f"{error} (asked {attempts} times)") from None
+            reason = str(error)
+    raise AssertionError("unreachable")
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=AGENT_STEP)
 @agent_orchestrator(bp)
 def agent_step(context):
     spec = context.get_input()
     output_type = OUTPUT_TYPES[spec["output_type"]] if spec.get("output_type") else None
-    agent = Agent(
-        name=spec["agent"], instructions=f"[agent:{spec['agent']}] {spec['instructions']}",
-        tools=[context.create_activity_tool(BUILTIN_TOOLS[name]) for name in spec.get("tools") or []]
-        + (agent_tools(context, **spec["workspace"]) if spec.get("workspace") else []),
-        output_type=AgentOutputSchema(output_type, strict_json_schema=False) if output_type else None)
+    guard, stopped = RepetitionGuard(), {}
+    tools = guard.watch([context.create_activity_tool(BUILTIN_TOOLS[name]) for name in spec.get("tools") or []]
+                        + (agent_tools(context, **spec["workspace"]) if spec.get("workspace") else []))
+    instructions = f"[agent:{spec['agent']}] {spec['instructions']}"
+    if output_type and tools:  # never a response_format with tools (structured.py says why)
+        instructions += answer_instructions(output_type)
+    agent = Agent(name=spec["agent"], instructions=instructions, tools=tools,
+                  output_type=LenientOutputSchema(output_type) if output_type and not tools else None,
+                  tool_use_behavior=guard.tool_use_behavior)
     hooks = ProgressHooks(context)
-    result = run_durably(context, agent, spec["prompt"], hooks=hooks, max_turns=DEFAULT_MAX_TURNS)
+    result = run_durably(context, agent, spec["prompt"], hooks=hooks,
+                         max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS,
+                         run_config=run_config([tool.name for tool in tools], spec.get("unknown_tool_hint")),
+                         error_handlers={"max_turns": max_turns_handler(stopped)})
     output = result.final_output
-    return {"output": output.model_dump(mode="json") if isinstance(output, BaseModel) else output,
-            "model_calls": hooks.model_calls, "tool_calls": hooks.tool_calls}
+    text = None
+    if output_type and tools:
+        text, output = output, read_answer(output, output_type)
+        text = text if output is not text else None  # only when the answer was read out of it (no copy)
+    return {"output": output.model_dump(mode="json") if isinstance(output, BaseModel) else output, "text": text,
+            "model_calls": hooks.model_calls, "tool_calls": hooks.tool_calls,
+            "stopped": guard.stopped or stopped.get("reason")}

@@ -134,7 +134,8 @@ def read_file(call: dict[str, Any]) -> str:
 def write_file(call: dict[str, Any]) -> str:
     path, content = _path(call), call.get("content")
     if not isinstance(content, str):
-        return "Error: content must be the file's whole text"
+        return ('Error: content must be the whole file as one JSON string, lines joined with \\n, e.g. '
+                '{"path": "todo/storage.py", "content": "import json\\n\\n\\ndef load(path):\\n    ..."}')
     data = content.encode("utf-8")
     store = _store()
     check_write(store.files(call["job_id"], call["branch"]), path, len(data))
@@ -250,6 +251,23 @@ TOOL_ARGUMENTS: dict[str, type[BaseModel]] = {
     "search_files": _SearchArgs, "run_checks": _NoArgs}
 
 
+ARGUMENT_ALIASES = {"file_path": "path", "filename": "path", "file": "path", "text": "content", "code": "content"}
+
+
+def model_arguments(given: Any) -> dict[str, Any]:
+    """A file tool's arguments as a model sends them, in the tool's own names: `file_path`/`filename` for
+    `path`, `text`/`code` for `content`, and content sent as a list of lines joined into the file's text
+    (issue 22 §1, fault 8: the model only repeated the error it got)."""
+    given = dict(given) if isinstance(given, dict) else {}
+    for alias, name in ARGUMENT_ALIASES.items():
+        if alias in given and name not in given:
+            given[name] = given.pop(alias)
+    lines = given.get("content")
+    if isinstance(lines, list) and all(isinstance(line, str) for line in lines):
+        given["content"] = "".join(lines) if all(line.endswith("\n") for line in lines) else "\n".join(lines) + "\n"
+    return given
+
+
 def agent_tools(context: Any, job_id: str, branch: str) -> list[FunctionTool]:
     """The file tools for one agent, bound to one branch of one job's workspace.
 
@@ -263,12 +281,18 @@ def agent_tools(context: Any, job_id: str, branch: str) -> list[FunctionTool]:
         schema.pop("title", None)
         schema.update({"additionalProperties": False, "required": list(schema.get("properties", {}))})
 
-        async def invoke(ctx: RunContextWrapper[Any], raw: str, inner: FunctionTool = inner) -> Any:
+        async def invoke(ctx: RunContextWrapper[Any], raw: str, inner: FunctionTool = inner,
+                         arguments: type[BaseModel] = arguments) -> Any:
             try:
                 given = json.loads(raw or "{}")
             except ValueError:
-                return "Error: the arguments are not JSON"
-            bound = {**(given if isinstance(given, dict) else {}), "job_id": job_id, "branch": branch}
+                return f"Error: the arguments are not JSON; send an object with {', '.join(arguments.model_fields)}"
+            given = model_arguments(given)
+            wrong = [name for name in arguments.model_fields if name in given and not isinstance(given[name], str)]
+            if wrong:  # the activity's input would not validate: say what to send instead of failing the step
+                return (f"Error: {', '.join(wrong)} must be a string; send an object with "
+                        f"{', '.join(f'{name} (string)' for name in arguments.model_fields)}")
+            bound = {**given, "job_id": job_id, "branch": branch}
             return await inner.on_invoke_tool(ctx, json.dumps({"call": bound}))
 
         tools.append(FunctionTool(name=name, description=inner.description, params_json_schema=schema,

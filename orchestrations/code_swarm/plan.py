@@ -1,65 +1,72 @@
 """What the code swarm's planner, integrator and judge return, and the deterministic code that makes it
-safe to act on (issue 12, step 1).
+safe to act on (issue 12, step 1; issue 22 §1).
 
 The planner writes the contract first: a summary, and the modules with the symbols each must define
-(`TodoStore`, `TodoStore.add`, `parse_args`), then independent tasks, each owning files. Models
-return near-misses (ids as int or str, `todo-storage.py`, tasks as a dict, one file as a string,
-symbols written as signatures); `normalise_code_plan` turns them into one shape with the names in
-their one spelling (`code_names`), gives each file one owner (a file two tasks claim stays with the
-first, and the plan says so), or raises `PlanError` before anything is scheduled.
+(`TodoStore`, `TodoStore.add`, `parse_args`), then independent tasks, each owning files. The output types
+are what is asked for (every field required, `agents/structured.py`). Models return near-misses (ids as
+int or str, `todo-storage.py`, tasks as a dict, one file as a string, symbols written as signatures, a
+task with only a title, more tasks than workers, a goal's file put in another folder);
+`normalise_code_plan` turns them into one shape with the names in their one spelling (`code_names`), keeps
+what the goal fixes (`goal_names`), gives each file one owner (a file two tasks claim stays with the first,
+and the plan says so; a contract module nobody owns goes to a task), folds tasks over the limit into kept
+ones, or raises `PlanError` with every reason, so the workflow can ask again.
 """
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Union
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 
 from orchestrations.agents.step import structured_output
+from orchestrations.code_swarm.goal_names import keep_goal_names, owner_for
 from orchestrations.code_swarm.names import BadName, normal_name, normal_path
-from orchestrations.swarm.plan import PlanError
+from orchestrations.swarm.plan import PlanError, fold_over_limit, task_text
 from orchestrations.swarm.plan import (
     _task_items as task_items,  # the same list-or-dict reading as run_swarm
 )
 
 MAX_TITLE_CHARS = 200
+MAX_MODULES = 20
+MAX_TASKS = 8
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")
+Path = Annotated[str, StringConstraints(max_length=200)]
 
 
 @structured_output
 class ContractModule(BaseModel):
     """One module of the contract: its file and the symbols it must define."""
 
-    path: str = ""
-    symbols: Union[list[str], str] = []
-    purpose: str = ""
+    path: Path = Field(description="the file path, e.g. 'todo/storage.py'")
+    symbols: list[str] = Field(description="classes, functions and methods as Class.method, e.g. 'TodoStore.add'")
+    purpose: str
 
 
 @structured_output
 class CodeTask(BaseModel):
     """One independent task for one worker, with the files it owns."""
 
-    id: Union[int, str, None] = None
-    title: str = ""
-    instructions: str = ""
-    files: Union[list[str], str] = []
+    id: str = Field(description="a short id, e.g. '1' or 'storage'")
+    title: str
+    instructions: str = Field(description="complete instructions: the worker sees only these and the contract")
+    files: list[Path] = Field(description="the files this task writes (its code and its tests)")
 
 
 @structured_output
 class CodePlan(BaseModel):
     """The planner's output: the contract (summary and modules) and the tasks."""
 
-    contract: Union[str, dict[str, Any], list[Any]] = ""
-    modules: list[ContractModule] = []
-    tasks: Union[list[CodeTask], dict[str, CodeTask]] = []
+    contract: str = Field(description="a short summary of what is built and the data shapes shared")
+    modules: list[ContractModule] = Field(min_length=1, max_length=MAX_MODULES)
+    tasks: list[CodeTask] = Field(min_length=1, max_length=MAX_TASKS)
 
 
 @structured_output
 class ResolvedFile(BaseModel):
     """The integrator's output: the whole resolved file."""
 
-    content: str = ""
+    content: str
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -89,30 +96,32 @@ def _modules(raw: Any, dropped: list[str]) -> list[dict[str, Any]]:
     return list(modules.values())
 
 
-def normalise_code_plan(raw: Any, max_workers: int) -> dict[str, Any]:
+def normalise_code_plan(raw: Any, max_workers: int, goal: str = "") -> dict[str, Any]:
     """`{"contract": str, "modules": [{path, symbols, purpose}], "tasks": [{id, title, instructions, files}],
-    "owners": {path: task id}, "dropped": [str]}`; raises `PlanError` saying what is unusable."""
+    "owners": {path: task id}, "dropped": [str]}`; raises `PlanError` with every reason it is unusable."""
+    if isinstance(raw, list):
+        raw = {"tasks": raw}
     if not isinstance(raw, dict):
-        raise PlanError(f"the plan must be an object with contract, modules and tasks, got {type(raw).__name__}")
+        raise PlanError(f"the answer is not a JSON object with contract, modules and tasks "
+                        f"(it began {str(raw)[:80]!r})")
     contract = raw.get("contract")
     contract = contract if isinstance(contract, str) else json.dumps(contract, indent=2) if contract else ""
     dropped: list[str] = []
     modules = _modules(raw.get("modules"), dropped)
-    if not contract.strip() and not modules:
-        raise PlanError("the plan has no contract: the workers would not share module names and signatures")
     tasks, taken, owners = [], set(), {}
     for position, (id_hint, task) in enumerate(task_items(raw.get("tasks")), start=1):
-        task = task if isinstance(task, dict) else {}
         task_id = normal_name(id_hint) or str(position)
         while task_id in taken:
             task_id = f"{task_id}_{position}"
         taken.add(task_id)
-        instructions = str(task.get("instructions") or "").strip()
+        instructions, title, note = task_text(task)
         if not instructions:
-            dropped.append(f"task {task_id}: no instructions")
+            dropped.append(f"task {task_id}: no instructions and no title")
             continue
+        if note:
+            dropped.append(f"task {task_id}: {note}")
         files = []
-        for raw_path in _as_list(task.get("files")):
+        for raw_path in _as_list(task.get("files") if isinstance(task, dict) else None):
             try:
                 path = normal_path(raw_path)
             except BadName as error:
@@ -123,16 +132,25 @@ def normalise_code_plan(raw: Any, max_workers: int) -> dict[str, Any]:
                 continue
             owners[path] = task_id
             files.append(path)
-        title = str(task.get("title") or instructions.splitlines()[0])[:MAX_TITLE_CHARS]
         tasks.append({"id": task_id, "title": title, "instructions": instructions,
                       "files": list(dict.fromkeys(files))})
+    problems = [] if contract.strip() or modules else [
+        "it has no contract (the modules and the symbols each defines, which the workers share)"]
     if not tasks:
-        raise PlanError("the plan has no usable tasks")
-    dropped += [f"task {task['id']}: over the limit of {max_workers} workers" for task in tasks[max_workers:]]
-    tasks = tasks[:max_workers]
-    kept = {task["id"] for task in tasks}
+        problems.append("it has no usable tasks" + (f" ({'; '.join(dropped)})" if dropped else
+                                                    " (tasks must be a list of objects with instructions)"))
+    if problems:
+        raise PlanError("the plan cannot be used: " + "; ".join(problems))
+    keep_goal_names(goal, modules, tasks, dropped)
+    owned = {path for task in tasks for path in task["files"]}
+    for module in modules:
+        if module["path"] not in owned:
+            task = owner_for(tasks, module["path"])
+            task["files"].append(module["path"])
+            dropped.append(f"{module['path']} given to task {task['id']}: the contract names it and no task owned it")
+    tasks = fold_over_limit(tasks, max_workers, dropped)
     return {"contract": contract.strip(), "modules": modules, "tasks": tasks,
-            "owners": {path: owner for path, owner in owners.items() if owner in kept}, "dropped": dropped}
+            "owners": {path: task["id"] for task in tasks for path in task["files"]}, "dropped": dropped}
 
 
 def contract_text(plan: dict[str, Any]) -> str:

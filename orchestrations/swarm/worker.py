@@ -1,10 +1,12 @@
 """`swarm_worker`: one specialist of a swarm, as a sub-orchestration that never fails its parent.
 
 It runs its task as an `agent_step` (the shared contract in the prompt, the built-in tools at hand)
-and checks what the agent did, not what it says: a worker that reports success without a single
-tool call when its task named tools to use is asked again with a nudge; a worker that reports failure
-or whose agent fails (a model error, a broken answer) is asked again with the reason. After
-`MAX_ATTEMPTS` the task is returned as a gap, so one bad worker never fails the swarm. Each retry
+and checks what the agent did, not what it says: a worker that reports failure, returns nothing, or
+whose agent fails (a model error, a broken answer) or is stopped (a repeated tool call, the turn limit)
+is asked again with the reason. A task the planner gave tools to is nudged once when the worker called
+none; a second answer without them is accepted and marked unverified (`notes`), because the planner may
+have named a tool the task does not need, and a plan's mistake must not empty the job (issue 22 §1).
+After `MAX_ATTEMPTS` the task is returned as a gap, so one bad worker never fails the swarm. Each retry
 prompt differs from the first, so a deterministic model (or a remembered answer) can change its mind.
 """
 from __future__ import annotations
@@ -15,21 +17,20 @@ import azure.durable_functions as df
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.step import run_step, step_input
-from orchestrations.swarm.plan import WorkerReport
-from orchestrations.wording import shorten
+from orchestrations.failures import step_failure
+from orchestrations.swarm.plan import WorkerReport, normalise_report
 
 bp = df.Blueprint()
 
 SWARM_WORKER = "swarm_worker"
 MAX_ATTEMPTS = 2
 MAX_PROBLEM_CHARS = 500
-SUCCESS_WORDS = {"done", "success", "succeeded", "complete", "completed", "ok"}
+WORKER_MAX_TURNS = 16
 
 INSTRUCTIONS = (
     "You are a specialist on a team. Do exactly your task, following the shared contract to the letter "
-    "(names, interfaces and data shapes), so your part fits the others. Use your tools to do the work "
-    "rather than answering from memory. Reply with status 'done' and your contribution in result, or "
-    "status 'failed' and what stopped you in problem."
+    "(names, interfaces and data shapes), so your part fits the others. Where your task names tools, use "
+    "them to do the work rather than answering from memory."
 )
 
 
@@ -47,31 +48,36 @@ def worker_prompt(assignment: dict[str, Any], problem: str | None, requirement: 
 
 
 def reported_failure(step: dict[str, Any]) -> str | None:
-    """The problem when a worker's report (a WorkerReport) does not say it succeeded, or None."""
-    report = step["output"] if isinstance(step.get("output"), dict) else {}
-    if str(report.get("status", "")).strip().lower() not in SUCCESS_WORDS:
-        return f"it reported failure ({report.get('problem') or 'no reason given'})"
+    """The problem when a worker's answer (read by `normalise_report`) does not say it succeeded, or None."""
+    report = normalise_report(step.get("output"))
+    if report["status"] != "done":
+        return f"it reported failure ({report['problem'] or 'no reason given'})"
     return None
 
 
-def attempt_problem(task: dict[str, Any], step: dict[str, Any]) -> str | None:
-    """Why an attempt is not accepted, or None when it is."""
+def attempt_problem(task: dict[str, Any], step: dict[str, Any], last: bool) -> tuple[str | None, str | None]:
+    """(why the attempt is not accepted, or None; a note on an accepted one, or None). `last`: no retry follows."""
     failure = reported_failure(step)
     if failure:
-        return failure
-    if not str(step["output"].get("result") or "").strip():
-        return "it reported success with an empty result"
+        return failure, None
+    if step.get("stopped"):
+        return step["stopped"], None
+    if not normalise_report(step["output"])["result"]:
+        return "it reported success with an empty result", None
     if task["tools"] and step["tool_calls"] == 0:
-        return (f"it reported success without calling any tool, but the task requires "
-                f"{', '.join(task['tools'])}; call them and base your result on what they return")
-    return None
+        if last:
+            return None, f"unverified: the task named {', '.join(task['tools'])}, and no tool was called"
+        return (f"it reported success without calling any tool, but the task names "
+                f"{', '.join(task['tools'])}; call them and base your result on what they return"), None
+    return None, None
 
 
 def contribution(task: dict[str, Any], result: str | None, attempts: int, tool_calls: int,
-                 problems: list[str]) -> dict[str, Any]:
+                 problems: list[str], notes: list[str] | None = None) -> dict[str, Any]:
     """What a worker hands back: its result (status "done"), or a gap whose reason is the last problem."""
     part = {"task_id": task["id"], "title": task["title"], "status": "done" if result is not None else "gap",
-            "result": result, "attempts": attempts, "tool_calls": tool_calls, "problems": problems}
+            "result": result, "attempts": attempts, "tool_calls": tool_calls, "problems": problems,
+            "notes": notes or []}
     return part if result is not None else {**part, "reason": problems[-1]}
 
 
@@ -81,19 +87,20 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     task = assignment["task"]
     problems: list[str] = []
     tool_calls = 0
-    requirement = f"This task must be done with these tools: {', '.join(task['tools'])}." if task["tools"] else None
+    requirement = f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] else None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         request = step_input(f"swarm-worker-{task['id']}", INSTRUCTIONS,
                              worker_prompt(assignment, problems[-1] if problems else None, requirement),
-                             tools=list(BUILTIN_TOOLS), output_type=WorkerReport)
+                             tools=list(BUILTIN_TOOLS), output_type=WorkerReport, max_turns=WORKER_MAX_TURNS)
         try:
             step = yield from run_step(context, request)
         except Exception as error:  # a failed agent step: retried, then reported as a gap
-            problems.append(f"the agent failed ({shorten(str(error), MAX_PROBLEM_CHARS)})")
+            problems.append(f"the agent failed ({step_failure(error, MAX_PROBLEM_CHARS)})")
             continue
         tool_calls += step["tool_calls"]
-        problem = attempt_problem(task, step)
+        problem, note = attempt_problem(task, step, attempt == MAX_ATTEMPTS)
         if problem is None:
-            return contribution(task, step["output"]["result"], attempt, tool_calls, problems)
+            return contribution(task, normalise_report(step["output"])["result"], attempt, tool_calls, problems,
+                                [note] if note else [])
         problems.append(problem)
     return contribution(task, None, MAX_ATTEMPTS, tool_calls, problems)

@@ -6,21 +6,25 @@ replayed whole, so it is no place for fan-out or for many agents in a row). Step
 
 1. planning: the planner agent returns a shared contract (names, interfaces, data shapes) and
    independent tasks as structured output; `swarm_plan.normalise_plan` validates and normalises it
-   (deterministic code before any further model call) and the job fails here, before anything is
-   scheduled, if the plan is unusable;
+   (deterministic code before any further model call). A plan that cannot be used is asked for again
+   with the reasons (`MAX_PLAN_ATTEMPTS` in all); the job fails here, before anything is scheduled, only
+   when no answer was usable;
 2. workers: one `swarm_worker` sub-orchestration per task, all at once; progress counts them as they
    finish (`task_any` over the ones still running). A worker never fails the swarm: after its retries
    it comes back as a gap, which the output lists and the judge sees;
-3. judging: the judge agent scores the combined result 0-100 and lists concrete complaints. When
-   every worker came back as a gap there is nothing to judge: the job completes with
-   `passed: false`, `score: null` and a summary that says so (issue 9.3), without judge or fixer;
+3. judging: the judge agent scores the combined result 0-100 and lists concrete complaints; a gap caps
+   the score at the share of tasks done (facts decided in code, not by the judge). When every worker
+   came back as a gap there is nothing to judge: the job completes with `passed: false`, `score: null`
+   and a summary that says so (issue 9.3), without judge or fixer;
 4. fixing: while the score is below the threshold, at most `MAX_FIX_ROUNDS` times, the fixer agent
    repairs the current result from the complaints (never a restart from scratch), and the judge
-   scores again.
+   scores again. The best-scored result is kept.
 
-A failed planner, judge or fixer fails the job; `retry_job` continues it from there, and finished
-steps (the workers included) are not run again. Agent names carry the step (`swarm-planner`,
-`swarm-worker-<task id>`, `swarm-judge`, `swarm-fixer`), so logs and a scripted model tell them apart.
+A failed planner fails the job; `retry_job` continues it from there. A judge or fixer that fails (a model
+error after its retries, an answer that cannot be read, the turn limit) does not: the job keeps the last
+good result and says so in `notes` and the summary (issue 22 §1, fault 3). Agent names carry the step
+(`swarm-planner`, `swarm-worker-<task id>`, `swarm-judge`, `swarm-fixer`), so logs and a scripted model tell
+them apart.
 """
 from __future__ import annotations
 
@@ -29,13 +33,14 @@ from typing import Any, Generator
 import azure.durable_functions as df
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
-from orchestrations.agents.step import run_step, step_input
+from orchestrations.agents.step import ask_until_usable, run_step, step_input, with_reason
+from orchestrations.failures import step_failure
 from orchestrations.fan_out import finish_all
 from orchestrations.job_status import set_progress
 from orchestrations.step_ids import step_instance_id
 from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
-from orchestrations.wording import plural, shorten
+from orchestrations.wording import plural
 
 bp = df.Blueprint()
 
@@ -43,13 +48,15 @@ DEFAULT_MAX_WORKERS = 5
 MAX_WORKERS_LIMIT = 10
 DEFAULT_QUALITY_THRESHOLD = 80
 MAX_FIX_ROUNDS = 2
+MAX_PLAN_ATTEMPTS = 3
+MAX_VERDICT_ATTEMPTS = 2
 
 PLANNER_INSTRUCTIONS = (
     "You are the planner of a team of specialist agents working in parallel, who cannot talk to each "
     "other. First write the shared contract: every name, interface and data shape the parts must agree "
     "on, precise enough that independently written parts fit together. Then split the goal into at most "
     "{max_workers} independent tasks, one per specialist; give each an id, a short title, complete "
-    "instructions, and the tools it must use ({tools}), or none."
+    "instructions, and the tools it needs ({tools}), or none."
 )
 JUDGE_INSTRUCTIONS = (
     "You are a strict reviewer. Score how well the result meets the goal and follows the contract, from "
@@ -86,17 +93,41 @@ def run_workers(context: df.DurableOrchestrationContext, goal: str, plan: dict[s
                                       step_instance_id(context, f"worker-{task['id']}"))
         for task in plan["tasks"]], "workers")
     # a worker orchestrator does not fail, but if one did (a bug, a host problem) it is a gap, not a failed swarm
-    return [contribution(task, None, 0, 0, [f"the worker failed ({shorten(str(worker.result), MAX_PROBLEM_CHARS)})"])
+    return [contribution(task, None, 0, 0, [f"the worker failed ({step_failure(worker.result, MAX_PROBLEM_CHARS)})"])
             if isinstance(worker.result, Exception) else worker.result
             for task, worker in zip(plan["tasks"], workers)]
 
 
-def judge(context: df.DurableOrchestrationContext, goal: str, contract: str, result: str, round_: int) -> Steps:
+def judge(context: df.DurableOrchestrationContext, goal: str, contract: str, result: str, round_: int,
+          cap: tuple[int, str] | None) -> Steps:
+    """The judge's verdict `{score, complaints}` (asked again once when it cannot be read), with the score
+    capped by `cap` = (highest score, why); or `{score: None, complaints: [], failed: reason}` when the judge
+    step failed: a judge's failure never fails the job."""
     what = "the combined result" if round_ == 0 else f"the result of fixing round {round_}"
     set_progress(context, "judging", f"the judge is scoring {what}")
-    step = yield from run_step(context, step_input(
-        "swarm-judge", JUDGE_INSTRUCTIONS, review_prompt(goal, contract, result), output_type=Verdict))
-    return normalise_verdict(step["output"])
+    try:
+        verdict = yield from ask_until_usable(context, lambda reason: step_input(
+            "swarm-judge", JUDGE_INSTRUCTIONS, with_reason(review_prompt(goal, contract, result), reason),
+            output_type=Verdict), normalise_verdict, MAX_VERDICT_ATTEMPTS)
+    except Exception as error:  # a failed or unreadable judge: the result stays, unscored
+        return {"score": None, "complaints": [], "failed": f"the judge failed ({step_failure(error, MAX_PROBLEM_CHARS)})"}
+    if cap and verdict["score"] > cap[0]:
+        verdict = {"score": cap[0], "complaints": [cap[1], *verdict["complaints"]]}
+    return verdict
+
+
+def fix(context: df.DurableOrchestrationContext, goal: str, contract: str, result: str, complaints: list[str],
+        round_: int) -> Steps:
+    """The fixer's whole corrected result, or (None, why) when the fixer step failed or returned nothing."""
+    try:
+        fixed = yield from run_step(context, step_input(
+            "swarm-fixer", FIXER_INSTRUCTIONS, review_prompt(goal, contract, result, complaints)))
+    except Exception as error:  # a failed fixer never fails the job
+        return None, f"fixing round {round_} failed ({step_failure(error, MAX_PROBLEM_CHARS)})"
+    text = fixed["output"] if isinstance(fixed["output"], str) else ""
+    if fixed.get("stopped") or not text.strip():
+        return None, f"fixing round {round_} returned no result ({fixed.get('stopped') or 'an empty answer'})"
+    return text, None
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -105,9 +136,9 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
     goal, threshold = spec["goal"], spec["quality_threshold"]
     set_progress(context, "planning", "the planner is writing the contract and the tasks")
     planner = PLANNER_INSTRUCTIONS.format(max_workers=spec["max_workers"], tools=", ".join(BUILTIN_TOOLS))
-    planned = yield from run_step(context, step_input(
-        "swarm-planner", planner, f"Goal: {goal}", output_type=SwarmPlan))
-    plan = normalise_plan(planned["output"], spec["max_workers"])
+    plan = yield from ask_until_usable(context, lambda reason: step_input(
+        "swarm-planner", planner, with_reason(f"Goal: {goal}", reason), output_type=SwarmPlan),
+        lambda raw: normalise_plan(raw, spec["max_workers"], goal), MAX_PLAN_ATTEMPTS)
 
     contributions = yield from run_workers(context, goal, plan)
     result = combined_result(goal, plan, contributions)
@@ -119,22 +150,39 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
         summary = (f"no worker produced a contribution ({plural(len(gaps), 'gap')}): nothing was judged, "
                    f"and the result did not pass")
         set_progress(context, "completed", summary)
-        return {**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "summary": summary}
+        return {**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "notes": [],
+                "summary": summary}
 
-    verdict = yield from judge(context, goal, plan["contract"], result, 0)
+    done = len(contributions) - len(gaps)
+    cap = (round(100 * done / len(contributions)), f"{plural(len(gaps), 'task')} of {len(contributions)} "
+           f"produced nothing: {', '.join(gap['title'] for gap in gaps)}") if gaps else None
+    verdict = yield from judge(context, goal, plan["contract"], result, 0, cap)
+    notes = [verdict["failed"]] if verdict.get("failed") else []
     rounds = 0
-    while verdict["score"] < threshold and rounds < MAX_FIX_ROUNDS:
+    while verdict["score"] is not None and verdict["score"] < threshold and rounds < MAX_FIX_ROUNDS:
         rounds += 1
         set_progress(context, "fixing", f"fixing round {rounds}: score {verdict['score']} is below {threshold}, "
                                         f"{plural(len(verdict['complaints']), 'complaint')}", rounds, MAX_FIX_ROUNDS)
-        fixed = yield from run_step(context, step_input(
-            "swarm-fixer", FIXER_INSTRUCTIONS, review_prompt(goal, plan["contract"], result, verdict["complaints"])))
-        result = fixed["output"]
-        verdict = yield from judge(context, goal, plan["contract"], result, rounds)
+        fixed, problem = yield from fix(context, goal, plan["contract"], result, verdict["complaints"], rounds)
+        if fixed is None:
+            notes.append(f"{problem}: the result of the round before is kept")
+            break
+        rejudged = yield from judge(context, goal, plan["contract"], fixed, rounds, cap)
+        if rejudged["score"] is None:
+            notes.append(f"{rejudged['failed']} on fixing round {rounds}: the scored result of the round before "
+                         f"is kept")
+            break
+        if rejudged["score"] < verdict["score"]:
+            notes.append(f"fixing round {rounds} scored {rejudged['score']}, below {verdict['score']}: the result "
+                         f"of the round before is kept")
+            break
+        result, verdict = fixed, rejudged
 
-    passed = verdict["score"] >= threshold
-    summary = (f"score {verdict['score']} ({'meets' if passed else 'below'} the threshold {threshold}) after "
-               f"{plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}")
+    score = verdict["score"]
+    passed = score is not None and score >= threshold
+    scored = (f"score {score} ({'meets' if passed else 'below'} the threshold {threshold})" if score is not None
+              else "not scored (the judge failed)")
+    summary = f"{scored} after {plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}"
     set_progress(context, "completed", summary)
-    return {**outcome, "result": result, "score": verdict["score"], "complaints": verdict["complaints"],
-            "passed": passed, "rounds": rounds, "summary": summary}
+    return {**outcome, "result": result, "score": score, "complaints": verdict["complaints"],
+            "passed": passed, "rounds": rounds, "notes": notes, "summary": summary}
