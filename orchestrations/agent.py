@@ -6,7 +6,7 @@ from agents import Agent
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
-                                          run_durably)
+                                          agent_output, run_durably)
 from orchestrations.job_status import set_progress
 
 bp = agent_blueprint()
@@ -30,5 +30,5 @@ def run_agent_workflow(context):
     result = run_durably(context, agent, spec["task"], hooks=hooks,
                          max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS)
     set_progress(context, "completed", "the agent answered", hooks.model_calls)
-    return {"final_output": result.final_output, "model_calls": hooks.model_calls,
-            "tool_calls": hooks.tool_calls}
+    return agent_output({"final_output": result.final_output, "model_calls": hooks.model_calls,
+                         "tool_calls": hooks.tool_calls})

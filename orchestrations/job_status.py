@@ -6,7 +6,8 @@ into the public status object; keep the two in step.
 
 Azure fails an orchestration whose custom status is over 16 KB in UTF-16 (issue 8.9), whatever
 the agents returned, so everything written here is bounded (`MAX_MESSAGE_CHARS`,
-`MAX_PROMPT_CHARS`: a few KB at most) and large data goes elsewhere: `keep_data` stores a value as
+`MAX_PROMPT_CHARS`, and `STATUS_BUDGET_BYTES` as Azure counts it, for any script: issue 21 §2)
+and large data goes elsewhere: `keep_data` stores a value as
 the output of a step (a tiny `job_data` sub-orchestration whose instance id is the reference), and
 an input request names that step in `details_ref`; `get_job` reads it into `input_request.details`.
 """
@@ -17,6 +18,7 @@ from typing import Any, Generator
 
 import azure.durable_functions as df
 
+from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, input_bytes, status_bytes
 from orchestrations.wording import shorten
 
 bp = df.Blueprint()
@@ -24,6 +26,7 @@ bp = df.Blueprint()
 JOB_DATA = "job_data"
 MAX_MESSAGE_CHARS = 500
 MAX_PROMPT_CHARS = 2000
+STATUS_BUDGET_BYTES = 12_000  # UTF-16; Azure's limit is 16 KB
 
 
 def set_progress(context: Any, stage: str, message: str, completed: int | None = None,
@@ -34,7 +37,7 @@ def set_progress(context: Any, stage: str, message: str, completed: int | None =
         progress["completed"] = completed
     if total is not None:
         progress["total"] = total
-    context.set_custom_status({"progress": progress})
+    context.set_custom_status(fit({"progress": progress}, STATUS_BUDGET_BYTES, status_bytes))
 
 
 def request_input(context: Any, event: str, prompt: str, schema: dict[str, Any] | None = None,
@@ -47,15 +50,15 @@ def request_input(context: Any, event: str, prompt: str, schema: dict[str, Any] 
         request["schema"] = schema
     if details_ref is not None:
         request["details_ref"] = details_ref
-    context.set_custom_status({"progress": {"stage": stage, "message": shorten(prompt, MAX_MESSAGE_CHARS)},
-                               "input_request": request})
+    context.set_custom_status(fit({"progress": {"stage": stage, "message": shorten(prompt, MAX_MESSAGE_CHARS)},
+                                   "input_request": request}, STATUS_BUDGET_BYTES, status_bytes))
 
 
 def keep_data(context: df.DurableOrchestrationContext, name: str, value: Any) -> Generator[Any, Any, str]:
     """Store `value` as a step's output and return the step's instance id, `<job id>:<name>`.
     Call it with `ref = yield from keep_data(context, "proposal", proposal)`."""
     instance_id = f"{context.instance_id}:{name}"
-    yield context.call_sub_orchestrator(JOB_DATA, value, instance_id)
+    yield context.call_sub_orchestrator(JOB_DATA, fit(value, PAYLOAD_BUDGET_BYTES, input_bytes), instance_id)
     return instance_id
 
 

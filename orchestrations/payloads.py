@@ -37,7 +37,10 @@ PAYLOAD_LIMIT_BYTES = 1024 * 1024  # the scheduler's message; the local host's d
 PAYLOAD_BUDGET_BYTES = 900_000
 # One text a model reads (a tool result, the large part of a prompt), in `model_input_bytes`: a
 # conversation holds several of them within the budget of a model call's input.
-MODEL_TEXT_BUDGET_BYTES = 200_000
+MODEL_TEXT_BUDGET_BYTES = 300_000
+# A plan (contract and tasks), which every worker's, judge's and integrator's prompt carries beside
+# the goal (20,000 characters: up to 280,000 bytes) and one large text.
+PLAN_BUDGET_BYTES = 150_000
 # A model call's input: the conversation and instructions; the rest of `run_model`'s input (tool
 # schemas, output schema, settings) is given the remaining room.
 MODEL_INPUT_BUDGET_BYTES = PAYLOAD_BUDGET_BYTES - 60_000
@@ -135,6 +138,17 @@ def _replaced(value: Any, path: tuple, new: str) -> Any:
     if isinstance(value, dict):
         return {**value, head: _replaced(value[head], rest, new)}
     return [_replaced(child, rest, new) if index == head else child for index, child in enumerate(value)]
+
+
+def batches(items: dict[str, Any], budget: int, measure: Measure = input_bytes) -> list[dict[str, Any]]:
+    """`items` split, in order, into as few consecutive parts as keep each within `budget` (one item
+    over it alone is a part of its own): several payloads where one would be over the limit."""
+    parts: list[dict[str, Any]] = [{}]
+    for key, item in items.items():
+        if parts[-1] and measure({**parts[-1], key: item}) > budget:
+            parts.append({})
+        parts[-1][key] = item
+    return parts if parts[-1] else []
 
 
 def fit(value: Any, budget: int, measure: Measure = result_bytes) -> Any:

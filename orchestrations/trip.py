@@ -35,6 +35,7 @@ import azure.durable_functions as df
 from orchestrations.agents.step import run_step, step_input
 from orchestrations.app_data.bookings import record_booking
 from orchestrations.job_status import event_data, keep_data, request_input, set_progress
+from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, fit, model_input_bytes, result_bytes
 from orchestrations.wording import plural, shorten
 
 bp = df.Blueprint()
@@ -123,6 +124,13 @@ def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
                   f"comment). " + approval_prompt(deadline))
 
 
+def outcome(request: str, proposal: dict[str, Any], decision: dict[str, Any] | None,
+            booking: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's output, under the Durable payload limit (the booking repeats the proposal)."""
+    return fit({"request": request, "proposal": proposal, "decision": decision, "booking": booking},
+               PAYLOAD_BUDGET_BYTES, result_bytes)
+
+
 @bp.activity_trigger(input_name="booking")
 def book_trip(booking: dict) -> dict:
     """Book the approved trip, once per job: the job id is the idempotency key."""
@@ -138,7 +146,8 @@ def plan_trip_workflow(context: df.DurableOrchestrationContext):
         set_progress(context, key, message, number, len(AGENTS))
         step = yield from run_step(context, step_input(
             agent, instructions, agent_prompt(spec["request"], proposal)))
-        proposal[key] = step["output"]
+        # each part goes into the next agents' prompts, then is kept and booked: half a model text each
+        proposal[key] = fit(step["output"], MODEL_TEXT_BUDGET_BYTES // 2, model_input_bytes)
 
     set_progress(context, "proposal", "keeping the proposal")
     proposal_ref = yield from keep_data(context, "proposal", proposal)
@@ -147,13 +156,13 @@ def plan_trip_workflow(context: df.DurableOrchestrationContext):
     if decision is None:
         reason = f"no approval decision within {describe_seconds(timeout)}"
         set_progress(context, "canceled", reason)
-        return {"request": spec["request"], "proposal": proposal, "decision": None, "booking": None}
+        return outcome(spec["request"], proposal, None, None)
     if not decision["approved"]:
         set_progress(context, "completed", "the trip was rejected")
-        return {"request": spec["request"], "proposal": proposal, "decision": decision, "booking": None}
+        return outcome(spec["request"], proposal, decision, None)
     set_progress(context, "booking", "booking the approved trip")
     booking = yield context.call_activity_with_retry("book_trip", BOOKING_RETRY, {
         "job_id": context.instance_id, "request": spec["request"], "proposal": proposal,
         "comment": decision["comment"]})
     set_progress(context, "completed", f"booked: {booking['reference']}")
-    return {"request": spec["request"], "proposal": proposal, "decision": decision, "booking": booking}
+    return outcome(spec["request"], proposal, decision, booking)

@@ -30,6 +30,7 @@ from orchestrations.code_swarm.guardrails import resolution_problems
 from orchestrations.code_swarm.names import BadName, normal_name, normal_path
 from orchestrations.code_swarm.plan import normalise_code_plan
 from orchestrations.code_swarm.repository import Snapshot, bundle, three_way_merge
+from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, result_bytes
 from orchestrations.swarm.plan import PlanError
 from testing.durable_http import DurableHttp
 from testing.host_process import TEST_KEYS, project_host
@@ -196,8 +197,8 @@ def test_a_merge_hands_the_integrator_no_more_than_a_step_output_can_hold(tmp_pa
     store.replace_branch("job-1", "ours", {f"f{n}.py": big[n].encode() for n in range(3)})
     store.replace_branch("job-1", "theirs", {f"f{n}.py": big[n].replace("x", "y").encode() for n in range(3)})
     merged = workspace_merge({"job_id": "job-1", "base": "base", "ours": "ours", "theirs": "theirs", "into": "m"})
-    assert [c["too_large"] for c in merged["conflicts"]] == [False, True, True]
-    assert merged["conflicts"][1]["ours"] is None and len(json.dumps(merged)) < 1 << 20
+    assert [c["too_large"] for c in merged["conflicts"]] == [False, False, True]  # 400 kB each
+    assert merged["conflicts"][2]["ours"] is None and result_bytes(merged) <= PAYLOAD_BUDGET_BYTES
 
 
 def escape_tests(port: int, secret_file: Path) -> bytes:

@@ -1,15 +1,20 @@
 """The payload helper (orchestrations/payloads.py): its measures are the engine's, and what it cuts fits,
-for every script. The producers that use it are tested against the real host in their own files."""
+for every script; and how a model call's input and answer are kept under the limit
+(agents/model_payloads.py). The producers that use them are tested against the real host
+(test_payload_sizes.py)."""
 from __future__ import annotations
 
 import json
 
 import pytest
-from pydantic_core import to_json
+from agents.run_config import CallModelData, ModelInputData
 from azure.durable_functions.models.utils.df_serialization import df_dumps
+from pydantic_core import to_json
 
 from host.durable.payloads import activity_input_bytes, activity_result_bytes, extension_json, stored_bytes
-from orchestrations.payloads import cut, fit, input_bytes, model_input_bytes, result_bytes, status_bytes
+from orchestrations.agents.model_payloads import ConversationTooLarge, bounded_answer, bounded_model_input
+from orchestrations.payloads import (MODEL_INPUT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, cut, fit, input_bytes,
+                                     model_input_bytes, result_bytes, status_bytes)
 from testing import multibyte
 
 # Every kind of trouble (testing/multibyte.py), and lone surrogates, which JSON carries as escapes.
@@ -70,3 +75,46 @@ def test_fit_cuts_the_costliest_strings_first():
     assert value["parts"][0]["text"] == "日本語" * 30_000  # the original is not changed
     with pytest.raises(ValueError):
         fit(list(range(100_000)), 1000)
+
+
+def conversation(*parts: str) -> CallModelData:
+    """A task, then a tool call and its result per part."""
+    items: list = [{"role": "user", "content": "the task"}]
+    for n, part in enumerate(parts):
+        items += [{"type": "function_call", "call_id": f"c{n}", "name": "write_file",
+                   "arguments": json.dumps({"path": f"f{n}.py", "content": part})},
+                  {"type": "function_call_output", "call_id": f"c{n}", "output": part}]
+    return CallModelData(model_data=ModelInputData(input=items, instructions="be brief"), agent=None, context=None)
+
+
+def test_a_conversation_over_a_model_calls_input_loses_its_oldest_parts_first():
+    parts = [multibyte.text(kind, 100_000) for kind in ("escapes", "japanese", "emoji", "cyrillic")]
+    data = conversation(*parts)
+    bounded = bounded_model_input(data)
+    assert model_input_bytes({"input": bounded.input, "system_instructions": "be brief"}) <= MODEL_INPUT_BUDGET_BYTES
+    assert bounded.input[0] == data.model_data.input[0] and bounded.instructions == "be brief"
+    first_call, first_result = bounded.input[1], bounded.input[2]
+    assert "[cut: this earlier tool result has " in first_result["output"]
+    assert json.loads(first_call["arguments"])["path"] == "f0.py"  # still JSON, only the long content cut
+    assert bounded.input[-1] == data.model_data.input[-1]  # the latest result is whole
+    assert bounded_model_input(conversation(*parts)).input == bounded.input  # the same on every replay
+    small = conversation("short")
+    assert bounded_model_input(small) is small.model_data
+
+
+def test_a_task_too_large_for_a_model_call_fails_with_the_reason():
+    data = CallModelData(model_data=ModelInputData(input=[{"role": "user", "content": "日" * 200_000}],
+                                                   instructions=None), agent=None, context=None)
+    with pytest.raises(ConversationTooLarge, match="the task or the instructions are too long"):
+        bounded_model_input(data)
+
+
+def test_a_model_answer_is_cut_to_one_payload():
+    answer = {"output": [{"type": "message", "role": "assistant",
+                          "content": [{"type": "output_text", "text": multibyte.text("emoji", 1_000_000)}]}],
+              "usage": {"requests": 1}}
+    bounded = bounded_answer(answer)
+    assert input_bytes(bounded) <= PAYLOAD_BUDGET_BYTES and bounded["usage"] == answer["usage"]
+    assert "[cut: this text has " in bounded["output"][0]["content"][0]["text"]
+    small = {"output": [{"type": "function_call", "name": "calculate", "arguments": '{"expression": "1+1"}'}]}
+    assert bounded_answer(small) == small

@@ -2,13 +2,16 @@
 agent events into job progress."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import azure.durable_functions as df
-from agents import Agent, RunContextWrapper, RunHooks, RunResult, Tool
+from agents import Agent, RunConfig, RunContextWrapper, RunHooks, RunResult, Tool
 from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
 
+from orchestrations.agents.model_payloads import bounded_model_input
 from orchestrations.job_status import set_progress
+from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, input_bytes
 
 RUN_MODEL_ACTIVITY = "run_model"  # the SDK's fixed name, registered by run_model.register_run_model
 # The SDK stops an agent after 10 turns; a long-running job is allowed more, and a spec may set its own.
@@ -37,13 +40,23 @@ def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunRe
     ends with an empty result. A runner of our own is bound to this context only.
 
     `error_handlers` (the Agents SDK's, e.g. for `max_turns`) are passed on: the durable runner's own
-    `run_sync` keeps only a few keyword arguments, so the run is made with its prepared configuration."""
+    `run_sync` keeps only a few keyword arguments, so the run is made with its prepared configuration.
+
+    Every model call's input is bounded (`model_payloads.bounded_model_input`, set on the `run_config`
+    given or a new one), so a long run stays under the Durable payload limit."""
+    kwargs["run_config"] = replace(kwargs.get("run_config") or RunConfig(), call_model_input_filter=bounded_model_input)
     runner = DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY)
     error_handlers = kwargs.pop("error_handlers", None)
     if not error_handlers:
         return runner.run_sync(agent, prompt, **kwargs)
     prepared, run_config, params = runner._prepare_run_config(agent, prompt, **kwargs)
     return runner._runner.run_sync(agent, prepared, run_config=run_config, error_handlers=error_handlers, **params)
+
+
+def agent_output(value: Any) -> Any:
+    """An agent orchestrator's output under the Durable payload limit, its longest texts cut with a note:
+    the SDK's wrapper returns it as JSON text, which weighs `input_bytes` (issue 21 §2)."""
+    return fit(value, PAYLOAD_BUDGET_BYTES, input_bytes)
 
 
 class ProgressHooks(RunHooks):

@@ -18,6 +18,7 @@ things the SDK's activity does not:
    retrying it unchanged or failing the step.
 5. Fills in the configured model settings (max output tokens, temperature) where the agent set
    none, so they apply to every agent of every workflow (model_config.apply_model_settings).
+5. Keeps the answer under the Durable payload limit (model_payloads.bounded_answer).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from azure.durable_functions.openai_agents.orchestrator_generator import durable
 
 from orchestrations.agents.recovery import recovered_request
 from orchestrations.agents.model_config import apply_model_settings, require_model
+from orchestrations.agents.model_payloads import bounded_answer
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def clean_model_response(response_json: str) -> str:
     response = json.loads(response_json)
     if isinstance(response.get("output"), list):
         response["output"] = [strip_nones(item) for item in response["output"]]
-    return json.dumps(response)
+    return json.dumps(bounded_answer(response))
 
 
 def retry_delay(error: Exception, attempt: int) -> float:

@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
-                                          run_durably)
+                                          agent_output, run_durably)
 from orchestrations.agents.guards import RepetitionGuard, max_turns_handler, run_config
 from orchestrations.agents.structured import LenientOutputSchema, answer_instructions, read_answer
 from orchestrations.code_swarm.file_tools import agent_tools
@@ -125,6 +125,6 @@ def agent_step(context):
     if output_type and tools:
         text, output = output, read_answer(output, output_type)
         text = text if output is not text else None  # only when the answer was read out of it (no copy)
-    return {"output": output.model_dump(mode="json") if isinstance(output, BaseModel) else output, "text": text,
-            "model_calls": hooks.model_calls, "tool_calls": hooks.tool_calls,
-            "stopped": guard.stopped or stopped.get("reason")}
+    return agent_output({"output": output.model_dump(mode="json") if isinstance(output, BaseModel) else output,
+                         "text": text, "model_calls": hooks.model_calls, "tool_calls": hooks.tool_calls,
+                         "stopped": guard.stopped or stopped.get("reason")})

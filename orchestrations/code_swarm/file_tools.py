@@ -27,6 +27,7 @@ from orchestrations.code_swarm import pattern_search
 from orchestrations.code_swarm.crash_points import crash_point
 from orchestrations.code_swarm.names import BadName, normal_path
 from orchestrations.code_swarm.repository import three_way_merge
+from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, cut, model_input_bytes, result_bytes
 
 bp = df.Blueprint()
 logger = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ MAX_FILE_BYTES = 200_000
 MAX_WORKSPACE_BYTES = 2_000_000
 MAX_SEARCH_HITS = 100
 MAX_PATTERN_CHARS = 200
-MAX_CONFLICT_CHARS = 600_000  # conflict texts one merge hands the integrator (activity results are <= 1 MiB)
+# The conflicts' texts one merge returns (its result is a payload; room is left for the rest of it).
+MAX_CONFLICTS_BYTES = PAYLOAD_BUDGET_BYTES - 50_000
 
 
 class ToolCall(BaseModel):
@@ -88,14 +90,21 @@ def check_write(sizes: dict[str, int], path: str, size: int) -> None:
         raise LimitExceeded(f"the workspace would hold {total} bytes; the limit is {MAX_WORKSPACE_BYTES}")
 
 
+def _for_the_model(result: str) -> str:
+    """A tool result cut, saying so, to what the conversation can carry (issue 21 §2: a file of 200 kB
+    can weigh over 1 MB in the model's next input)."""
+    return cut(result, MODEL_TEXT_BUDGET_BYTES, model_input_bytes, "this tool result")
+
+
 def _tool(operation):
     """Turn every failure into an "Error: ..." result the model can act on, never an exception (issue 22
     §3.5: a raised error made the worker a gap and put the host's paths in the job's output). Expected
     ones (bad path, limit, missing file) say what to change; anything else says the workspace failed, by
-    the error's kind only (its text may hold host paths), and is logged in full."""
+    the error's kind only (its text may hold host paths), and is logged in full. A result is bounded
+    (`_for_the_model`)."""
     def run(call: dict[str, Any]) -> str:
         try:
-            return operation(call)
+            return _for_the_model(operation(call))
         except (BadName, LimitExceeded, UnicodeDecodeError, WorkspaceStoreError) as error:
             return f"Error: {error}"
         except Exception as error:
@@ -336,10 +345,9 @@ def workspace_merge(step: dict) -> dict:
                              read_branch(store, job, step["theirs"]))
     store.replace_branch(job, step["into"], result.files)
     crash_point("merge")
-    conflicts, budget = [], MAX_CONFLICT_CHARS  # the result is a step output: it must stay under the payload limit
+    conflicts, budget = [], MAX_CONFLICTS_BYTES  # bytes as the payload counts them, for any script
     for conflict in result.conflicts:
-        size = sum(len(text or "") for text in (conflict.base, conflict.ours, conflict.theirs, conflict.marked))
-        budget -= size
+        budget -= result_bytes(conflict.__dict__)
         conflicts.append({**conflict.__dict__, "too_large": False} if budget >= 0 else
                          {"path": conflict.path, "base": None, "ours": None, "theirs": None, "marked": None,
                           "clash": conflict.clash, "too_large": True})
@@ -369,8 +377,10 @@ def workspace_tree(step: dict) -> list:
 
 @bp.activity_trigger(input_name="step")
 def workspace_snapshot_text(step: dict) -> str:
-    """`{job_id, branch, limit}` -> every file as `=== path ===` and its text, cut at `limit` characters."""
+    """`{job_id, branch, limit}` -> every file as `=== path ===` and its text, cut at `limit` characters and
+    at `MODEL_TEXT_BUDGET_BYTES` as it weighs in the judge's prompt."""
     parts = [f"=== {path} ===\n{data.decode('utf-8', errors='replace')}"
              for path, data in read_branch(_store(), step["job_id"], step["branch"]).items()]
     text = "\n\n".join(parts) or "(no files)"
-    return text if len(text) <= step["limit"] else text[:step["limit"]] + "\n[... cut: the tree is larger]"
+    text = text if len(text) <= step["limit"] else text[:step["limit"]] + "\n[... cut: the tree is larger]"
+    return cut(text, MODEL_TEXT_BUDGET_BYTES, model_input_bytes, "the tree's text")

@@ -29,6 +29,7 @@ from orchestrations.app_data.workspaces import read_branch, workspace_store
 from orchestrations.code_swarm.facts import tree_facts
 from orchestrations.code_swarm.fenced_files import fenced_files
 from orchestrations.failures import step_failure
+from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, batches, fit, result_bytes
 from orchestrations.swarm.plan import WorkerReport, normalise_report
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, worker_prompt
 
@@ -101,8 +102,10 @@ def contribution(task: dict[str, Any], report: str | None, changes: dict[str, An
             "changes": {key: (changes or {}).get(key, []) for key in ("added", "modified", "deleted")},
             "problems": problems}
     if status == "gap":
-        return {**part, "reason": problems[-1]}
-    return {**part, "reason": incomplete} if incomplete else part
+        part = {**part, "reason": problems[-1]}
+    elif incomplete:
+        part = {**part, "reason": incomplete}
+    return fit(part, PAYLOAD_BUDGET_BYTES, result_bytes)
 
 
 def handed_in(text: Any, task: dict[str, Any], owners: dict[str, str], changes: dict[str, Any]) -> dict[str, str]:
@@ -142,7 +145,8 @@ def code_worker(context: df.DurableOrchestrationContext):
         changes = yield context.call_activity("workspace_changes", {**where, "base": BASE_BRANCH})
         files = handed_in(step.get("text") or step.get("output"), task, owners, changes)
         if files:
-            yield context.call_activity("workspace_write_files", {**where, "files": files})
+            for part in batches(files, PAYLOAD_BUDGET_BYTES - 1_000):  # inputs under the payload limit
+                yield context.call_activity("workspace_write_files", {**where, "files": part})
             changes = yield context.call_activity("workspace_changes", {**where, "base": BASE_BRANCH})
         facts = yield context.call_activity("workspace_facts", {**where, "modules": modules})
         problem, missing = attempt_problem(task, modules, step, changes, facts)

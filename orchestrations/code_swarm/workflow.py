@@ -50,6 +50,8 @@ from orchestrations.code_swarm.worker import BASE_BRANCH, CODE_WORKER, UNKNOWN_T
 from orchestrations.failures import step_failure
 from orchestrations.fan_out import finish_all
 from orchestrations.job_status import set_progress
+from orchestrations.payloads import (MODEL_INPUT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, PLAN_BUDGET_BYTES, batches, fit,
+                                     model_input_bytes, result_bytes)
 from orchestrations.step_ids import step_instance_id
 from orchestrations.swarm.plan import MAX_COMPLAINTS, PlanError, Verdict, normalise_verdict
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS
@@ -66,6 +68,7 @@ MAX_PLAN_ATTEMPTS = 3
 MAX_VERDICT_ATTEMPTS = 2
 MAX_REVIEW_CHARS = 40_000
 FIXER_MAX_TURNS = 24
+INTEGRATOR_PROMPT_BYTES = MODEL_INPUT_BUDGET_BYTES - 40_000  # room for the instructions and a rejected reason
 INTEGRATION = "integration"
 META_BRANCH = "meta"
 MANIFEST = "manifest.json"
@@ -168,7 +171,8 @@ def integrate(context: df.DurableOrchestrationContext, spec: dict[str, Any], pla
               conflict: dict[str, Any]) -> Steps:
     """Ask the integrator for one file until its resolution passes the guardrails; returns the record. A
     failed integrator step leaves the conflict unresolved (the merged side kept), never a failed job."""
-    if conflict.get("clash") or conflict.get("too_large"):  # no one file can resolve it: a gap
+    if conflict.get("clash") or conflict.get("too_large") or \
+            model_input_bytes(integrator_prompt(spec, plan, conflict, [])) > INTEGRATOR_PROMPT_BYTES:  # a gap
         return {"path": conflict["path"], "status": "unresolved", "attempts": 0, "content": None,
                 "rejected": [conflict.get("clash") or
                              "the conflicting versions are too large to hand to the integrator in one merge"]}
@@ -213,8 +217,9 @@ def merge_workers(context: df.DurableOrchestrationContext, spec: dict[str, Any],
                          number - 1, len(branches))
             resolutions.append((yield from integrate(context, spec, plan, conflict)))
         written = {r["path"]: r["content"] for r in resolutions if r["content"] is not None}
-        if written:  # a conflict too large for the integrator keeps git's markers, and is a gap
-            yield context.call_activity("workspace_write_files", {"job_id": job_id, "branch": into, "files": written})
+        # a conflict too large for the integrator keeps git's markers, and is a gap
+        for files in batches(written, PAYLOAD_BUDGET_BYTES - 1_000):  # inputs under the payload limit
+            yield context.call_activity("workspace_write_files", {"job_id": job_id, "branch": into, "files": files})
         merges.append({"branch": part["branch"], "into": into, "clean": not resolutions,
                        "conflicts": [{key: r[key] for key in ("path", "status", "attempts", "rejected")}
                                      for r in resolutions]})
@@ -309,7 +314,8 @@ def plan_goal(context: df.DurableOrchestrationContext, spec: dict[str, Any]) -> 
     instructions = PLANNER_INSTRUCTIONS.format(max_workers=spec["max_workers"])
     return (yield from ask_until_usable(context, lambda reason: step_input(
         "code-planner", instructions, with_reason(f"Goal: {spec['goal']}", reason), output_type=CodePlan),
-        lambda raw: normalise_code_plan(raw, spec["max_workers"], spec["goal"]), MAX_PLAN_ATTEMPTS))
+        lambda raw: fit(normalise_code_plan(raw, spec["max_workers"], spec["goal"]), PLAN_BUDGET_BYTES,
+                        model_input_bytes), MAX_PLAN_ATTEMPTS))
 
 
 def build(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: dict[str, Any],
@@ -359,10 +365,12 @@ def build(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: d
         f"score {score} ({'meets' if passed else 'below'} the threshold {threshold})"
     set_progress(context, "completed", f"{scored}, checks {'pass' if checks['ok'] else 'fail'}, "
                                        f"{plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}")
-    return {"goal": spec["goal"], "plan": plan, "tree": tree, "checks": checks, "score": score,
-            "complaints": verdict["complaints"], "quality_threshold": threshold, "passed": passed, "rounds": rounds,
-            "quality_history": [entry for entry in history if entry["round"] != kept], "branches": parts, "merges": merges, "gaps": gaps, "notes": notes,
-            "downloads": {"zip": f"/api/workspaces/{job_id}/zip", "bundle": f"/api/workspaces/{job_id}/bundle"}}
+    return fit({"goal": spec["goal"], "plan": plan, "tree": tree, "checks": checks, "score": score,
+                "complaints": verdict["complaints"], "quality_threshold": threshold, "passed": passed, "rounds": rounds,
+                "quality_history": [entry for entry in history if entry["round"] != kept], "branches": parts,
+                "merges": merges, "gaps": gaps, "notes": notes,
+                "downloads": {"zip": f"/api/workspaces/{job_id}/zip", "bundle": f"/api/workspaces/{job_id}/bundle"}},
+               PAYLOAD_BUDGET_BYTES, result_bytes)
 
 
 @bp.orchestration_trigger(context_name="context")

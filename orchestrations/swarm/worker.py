@@ -18,6 +18,7 @@ import azure.durable_functions as df
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.step import run_step, step_input
 from orchestrations.failures import step_failure
+from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, result_bytes
 from orchestrations.swarm.plan import WorkerReport, normalise_report
 
 bp = df.Blueprint()
@@ -78,7 +79,7 @@ def contribution(task: dict[str, Any], result: str | None, attempts: int, tool_c
     part = {"task_id": task["id"], "title": task["title"], "status": "done" if result is not None else "gap",
             "result": result, "attempts": attempts, "tool_calls": tool_calls, "problems": problems,
             "notes": notes or []}
-    return part if result is not None else {**part, "reason": problems[-1]}
+    return fit(part if result is not None else {**part, "reason": problems[-1]}, PAYLOAD_BUDGET_BYTES, result_bytes)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=SWARM_WORKER)

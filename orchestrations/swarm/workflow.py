@@ -37,6 +37,8 @@ from orchestrations.agents.step import ask_until_usable, run_step, step_input, w
 from orchestrations.failures import step_failure
 from orchestrations.fan_out import finish_all
 from orchestrations.job_status import set_progress
+from orchestrations.payloads import (MODEL_TEXT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, PLAN_BUDGET_BYTES, cut, fit,
+                                     model_input_bytes, result_bytes)
 from orchestrations.step_ids import step_instance_id
 from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
@@ -80,6 +82,7 @@ def combined_result(goal: str, plan: dict[str, Any], contributions: list[dict[st
 
 
 def review_prompt(goal: str, contract: str, result: str, complaints: list[str] | None = None) -> str:
+    result = cut(result, MODEL_TEXT_BUDGET_BYTES, model_input_bytes, "the result")  # a model call's input is bounded
     lines = [f"Goal: {goal}", "", "Contract:", contract, "", "Result:", result]
     if complaints is not None:
         lines += ["", "Reviewer's complaints:", *[f"- {complaint}" for complaint in complaints]]
@@ -138,7 +141,8 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
     planner = PLANNER_INSTRUCTIONS.format(max_workers=spec["max_workers"], tools=", ".join(BUILTIN_TOOLS))
     plan = yield from ask_until_usable(context, lambda reason: step_input(
         "swarm-planner", planner, with_reason(f"Goal: {goal}", reason), output_type=SwarmPlan),
-        lambda raw: normalise_plan(raw, spec["max_workers"], goal), MAX_PLAN_ATTEMPTS)
+        lambda raw: fit(normalise_plan(raw, spec["max_workers"], goal), PLAN_BUDGET_BYTES, model_input_bytes),
+        MAX_PLAN_ATTEMPTS)
 
     contributions = yield from run_workers(context, goal, plan)
     result = combined_result(goal, plan, contributions)
@@ -150,8 +154,8 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
         summary = (f"no worker produced a contribution ({plural(len(gaps), 'gap')}): nothing was judged, "
                    f"and the result did not pass")
         set_progress(context, "completed", summary)
-        return {**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "notes": [],
-                "summary": summary}
+        return fit({**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "notes": [],
+                    "summary": summary}, PAYLOAD_BUDGET_BYTES, result_bytes)
 
     done = len(contributions) - len(gaps)
     cap = (round(100 * done / len(contributions)), f"{plural(len(gaps), 'task')} of {len(contributions)} "
@@ -184,5 +188,5 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
               else "not scored (the judge failed)")
     summary = f"{scored} after {plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}"
     set_progress(context, "completed", summary)
-    return {**outcome, "result": result, "score": score, "complaints": verdict["complaints"],
-            "passed": passed, "rounds": rounds, "notes": notes, "summary": summary}
+    return fit({**outcome, "result": result, "score": score, "complaints": verdict["complaints"],
+                "passed": passed, "rounds": rounds, "notes": notes, "summary": summary}, PAYLOAD_BUDGET_BYTES, result_bytes)
