@@ -11,8 +11,13 @@ NODE_STAMP := node_modules/.installed
 # agent jobs run end to end (tool calls, progress, SSE and HTTP polling, 429s), and a host SIGKILLed between
 # model calls resumes the job without repeating a recorded call.
 SMOKE_TESTS := tests/test_agent_jobs.py
+# What `make test-azure` runs again with every orchestrator episode replayed as Azure's Python worker runs it
+# (`--replay azure`, README "Durable agents on the local host"): the agent, swarm, code-swarm and trip jobs,
+# and the smoke tests.
+AZURE_REPLAY_TESTS := $(sort tests/test_agent_jobs.py tests/test_swarm.py tests/test_code_swarm.py \
+	tests/test_trip.py $(SMOKE_TESTS))
 
-.PHONY: setup run test smoke bench demo clean
+.PHONY: setup run test test-azure smoke bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(INTERPRETER)" || { echo "make: no Python interpreter for PYTHON='$(PYTHON)' (see above)" >&2; exit 1; }
@@ -41,6 +46,9 @@ run: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) $(INSPECTOR_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-azure: $(STAMP) $(NODE_STAMP)
+	LOCAL_HOST_REPLAY=azure $(PY) -m pytest $(PYTEST_ARGS) $(AZURE_REPLAY_TESTS)
 
 smoke: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) $(SMOKE_TESTS)

@@ -1,4 +1,5 @@
-"""Benchmark: durable overhead per agent turn at 5 and 50 turns, and the `get_job` round trip over MCP.
+"""Benchmark: durable overhead per agent turn at 5 and 50 turns, in each replay mode of the host, and the
+`get_job` round trip over MCP.
 
 The project's app runs on the real local host (subprocess); the model is the scripted fake server with
 zero latency, so what is left is our cost. An agent of N turns (N - 1 `calculate` tool calls, then an
@@ -6,9 +7,11 @@ answer) runs durably (`run_agent_workflow`, started through the management API s
 turns), and the same agent runs plainly (`Runner.run`, no durability) in this process against the same
 server, in the same run. Overhead per turn = (durable - plain) / N, from the job's history timestamps;
 the ratio durable / plain is printed beside it, and the disk's SQLite commit rate beside each figure.
-Then `get_job` is called sequentially over Streamable HTTP with the official MCP client.
+This is done on a host of each `--replay` mode: `kept` (the agent stays alive between episodes) and `azure`
+(every episode replays the agent from the start, as Azure's Python worker does: turn n re-runs the n - 1
+before it). Then `get_job` is called sequentially over Streamable HTTP with the official MCP client.
 
-    python -m bench.bench_agent [--runs 3] [--calls 300]
+    python -m bench.bench_agent [--runs 3] [--calls 300] [--replay kept azure]
 """
 from __future__ import annotations
 
@@ -104,43 +107,66 @@ async def get_job_latencies(client: Client, job_id: str, calls: int) -> list[flo
     return sorted(latencies)
 
 
-async def main(runs: int, calls: int) -> None:
-    set_tracing_disabled(True)
-    durable: dict[int, list[float]] = {turns: [] for turns in TURNS}
-    plain: dict[int, list[float]] = {turns: [] for turns in TURNS}
-    rates: dict[int, list[float]] = {turns: [] for turns in TURNS}
-    with FakeModelServer() as model, tempfile.TemporaryDirectory() as state:
-        host = HostProcess(PROJECT_ROOT, Path(state), env={
-            "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "bench", "OPENAI_DEFAULT_MODEL": MODEL,
-            "OPENAI_API_MODE": "chat_completions"}).start()
-        try:
-            async with httpx.AsyncClient(headers={"x-functions-key": host.durable_key}, timeout=60) as http:
-                await durable_run(http, model, host, TURNS[0])  # warm-up: imports, first sessions, clients
-                await plain_run(model, TURNS[0])
-                for _ in range(runs):
-                    for turns in TURNS:
-                        rates[turns].append(sqlite_commit_rate(Path(state)))
-                        durable[turns].append(await durable_run(http, model, host, turns))
-                        plain[turns].append(await plain_run(model, turns))
-                job_id = (await http.get(f"{host.base_url}/runtime/webhooks/durabletask/instances",
-                                         params={"top": 1})).json()[0]["instanceId"]
-            url = f"{host.base_url}/runtime/webhooks/mcp"
-            async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=60) as http:
-                async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
-                    await get_job_latencies(client, job_id, 50)
-                    latencies = await get_job_latencies(client, job_id, calls)
-        finally:
-            host.stop()
+async def agent_runs(model: FakeModelServer, state: Path, replay: str, runs: int) -> dict[int, list[tuple]]:
+    """(durable seconds, plain seconds, commits/s) of each run, by turns, on a host of this replay mode."""
+    figures: dict[int, list[tuple]] = {turns: [] for turns in TURNS}
+    host = HostProcess(PROJECT_ROOT, state, replay=replay, env={
+        "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "bench", "OPENAI_DEFAULT_MODEL": MODEL,
+        "OPENAI_API_MODE": "chat_completions"}).start()
+    try:
+        async with httpx.AsyncClient(headers={"x-functions-key": host.durable_key}, timeout=120) as http:
+            await durable_run(http, model, host, TURNS[0])  # warm-up: imports, first sessions, clients
+            await plain_run(model, TURNS[0])
+            for _ in range(runs):
+                for turns in TURNS:
+                    rate = sqlite_commit_rate(state)
+                    figures[turns].append((await durable_run(http, model, host, turns),
+                                           await plain_run(model, turns), rate))
+    finally:
+        host.stop()
+    return figures
+
+
+async def get_job_figures(model: FakeModelServer, state: Path, calls: int) -> list[float]:
+    """Latencies (ms, sorted) of `calls` sequential get_job calls over MCP, for a finished agent job."""
+    host = HostProcess(PROJECT_ROOT, state, env={
+        "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "bench", "OPENAI_DEFAULT_MODEL": MODEL,
+        "OPENAI_API_MODE": "chat_completions"}).start()
+    try:
+        async with httpx.AsyncClient(headers={"x-functions-key": host.durable_key}, timeout=60) as http:
+            await durable_run(http, model, host, TURNS[0])
+            job_id = (await http.get(f"{host.base_url}/runtime/webhooks/durabletask/instances",
+                                     params={"top": 1})).json()[0]["instanceId"]
+        url = f"{host.base_url}/runtime/webhooks/mcp"
+        async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=60) as http:
+            async with Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
+                await get_job_latencies(client, job_id, 50)
+                return await get_job_latencies(client, job_id, calls)
+    finally:
+        host.stop()
+
+
+def print_agent_figures(replay: str, figures: dict[int, list[tuple]]) -> None:
     per_turn: dict[int, list[float]] = {}
     for turns in TURNS:
-        per_turn[turns] = [(d - p) / turns * 1000 for d, p in zip(durable[turns], plain[turns])]
-        ratio = [d / p for d, p in zip(durable[turns], plain[turns])]
+        durable, plain, rates = (list(column) for column in zip(*figures[turns]))
+        per_turn[turns] = [(d - p) / turns * 1000 for d, p in zip(durable, plain)]
+        ratio = [d / p for d, p in zip(durable, plain)]
         print(with_disk(
-            f"{turns}-turn agent: durable {spread([d * 1000 for d in durable[turns]], 'ms', 1)}, plain Runner.run "
-            f"{spread([p * 1000 for p in plain[turns]], 'ms', 1)}, durable / plain {spread(ratio, '', 2)}; "
-            f"overhead per turn {spread(per_turn[turns], 'ms', 1)} [target <= 10 ms]", rates[turns]))
+            f"--replay {replay}, {turns}-turn agent: durable {spread([d * 1000 for d in durable], 'ms', 1)}, plain "
+            f"Runner.run {spread([p * 1000 for p in plain], 'ms', 1)}, durable / plain {spread(ratio, '', 2)}; "
+            f"overhead per turn {spread(per_turn[turns], 'ms', 1)} [target <= 10 ms]", rates))
     flatness = [long / short for long, short in zip(per_turn[TURNS[1]], per_turn[TURNS[0]])]
-    print(f"per-turn overhead at {TURNS[1]} turns / at {TURNS[0]} turns: {spread(flatness, '', 2)} [target <= 1.5]")
+    print(f"--replay {replay}, per-turn overhead at {TURNS[1]} turns / at {TURNS[0]} turns: {spread(flatness, '', 2)} "
+          f"[target <= 1.5]")
+
+
+async def main(runs: int, calls: int, modes: list[str]) -> None:
+    set_tracing_disabled(True)
+    with FakeModelServer() as model, tempfile.TemporaryDirectory() as scratch:
+        for replay in modes:
+            print_agent_figures(replay, await agent_runs(model, Path(scratch) / replay, replay, runs))
+        latencies = await get_job_figures(model, Path(scratch) / "get_job", calls)
     print(f"get_job over MCP (Streamable HTTP, {calls} sequential calls): p50 {statistics.median(latencies):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms  [target p50 <= 3 ms]")
 
@@ -149,5 +175,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--replay", nargs="+", choices=("kept", "azure"), default=["kept", "azure"],
+                        help="the host's replay modes to measure the agent in (default: both)")
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.calls))
+    asyncio.run(main(args.runs, args.calls, args.replay))

@@ -31,7 +31,7 @@ def serve(argv: list[str] | None) -> int:
     # Imported here, inside main's KeyboardInterrupt handling: importing them takes a second or more.
     from host.banner import print_banner
     from host.bounded import bound_log_records
-    from host.config import parse_options
+    from host.config import SettingError, parse_options
     from host.functions.loader import AppLoadError
     from host.http.connections import PortUnavailable, listening_socket
     from host.server import LocalHost
@@ -56,7 +56,7 @@ def serve(argv: list[str] | None) -> int:
     bound_log_records()
     try:
         local_host = LocalHost(options)
-    except (AppLoadError, StateFolderError) as exc:
+    except (AppLoadError, StateFolderError, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_banner(local_host)

@@ -5,6 +5,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from host.durable.config import Replay
 from host.http.triggers import starlette_path
 from host.mcp.server import MCP_PATH, SSE_PATH
 
@@ -53,6 +54,11 @@ def banner_text(local_host: "LocalHost") -> str:
               f"  CLI: npx {INSPECTOR} --cli {url} --transport http{header_flag} --method tools/list", ""]
     lines += [f"Durable management API  {base}/runtime/webhooks/durabletask/instances"
               f"?code={settings.keys['durabletask_extension']}"]
+    if settings.replay is Replay.AZURE:
+        engine = local_host.engine.config
+        lines += [f"Replay as on Azure      every episode from the start of its history; "
+                  f"{settings.worker_threads} worker threads, {engine.max_concurrent_orchestrators} orchestrator "
+                  f"episodes and {engine.max_concurrent_activities} activities at once"]
     lines += http_function_lines(local_host)
     return "\n".join(lines)
 

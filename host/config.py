@@ -6,6 +6,7 @@ environment and the app's host.json. Nothing else in `host/` reads `os.environ` 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -13,14 +14,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from host.durable.config import EngineConfig
+from host.durable.config import EngineConfig, Replay
 from host.functions.loader import LoadedApp
 from host.http.guard import WILDCARD_BIND
 from host.keys import RPC_SECRET
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_HOSTS_ENV = "MCP_ALLOWED_HOSTS"
+REPLAY_ENV = "LOCAL_HOST_REPLAY"
+# The Python worker's thread pool for sync functions: this app setting, else ThreadPoolExecutor's default,
+# min(32, processors + 4) (azure-functions-python-worker dispatcher.py _get_sync_tp_max_workers, Python 3.9+).
+THREADPOOL_ENV = "PYTHON_THREADPOOL_THREAD_COUNT"
+# The Durable extension's default for maxConcurrentOrchestratorFunctions and maxConcurrentActivityFunctions
+# outside the Consumption plan: 10 x Environment.ProcessorCount (AzureStorageDurabilityProviderFactory.cs).
+DURABLE_CONCURRENCY_PER_PROCESSOR = 10
 TASKHUB_FALLBACK = "TestHubName"
+
+log = logging.getLogger("host")
+
+
+class SettingError(Exception):
+    """A setting the host cannot start with; the message names it and the values it takes."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class HostOptions:
     port: int = 7071
     allowed_hosts: tuple[str, ...] = ()
     limits: ConnectionLimits = ConnectionLimits()
+    replay: Replay | None = None  # None: LOCAL_HOST_REPLAY, else kept
 
 
 def _positive(kind: type) -> Any:
@@ -63,6 +78,13 @@ def _positive(kind: type) -> Any:
         return value
 
     return parse
+
+
+def _replay(text: str) -> Replay:
+    try:
+        return Replay(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected kept or azure, got {text!r}") from None
 
 
 def _port(text: str) -> int:
@@ -80,7 +102,8 @@ def option_parser() -> argparse.ArgumentParser:
         prog="python -m host",
         description="Start the local host for a Python v2 function app: its MCP tools at Azure's URLs, its "
                     "Durable orchestrations on SQLite, the Durable HTTP management API.",
-        epilog="Environment: MCP_ALLOWED_HOSTS (comma-separated, like --allowed-host); MCP_EXTENSION_KEY, "
+        epilog="Environment: MCP_ALLOWED_HOSTS (comma-separated, like --allowed-host); LOCAL_HOST_REPLAY (like "
+               "--replay); PYTHON_THREADPOOL_THREAD_COUNT (the worker pool with --replay azure); MCP_EXTENSION_KEY, "
                "DURABLETASK_EXTENSION_KEY, FUNCTIONS_DEFAULT_KEY, FUNCTIONS_MASTER_KEY (else created once in "
                "<state>/keys.json); TASKHUB_NAME when host.json says hubName %TASKHUB_NAME%. The app's "
                "local.settings.json Values are loaded into the environment first.",
@@ -95,6 +118,11 @@ def option_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
                         help="a Host name accepted besides loopback and the bind address, e.g. a proxy's "
                              "public name (NAME, NAME:* or NAME:PORT); repeatable")
+    parser.add_argument("--replay", type=_replay, default=None, metavar="{kept,azure}",
+                        help="kept (default): orchestrators and durable agents are kept alive between episodes; "
+                             "azure: every episode replays the orchestrator from the start of its history, "
+                             "with the Python worker's thread pool and the Durable extension's concurrency, as "
+                             "on Azure (same history; a job started in one mode resumes in the other)")
     limits = parser.add_argument_group("connections", "what one client may hold (408 and 503 answers)")
     defaults = ConnectionLimits()
     limits.add_argument("--max-connections", type=_positive(int), default=defaults.max_connections, metavar="N",
@@ -116,7 +144,8 @@ def parse_options(argv: list[str] | None = None) -> HostOptions:
     """The command line as options; exits with usage on bad values."""
     args = option_parser().parse_args(argv)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout, args.keep_alive_timeout)
-    return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts), limits)
+    return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts), limits,
+                       args.replay)
 
 
 @dataclass
@@ -132,6 +161,8 @@ class HostSettings:
     allowed_hosts: tuple[str, ...] = ()
     limits: ConnectionLimits = ConnectionLimits()
     hub_name: str = TASKHUB_FALLBACK
+    replay: Replay = Replay.KEPT
+    worker_threads: int = 0  # with Replay.AZURE: the worker pool's threads
 
     @property
     def public_base(self) -> str:
@@ -160,10 +191,17 @@ class HostSettings:
         return str(system.get("webhookAuthorizationLevel") or "System")
 
     def engine_config(self) -> EngineConfig:
-        """`extensions.durableTask`: maxConcurrentActivityFunctions, and our `localHost.maxPayloadBytes`."""
+        """The replay mode; `extensions.durableTask`: maxConcurrentActivityFunctions, with --replay azure also
+        maxConcurrentOrchestratorFunctions (both default to the extension's 10 per processor then), and our
+        `localHost.maxPayloadBytes`."""
         durable = (self.host_config.get("extensions") or {}).get("durableTask") or {}
         local = durable.get("localHost") or {}
-        config = EngineConfig()
+        config = EngineConfig(replay=self.replay)
+        if self.replay is Replay.AZURE:
+            extension_default = DURABLE_CONCURRENCY_PER_PROCESSOR * processor_count()
+            config.max_concurrent_activities = extension_default
+            config.max_concurrent_orchestrators = int(durable.get("maxConcurrentOrchestratorFunctions")
+                                                      or extension_default)
         config.max_concurrent_activities = int(durable.get("maxConcurrentActivityFunctions")
                                                or config.max_concurrent_activities)
         config.max_payload_bytes = int(local.get("maxPayloadBytes") or config.max_payload_bytes)
@@ -212,8 +250,46 @@ def hub_name(host_config: dict[str, Any]) -> str:
     return hub
 
 
+def processor_count() -> int:
+    """The processors this process may run on (.NET's Environment.ProcessorCount)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def replay_mode(option: Replay | None) -> Replay:
+    """--replay, else LOCAL_HOST_REPLAY, else kept; SettingError for a value it does not know."""
+    if option is not None:
+        return option
+    text = os.environ.get(REPLAY_ENV, "").strip().lower()
+    try:
+        return Replay(text) if text else Replay.KEPT
+    except ValueError:
+        raise SettingError(f"{REPLAY_ENV}={text!r}: expected kept or azure") from None
+
+
+def worker_threads() -> int:
+    """PYTHON_THREADPOOL_THREAD_COUNT as the worker reads it: an integer of at least 1, else (with a
+    warning, as the worker gives) ThreadPoolExecutor's default, min(32, processors + 4)."""
+    text = os.environ.get(THREADPOOL_ENV, "").strip()
+    try:
+        count = int(text) if text else 0
+    except ValueError:
+        count = 0
+    if count >= 1:
+        return count
+    if text:
+        log.warning("%s must be an integer of at least 1 (got %r): using the default", THREADPOOL_ENV, text)
+    processors = getattr(os, "process_cpu_count", os.cpu_count)() or 1  # 3.13+: process_cpu_count
+    return min(32, processors + 4)
+
+
 def settings_for(app: LoadedApp, state_dir: Path, options: HostOptions, keys: dict[str, str]) -> HostSettings:
-    """Settings for a loaded app; read after the app's local.settings.json Values reached the environment."""
+    """Settings for a loaded app; read after the app's local.settings.json Values reached the environment.
+    Raises SettingError for a setting the host cannot start with."""
     from_env = tuple(h.strip() for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip())
+    replay = replay_mode(options.replay)
     return HostSettings(app.directory, state_dir, options.host, options.port, keys, app.host_config,
-                        from_env + options.allowed_hosts, options.limits, hub_name(app.host_config))
+                        from_env + options.allowed_hosts, options.limits, hub_name(app.host_config), replay,
+                        worker_threads() if replay is Replay.AZURE else 0)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from host.config import HostOptions, HostSettings, settings_for
+from host.durable.config import Replay
 from host.durable.engine import Engine
 from host.durable.store import HistoryStore
 from host.functions.invoker import FunctionInvoker
@@ -43,8 +44,12 @@ class LocalHost:
         self.app = load_app(app_dir)
         self.settings: HostSettings = settings_for(self.app, state_dir, options, load_keys(state_dir))
         self.store = HistoryStore(create_private_file(state_dir / "durable.sqlite"))
-        self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")
-        self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
+        if self.settings.replay is Replay.AZURE:  # the Python worker's one pool for every sync function
+            self.function_pool = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="worker")
+            self.orchestrator_pool = self.function_pool
+        else:
+            self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")
+            self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
         client_binding = json.dumps(self.settings.durable_client_binding())
         self.invoker = FunctionInvoker(self.function_pool, str(app_dir), lambda: client_binding)
         self.engine = Engine(self.app, self.store, self.invoker, self.orchestrator_pool, self.settings.engine_config())

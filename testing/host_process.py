@@ -1,4 +1,8 @@
-"""Start the real host in a subprocess on a free loopback port, and kill it the hard way when a test asks."""
+"""Start the real host in a subprocess on a free loopback port, and kill it the hard way when a test asks.
+
+The host's replay mode (`--replay`, README "Durable agents on the local host") is the test's own when it
+names one, else LOCAL_HOST_REPLAY's (`make test-azure` sets it to `azure`, so the same tests run the way
+Azure runs orchestrators), else the host's default."""
 from __future__ import annotations
 
 import json
@@ -14,6 +18,7 @@ import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_APPS = PROJECT_ROOT / "tests" / "apps"
+REPLAY_ENV = "LOCAL_HOST_REPLAY"
 TEST_KEYS = {
     "MCP_EXTENSION_KEY": "test-mcp-key",
     "DURABLETASK_EXTENSION_KEY": "test-durable-key",
@@ -32,11 +37,14 @@ class HostProcess:
     """One `python -m host` process; `restart()` keeps the port and the state folder."""
 
     def __init__(self, app_dir: Path, state_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 args: list[str] | None = None, address: str = "127.0.0.1", own_group: bool = False):
+                 args: list[str] | None = None, address: str = "127.0.0.1", own_group: bool = False,
+                 replay: str | None = None):
         self.app_dir = Path(app_dir)
         self.own_group = own_group  # a process group of its own, as a shell runs a command (see interrupt)
         self.address = address  # the bind address (`--host`)
-        self.args = ["--host", address, *(args or [])]  # `python -m host` options besides app, state and port
+        self.replay = replay or os.environ.get(REPLAY_ENV) or None  # kept | azure; None: the host's default
+        self.args = ["--host", address, *(["--replay", self.replay] if self.replay else []), *(args or [])]
+        # (`python -m host` options besides app, state and port)
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
         self.env = {**os.environ, **TEST_KEYS, "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -120,10 +128,10 @@ class HostProcess:
         self.stop()
 
 
-def project_host(state: Path, model, site=None, **env: str) -> HostProcess:
+def project_host(state: Path, model, site=None, replay: str | None = None, **env: str) -> HostProcess:
     """The project's own app on a host whose model is the fake model server `model`; `site` (a
     CountingSite) is the one address fetch_url may read besides public ones."""
-    return HostProcess(PROJECT_ROOT, state, env={
+    return HostProcess(PROJECT_ROOT, state, replay=replay, env={
         "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key", "OPENAI_DEFAULT_MODEL": "fake-model",
         "FETCH_URL_ALLOWED_HOSTS": site.base.removeprefix("http://") if site else "",
         "MODEL_MAX_RETRY_DELAY_SECONDS": "2", **env})

@@ -13,9 +13,8 @@ import pytest
 from agents import ModelResponse, Usage, set_tracing_disabled
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
-import host.durable.replay as replay
 from host.durable import events as he
-from host.durable.config import EngineConfig
+from host.durable.config import EngineConfig, Replay
 from host.durable.episode import EpisodeDecisions, InstanceState, Message, run_episode
 from host.durable.events import EventType
 from host.durable.model import InstanceRow, RuntimeStatus
@@ -47,8 +46,8 @@ def new_instance(name: str, input_value, instance_id: str = "a1") -> tuple[Insta
     return InstanceState(row), [Message(he.execution_started(now, name, instance_id, "e1", input_json), inbox_id=1)]
 
 
-def step(state: InstanceState, messages: list[Message]) -> EpisodeDecisions:
-    return run_episode(APP, state, messages, time.time(), EngineConfig())
+def step(state: InstanceState, messages: list[Message], config: EngineConfig = EngineConfig()) -> EpisodeDecisions:
+    return run_episode(APP, state, messages, time.time(), config)
 
 
 def model_answer(decisions: EpisodeDecisions, *, text: str | None = None, call: tuple[str, dict] | None = None,
@@ -94,10 +93,11 @@ def test_the_agent_runs_once_for_all_its_turns(agent_ledger):
     assert bodies(agent_ledger, "a1") == 1, "the agent was replayed instead of kept alive"
 
 
-def answer_everything(state: InstanceState, messages: list[Message]) -> list[EpisodeDecisions]:
+def answer_everything(state: InstanceState, messages: list[Message],
+                      config: EngineConfig = EngineConfig()) -> list[EpisodeDecisions]:
     """Run the instance to its end: each model call is answered "answer <task id>", any other activity
     "<name> done"."""
-    episodes = [step(state, messages)]
+    episodes = [step(state, messages, config)]
     while not episodes[-1].finished:
         (activity,) = episodes[-1].activities
         if activity.name == "run_model":
@@ -105,7 +105,7 @@ def answer_everything(state: InstanceState, messages: list[Message]) -> list[Epi
         else:
             message = Message(he.task_completed(time.time(), activity.task_id, dumps(f"{activity.name} done")),
                               activity=activity)
-        episodes.append(step(state, [message]))
+        episodes.append(step(state, [message], config))
     return episodes
 
 
@@ -113,10 +113,9 @@ def answer_everything(state: InstanceState, messages: list[Message]) -> list[Epi
 def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, monkeypatch, name, episodes):
     kept, messages = new_instance(name, "hello", "kept")
     kept_run = answer_everything(kept, messages)
-    monkeypatch.setattr(replay, "live_agent_orchestrator", lambda fn: None)  # the SDK's wrapper, replayed
-    monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)  # it replaces it
+    monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)  # the SDK's sets it
     replayed, messages = new_instance(name, "hello", "replayed")
-    replayed_run = answer_everything(replayed, messages)
+    replayed_run = answer_everything(replayed, messages, EngineConfig(replay=Replay.AZURE))  # the SDK's wrapper
     kept_history = [e for d in kept_run for e in d.history]
     assert comparable(kept_history) == comparable([e for d in replayed_run for e in d.history])
     assert kept_run[-1].row.output == replayed_run[-1].row.output
@@ -204,7 +203,7 @@ def test_a_third_party_agent_app_on_the_real_host_runs_its_agent_once(tmp_path, 
                   "second": [lambda request: {"text": request.user_text() + " two"}],
                   "third": [lambda request: {"text": request.user_text() + " three"}]})
     ledger = tmp_path / "ledger.txt"
-    host = HostProcess(TEST_APPS / "agent_app", tmp_path / "state", env={
+    host = HostProcess(TEST_APPS / "agent_app", tmp_path / "state", replay="kept", env={
         "OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "test-key", "OPENAI_AGENTS_DISABLE_TRACING": "1",
         "AGENT_LEDGER": str(ledger)}).start()
     try:

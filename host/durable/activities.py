@@ -18,7 +18,7 @@ from typing import Any, Callable
 from azure.functions import meta
 
 from host.durable import events as he
-from host.durable.config import EngineConfig
+from host.durable.config import EngineConfig, Replay
 from host.durable.episode import Message
 from host.durable.handoff import ThreadToLoop
 from host.durable.http_activity import run_http_activity
@@ -33,7 +33,9 @@ from host.functions.loader import AppFunction, LoadedApp
 class ActivityRunner:
     """Runs activities - sync ones on worker threads (where no event loop runs), async ones on the event loop,
     at most `max_concurrent_activities` of those at a time - and delivers each outcome with
-    `deliver(instance_id, message)`."""
+    `deliver(instance_id, message)`. With `Replay.AZURE` sync activities run on the invoker's pool (the
+    worker's one thread pool, which orchestrator episodes share) and count towards the same limit, as the
+    Durable extension's maxConcurrentActivityFunctions counts every activity it hands the worker."""
 
     def __init__(self, app: LoadedApp, invoker: FunctionInvoker, config: EngineConfig,
                  deliver: Callable[[str, Message], None]):
@@ -54,7 +56,8 @@ class ActivityRunner:
             self._done = ThreadToLoop(self._loop, self._finished_in_threads)
         for item in activities:
             function = self.app.activity(item.name) if item.name != HTTP_ACTIVITY else None
-            if function is not None and not inspect.iscoroutinefunction(function.user_function):
+            if (self.config.replay is Replay.KEPT and function is not None
+                    and not inspect.iscoroutinefunction(function.user_function)):
                 self._threads.submit(self._run_in_thread, item, function)
                 continue
             task = self._loop.create_task(self._run(item))

@@ -16,8 +16,11 @@ replaying the history through the same code, so a job started on one host versio
 
 While the agent runs, the context's `current_utc_datetime` is the one of the step that started it, as in a
 replay (where a step runs whole while one event is processed). `Runner.run_sync` goes through the agents
-SDK's process-wide default runner, which the wrapper sets per episode; here each agent thread gets its own
-(see `_ThreadDefaultRunner`), so concurrent agents cannot pick up each other's runner.
+SDK's process-wide default runner, which the wrapper sets at the start of every episode with its module's
+`set_default_agent_runner`; here the agent's thread calls that same function each time it goes on, so an
+app gets what it would get on Azure: with the SDK's function, one process-wide runner that concurrent
+agents can take from each other; with an app's own (orchestrations/agents/runners.py), whatever it does.
+The host installs no runner of its own.
 """
 from __future__ import annotations
 
@@ -31,8 +34,8 @@ from types import CodeType
 from typing import Any, Callable, Generator
 
 from azure.durable_functions.models.history.HistoryEventType import HistoryEventType
+from azure.durable_functions.openai_agents import orchestrator_generator
 from azure.durable_functions.openai_agents.context import DurableAIAgentContext
-from azure.durable_functions.openai_agents.model_invocation_activity import DurableActivityModel
 from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
 from azure.durable_functions.openai_agents.task_tracker import TaskTracker
 from azure.durable_functions.openai_agents.usage_telemetry import UsageTelemetry
@@ -101,7 +104,6 @@ class AgentRun:
 
     def __init__(self, func: Callable[..., Any], context: Any, model_retry_options: Any, activity_name: str):
         UsageTelemetry.log_usage_once()
-        _ThreadDefaultRunner.install()
         self.ctx = context
         self.tracker = _ParkingTracker(context, self)
         agent_context = DurableAIAgentContext(context, self.tracker, model_retry_options)
@@ -205,9 +207,14 @@ class AgentRun:
         command, _ = self._to_agent.get()
         if command != "resume":
             raise SessionClosed()
+        self._set_default_runner()
+
+    def _set_default_runner(self) -> None:
+        """What the SDK's wrapper does when an episode starts, on the thread that runs the agent (looked up
+        in the wrapper's module when called, as the wrapper does)."""
+        orchestrator_generator.set_default_agent_runner(self.runner)
 
     def _agent_main(self) -> None:
-        _ThreadDefaultRunner.local.runner = self.runner
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         generator = None
@@ -216,6 +223,7 @@ class AgentRun:
                 command, value = self._to_agent.get()
                 if command == "close":
                     return
+                self._set_default_runner()
                 try:
                     if command == "start" and self.is_generator:
                         generator = iter(self.call())
@@ -242,7 +250,6 @@ class AgentRun:
                     generator.close()
                 except BaseException:  # noqa: BLE001 - an app generator that refuses to close is not our error
                     pass
-            _ThreadDefaultRunner.local.runner = None
             asyncio.set_event_loop(None)
             loop.close()
 
@@ -280,39 +287,3 @@ class _ParkingTracker(TaskTracker):
         else:
             self._tasks_to_yield.append(task)
         return json.loads(results[number - 1])
-
-
-class _ThreadDefaultRunner:
-    """The agents SDK's default runner while live agents run: `Runner.run_sync` on an agent thread goes to
-    that agent's durable runner; a durable runner's own inner call (its run config's model is already
-    durable) and any other thread go to the runner that was the default before."""
-
-    local = threading.local()
-    _lock = threading.Lock()
-
-    def __init__(self, fallback: Any):
-        self.fallback = fallback
-
-    @classmethod
-    def install(cls) -> None:
-        import agents.run as run_module
-
-        with cls._lock:
-            current = run_module.get_default_agent_runner()
-            if not isinstance(current, cls):
-                run_module.set_default_agent_runner(cls(current or run_module.AgentRunner()))
-
-    def _runner(self, kwargs: dict[str, Any]) -> Any:
-        runner = getattr(self.local, "runner", None)
-        if runner is None or isinstance(getattr(kwargs.get("run_config"), "model", None), DurableActivityModel):
-            return self.fallback
-        return runner
-
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        return self._runner(kwargs).run(*args, **kwargs)
-
-    def run_sync(self, *args: Any, **kwargs: Any) -> Any:
-        return self._runner(kwargs).run_sync(*args, **kwargs)
-
-    def run_streamed(self, *args: Any, **kwargs: Any) -> Any:
-        return self._runner(kwargs).run_streamed(*args, **kwargs)

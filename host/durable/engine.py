@@ -27,7 +27,7 @@ from host.functions.loader import LoadedApp
 # The Durable SDK looks this variable up for every payload it encodes or decodes; a lookup of an unset
 # variable costs an exception in os.environ (a tenth of the CPU of short steps). Empty means unset to it.
 STRICT_TYPING = "AZURE_FUNCTIONS_DURABLE_STRICT_TYPING"
-ORCHESTRATOR_WORKERS = 4  # batches of episodes in flight at once: the threads of the pool the server makes
+ORCHESTRATOR_WORKERS = 4  # kept sessions: batches of episodes in flight at once (the threads of the server's pool)
 
 
 class Engine(Management):
@@ -40,7 +40,8 @@ class Engine(Management):
         self.store = store
         self.config = config or EngineConfig()
         self.backend = Backend(store)
-        self.scheduler = Scheduler(app, store, self.backend, orchestrator_pool, self.config, ORCHESTRATOR_WORKERS)
+        in_flight = ORCHESTRATOR_WORKERS if self.config.keeps_sessions else self.config.max_concurrent_orchestrators
+        self.scheduler = Scheduler(app, store, self.backend, orchestrator_pool, self.config, in_flight)
         self.activities = ActivityRunner(app, invoker, self.config, self.scheduler.deliver)
         self.timers = TimerService(self.scheduler.deliver)
         self.backend.scheduler = self.scheduler

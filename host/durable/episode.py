@@ -183,7 +183,7 @@ def run_episode(app: LoadedApp, state: InstanceState, messages: list[Message], n
             _append(state, decisions, control)
         return decisions
     episode = control + [he.event(EventType.OrchestratorStarted, now)] + new_events
-    result, error = _run_orchestrator(app, state, episode, now)
+    result, error = _run_orchestrator(app, state, episode, now, config.keeps_sessions)
     custom_status = None
     if result is not None:
         custom_status, status_error = _custom_status_json(result.custom_status)
@@ -208,8 +208,9 @@ def run_episode(app: LoadedApp, state: InstanceState, messages: list[Message], n
 
 
 def _run_orchestrator(app: LoadedApp, state: InstanceState, episode: list[dict[str, Any]],
-                      now: float) -> tuple[EpisodeResult | None, str | None]:
-    """Feed the kept session, or build one by replaying the whole history; (result, or the error)."""
+                      now: float, keep: bool) -> tuple[EpisodeResult | None, str | None]:
+    """Feed the kept session, or build one by replaying the whole history (every episode when not `keep`);
+    (result, or the error)."""
     row = state.row
     orchestrator = app.orchestrator(row.name)
     if orchestrator is None:
@@ -225,7 +226,7 @@ def _run_orchestrator(app: LoadedApp, state: InstanceState, episode: list[dict[s
         head = [next(event for event in history if event["EventType"] == EventType.OrchestratorStarted), started]
         session = OrchestratorSession(orchestrator.user_function, instance_id=row.instance_id,
                                       parent_instance_id=row.parent_instance_id,
-                                      input_value=_context_input(row.input), head=head)
+                                      input_value=_context_input(row.input), head=head, keep=keep)
         parsed = (state.parsed if state.parsed is not None else
                   [he.to_sdk_event(event) for event in state.history or []]) + parsed_episode
         scheduled = {event["EventId"]: event for event in history if event["EventType"] in SCHEDULING_EVENTS}

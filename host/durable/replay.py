@@ -12,7 +12,9 @@ that is safe and is fed only each episode's new events (`feed`), with work propo
 generator orchestrator stays suspended in the SDK's executor, and the SDK's OpenAI agent wrapper runs its
 agent on a thread that waits for the next result (`agent_session`). Anything else - an orchestrator that
 returns a generator from a plain function, say - is replayed whole on every episode, as on Azure. A new
-session (a restart, an eviction from the host's cache) always starts with a full replay (`replay`).
+session (a restart, an eviction from the host's cache) always starts with a full replay (`replay`). With
+`keep=False` (`Replay.AZURE`) nothing is kept: every episode is a full replay through the SDK's own code,
+its agent wrapper included.
 """
 from __future__ import annotations
 
@@ -110,10 +112,10 @@ class OrchestratorSession:
     """One orchestration's SDK state; `reusable` when it can be fed episode by episode."""
 
     def __init__(self, handle: Callable[..., Any], *, instance_id: str, parent_instance_id: str | None,
-                 input_value: Any, head: list[dict[str, Any]]):
+                 input_value: Any, head: list[dict[str, Any]], keep: bool = True):
         self.function = orchestrator_function(handle)
-        self._live = live_agent_orchestrator(self.function)
-        self.reusable = self._live is not None or inspect.isgeneratorfunction(self.function)
+        self._live = live_agent_orchestrator(self.function) if keep else None
+        self.reusable = keep and (self._live is not None or inspect.isgeneratorfunction(self.function))
         self.holds_thread = self._live is not None
         self.instance_id = instance_id
         self.ctx = DurableOrchestrationContext(

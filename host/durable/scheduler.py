@@ -1,8 +1,9 @@
 """Scheduling: which instance runs an episode when, and what the host keeps in memory between episodes.
 
 An instance with new messages is queued; ready instances go to the orchestrator threads in batches
-(one hand-off for many short episodes), each batch's decisions are committed in one group commit, and
-only then do they take effect (`Backend.apply`). An instance is in at most one episode at a time; what
+(one hand-off for many short episodes; with `Replay.AZURE` one episode per hand-off, as the Durable
+extension calls the worker once per episode, up to maxConcurrentOrchestratorFunctions at once), each
+batch's decisions are committed in one group commit, and only then do they take effect (`Backend.apply`). An instance is in at most one episode at a time; what
 arrives meanwhile waits for the next. A commit that fails because the store cannot be written puts the
 messages back and retries the instance later, with a growing delay, until the disk takes writes again.
 """
@@ -16,7 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from host.durable.config import EngineConfig
+from host.durable.config import EngineConfig, Replay
 from host.durable.episode import EpisodeDecisions, InstanceState, Message, load_state, run_episode
 from host.durable.errors import StoreUnavailable
 from host.durable.handoff import ThreadToLoop
@@ -57,6 +58,7 @@ class Scheduler:
         self.config = config
         self._pool = pool
         self._workers = workers
+        self._max_batch = MAX_BATCH if config.replay is Replay.KEPT else 1
         self.states: OrderedDict[str, InstanceState] = OrderedDict()
         self.pending: dict[str, list[Message]] = {}
         self._agents: OrderedDict[str, None] = OrderedDict()  # instances whose session holds an agent thread
@@ -119,7 +121,7 @@ class Scheduler:
     def _pump(self) -> None:
         self._pump_scheduled = False
         while self._ready and self._in_flight < self._workers and not self._stopping:
-            size = max(1, min(MAX_BATCH, len(self._ready) // (self._workers - self._in_flight)))
+            size = max(1, min(self._max_batch, len(self._ready) // (self._workers - self._in_flight)))
             jobs = []
             while self._ready and len(jobs) < size:
                 instance_id = self._ready.popleft()
