@@ -4,14 +4,13 @@ Runs unmodified on Azure Functions (with the MCP and Durable extensions) and on 
 (`python -m host`). Blueprints: `tools/` holds the MCP tool triggers and HTTP starters,
 `orchestrations/` the orchestrators, activities and agents.
 """
-import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrations import agent, job_status, trip
 from orchestrations.agents import builtin_tools
 from orchestrations.agents import step as agent_step
+from orchestrations.agents.durable import AgentApp
 from orchestrations.agents.model_config import configure_model
-from orchestrations.agents.run_model import register_run_model
 from orchestrations.code_swarm import file_tools
 from orchestrations.code_swarm import worker as code_worker
 from orchestrations.code_swarm import workflow as code_swarm
@@ -23,8 +22,7 @@ from tools import code_swarm_launcher, job_view, jobs, launchers, workspaces
 quiet_library_logs()
 configure_model()
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-register_run_model(app)  # before any durable agent orchestrator: see orchestrations/agents/run_model.py
+app = AgentApp(http_auth_level=func.AuthLevel.FUNCTION)  # a df.DFApp: see orchestrations/agents/durable.py
 for blueprint in (builtin_tools.bp, agent.bp, agent_step.bp, job_status.bp, swarm.bp, swarm_worker.bp, trip.bp,
                   jobs.bp, launchers.bp, job_view.bp, file_tools.bp, code_swarm.bp, code_worker.bp,
                   workspaces.bp, code_swarm_launcher.bp):

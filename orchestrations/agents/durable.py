@@ -1,15 +1,18 @@
-"""Shared set-up for blueprints whose orchestrators run OpenAI agents durably, and the hooks that turn
-agent events into job progress."""
+"""Shared set-up for apps and blueprints whose orchestrators run OpenAI agents durably, and the hooks that
+turn agent events into job progress."""
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
 import azure.durable_functions as df
+import azure.functions as func
 from agents import Agent, RunConfig, RunContextWrapper, RunHooks, RunResult, Tool
 from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
 
+from orchestrations.agents import runners
 from orchestrations.agents.model_payloads import bounded_model_input
+from orchestrations.agents.run_model import register_run_model
 from orchestrations.job_status import set_progress
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, input_bytes
 
@@ -18,9 +21,41 @@ RUN_MODEL_ACTIVITY = "run_model"  # the SDK's fixed name, registered by run_mode
 DEFAULT_MAX_TURNS = 40
 
 
+# The function the SDK's `durable_openai_agent_orchestrator` registers as its `run_model` activity on a
+# blueprint that has none yet (azure-functions-durable 1.7, Blueprint._create_invoke_model_activity).
+SDK_RUN_MODEL = "Blueprint._create_invoke_model_activity.<locals>.run_model_activity"
+
+
+class AgentApp(df.DFApp):
+    """The function app (a `df.DFApp`) for durable OpenAI agents, written the Durable docs' way or ours.
+
+    - Our `run_model` activity is registered first (run_model.py says why), so the SDK registers none.
+    - A blueprint made the docs' way (a plain `df.Blueprint()` with `@bp.durable_openai_agent_orchestrator`)
+      carries the SDK's own `run_model_activity`, a second function of that name for the one `run_model`
+      activity: indexing stopped at "Function run_model_activity does not have a unique function name",
+      on Azure and on the local host alike (issue 17 §3). It is left out when the blueprint is registered;
+      its orchestrators call ours.
+    - `Runner.run_sync` reaches each orchestration's own runner, with several running at once, and model
+      calls are retried by `run_model` only (runners.py).
+    """
+
+    def __init__(self, http_auth_level: func.AuthLevel | str = func.AuthLevel.FUNCTION):
+        super().__init__(http_auth_level=http_auth_level)
+        register_run_model(self)
+        runners.install()
+
+    def register_functions(self, function_container: Any) -> None:
+        """Register a blueprint's functions, except the SDK's `run_model_activity`."""
+        super().register_functions(function_container)
+        self._function_builders = [builder for builder in self._function_builders
+                                   if getattr(builder._function._func, "__qualname__", None) != SDK_RUN_MODEL]
+
+    register_blueprint = register_functions
+
+
 def agent_blueprint() -> df.Blueprint:
     """A blueprint whose `durable_openai_agent_orchestrator`s use our `run_model` activity
-    (registered once on the app by `run_model.register_run_model`), not a second SDK copy."""
+    (registered once on the app by `AgentApp`), not a second SDK copy."""
     bp = df.Blueprint()
     bp._is_durable_openai_agent_setup = True
     return bp
@@ -32,12 +67,8 @@ def agent_orchestrator(bp: df.Blueprint) -> Any:
 
 
 def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunResult:
-    """`Runner.run_sync` for a durable agent orchestrator, safe when several run at the same time.
-
-    `Runner.run_sync` goes through the SDK's process-wide default runner, which every durable agent
-    orchestrator episode replaces with one bound to its own context: two agent orchestrators replayed
-    at once in two threads (a fan-out, or concurrent jobs) then make each other's model calls and one
-    ends with an empty result. A runner of our own is bound to this context only.
+    """`Runner.run_sync` for a durable agent orchestrator, safe when several run at the same time on any
+    app object: a runner bound to this context only (on an `AgentApp`, `Runner.run_sync` is too: runners.py).
 
     `error_handlers` (the Agents SDK's, e.g. for `max_turns`) are passed on: the durable runner's own
     `run_sync` keeps only a few keyword arguments, so the run is made with its prepared configuration.

@@ -10,8 +10,9 @@ things the SDK's activity does not:
    (reference/durable-protocol.md §4). Runs identically on Azure.
 2. Classifies provider errors: 429, 408/409 and 5xx (and connection errors) are retried here,
    honouring `Retry-After`/`retry-after-ms`; 400/401/403/404/422 fail at once with the
-   provider's message. The OpenAI client is built with max_retries=0 and the orchestrators
-   pass model_retry_options=None, so this is the only retry layer: no multiplied retries.
+   provider's message. The OpenAI client is built with max_retries=0, and durable agent
+   orchestrators get no durable model retries unless they ask (`runners.bind_episode_runner`),
+   so this is the only retry layer: no multiplied retries.
 3. Refuses to run when no model is configured, saying what to set.
 4. Makes a request a server refuses in a way a different request can avoid (too long for the context
    window, a tool call it could not parse) again, smaller or with a nudge (`recovery.py`), instead of
@@ -151,7 +152,7 @@ async def invoke_model(activity_input: str) -> str:
 
 
 def register_run_model(app: Any) -> None:
-    """Register `run_model` on the app before any durable_openai_agent_orchestrator does."""
+    """Register `run_model` on the app before any durable_openai_agent_orchestrator does (`AgentApp` does)."""
 
     @app.activity_trigger(input_name="input", activity="run_model")
     async def run_model_activity(input: str) -> str:
