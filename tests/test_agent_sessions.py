@@ -28,6 +28,14 @@ set_tracing_disabled(True)
 
 
 @pytest.fixture(autouse=True)
+def process_default_runner(monkeypatch) -> None:
+    """The SDK's agent wrapper sets the Agents SDK's process-wide default runner, and so does a kept agent,
+    as the wrapper does: it is put back after each test, so that plain agents run by other tests in this
+    process keep the SDK's own runner."""
+    monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)
+
+
+@pytest.fixture(autouse=True)
 def agent_ledger(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "agent-ledger.txt"
     monkeypatch.setenv("AGENT_LEDGER", str(path))
@@ -110,10 +118,9 @@ def answer_everything(state: InstanceState, messages: list[Message],
 
 
 @pytest.mark.parametrize("name,episodes", [("relay", 4), ("plan_then_act", 4)])
-def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, monkeypatch, name, episodes):
+def test_the_kept_agent_writes_the_history_the_sdks_replay_writes(agent_ledger, name, episodes):
     kept, messages = new_instance(name, "hello", "kept")
     kept_run = answer_everything(kept, messages)
-    monkeypatch.setattr(agents.run, "DEFAULT_AGENT_RUNNER", agents.run.DEFAULT_AGENT_RUNNER)  # the SDK's sets it
     replayed, messages = new_instance(name, "hello", "replayed")
     replayed_run = answer_everything(replayed, messages, EngineConfig(replay=Replay.AZURE))  # the SDK's wrapper
     kept_history = [e for d in kept_run for e in d.history]
