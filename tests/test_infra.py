@@ -29,6 +29,7 @@ NOT_SET_ON_AZURE = {
     "MODEL_MAX_RETRY_DELAY_SECONDS": "retry tuning; the default fits",
     "MODEL_MAX_OUTPUT_TOKENS": "the app's default cap fits; set it in the app settings to change it",
     "MODEL_TEMPERATURE": "the model's default",
+    "MODEL_CONTEXT_TOKENS": "the default window (128,000 tokens) fits Azure OpenAI's models; set it for a smaller one",
     "FETCH_URL_ALLOWED_HOSTS": "lets fetch_url reach private hosts; none are allowed on Azure",
     "APP_DATA_DIR": "the local files store; on Azure the APP_STORAGE__* connection is used",
     "APP_STORAGE": "a connection string holds the account key; the identity-based APP_STORAGE__* are used",
