@@ -34,6 +34,7 @@ def serve(argv: list[str] | None) -> int:
     from host.config import SettingError, parse_options
     from host.functions.loader import AppLoadError
     from host.http.connections import PortUnavailable, listening_socket
+    from host.identity.settings import OAuthSettingsError
     from host.server import LocalHost
     from host.state_folder import StateFolderError
     from host.worker_console import divert_worker_console_lines
@@ -56,7 +57,7 @@ def serve(argv: list[str] | None) -> int:
     bound_log_records()
     try:
         local_host = LocalHost(options)
-    except (AppLoadError, StateFolderError, SettingError) as exc:
+    except (AppLoadError, StateFolderError, SettingError, OAuthSettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_banner(local_host)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from host.durable.config import EngineConfig, Replay
 from host.functions.loader import LoadedApp
 from host.http.guard import WILDCARD_BIND
+from host.identity.settings import OAuthSettings, split_list
 from host.keys import RPC_SECRET
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,9 @@ THREADPOOL_ENV = "PYTHON_THREADPOOL_THREAD_COUNT"
 # The Durable extension's default for maxConcurrentOrchestratorFunctions and maxConcurrentActivityFunctions
 # outside the Consumption plan: 10 x Environment.ProcessorCount (AzureStorageDurabilityProviderFactory.cs).
 DURABLE_CONCURRENCY_PER_PROCESSOR = 10
+OAUTH_ISSUER_ENV = "MCP_OAUTH_ISSUER"
+OAUTH_AUDIENCE_ENV = "MCP_OAUTH_AUDIENCE"
+PRM_SCOPES_ENV = "WEBSITE_AUTH_PRM_DEFAULT_WITH_SCOPES"  # App Service's setting for the same metadata
 TASKHUB_FALLBACK = "TestHubName"
 
 log = logging.getLogger("host")
@@ -65,6 +69,8 @@ class HostOptions:
     allowed_hosts: tuple[str, ...] = ()
     limits: ConnectionLimits = ConnectionLimits()
     replay: Replay | None = None  # None: LOCAL_HOST_REPLAY, else kept
+    oauth_issuer: str | None = None
+    oauth_audiences: tuple[str, ...] = ()
 
 
 def _positive(kind: type) -> Any:
@@ -105,8 +111,10 @@ def option_parser() -> argparse.ArgumentParser:
         epilog="Environment: MCP_ALLOWED_HOSTS (comma-separated, like --allowed-host); LOCAL_HOST_REPLAY (like "
                "--replay); PYTHON_THREADPOOL_THREAD_COUNT (the worker pool with --replay azure); MCP_EXTENSION_KEY, "
                "DURABLETASK_EXTENSION_KEY, FUNCTIONS_DEFAULT_KEY, FUNCTIONS_MASTER_KEY (else created once in "
-               "<state>/keys.json); TASKHUB_NAME when host.json says hubName %TASKHUB_NAME%. The app's "
-               "local.settings.json Values are loaded into the environment first.",
+               "<state>/keys.json); TASKHUB_NAME when host.json says hubName %TASKHUB_NAME%; MCP_OAUTH_ISSUER, "
+               "MCP_OAUTH_AUDIENCE (like the --oauth options) and WEBSITE_AUTH_PRM_DEFAULT_WITH_SCOPES (the "
+               "scopes the protected resource metadata lists, as on Azure). The app's local.settings.json "
+               "Values are loaded into the environment first.",
     )
     parser.add_argument("--app", dest="app_dir", type=Path, default=PROJECT_ROOT,
                         help="folder holding function_app.py and host.json (default: this project)")
@@ -123,6 +131,14 @@ def option_parser() -> argparse.ArgumentParser:
                              "azure: every episode replays the orchestrator from the start of its history, "
                              "with the Python worker's thread pool and the Durable extension's concurrency, as "
                              "on Azure (same history; a job started in one mode resumes in the other)")
+    oauth = parser.add_argument_group("sign-in", "an OAuth 2.1 resource server, as App Service authentication "
+                                                 "is on Azure: callers need a bearer token from the issuer")
+    oauth.add_argument("--oauth-issuer", metavar="URL", default=None,
+                       help="the authorization server whose access tokens are accepted (its iss; its OpenID "
+                            "discovery document names its keys)")
+    oauth.add_argument("--oauth-audience", dest="oauth_audiences", action="append", default=[], metavar="AUD",
+                       help="an accepted token audience, e.g. api://<client id> (default: this host's own URLs); "
+                            "repeatable")
     limits = parser.add_argument_group("connections", "what one client may hold (408 and 503 answers)")
     defaults = ConnectionLimits()
     limits.add_argument("--max-connections", type=_positive(int), default=defaults.max_connections, metavar="N",
@@ -145,7 +161,7 @@ def parse_options(argv: list[str] | None = None) -> HostOptions:
     args = option_parser().parse_args(argv)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout, args.keep_alive_timeout)
     return HostOptions(args.app_dir, args.state_dir, args.host, args.port, tuple(args.allowed_hosts), limits,
-                       args.replay)
+                       args.replay, args.oauth_issuer, tuple(args.oauth_audiences))
 
 
 @dataclass
@@ -163,6 +179,7 @@ class HostSettings:
     hub_name: str = TASKHUB_FALLBACK
     replay: Replay = Replay.KEPT
     worker_threads: int = 0  # with Replay.AZURE: the worker pool's threads
+    oauth: OAuthSettings | None = None  # None: keys, as before (no issuer configured)
 
     @property
     def public_base(self) -> str:
@@ -292,4 +309,14 @@ def settings_for(app: LoadedApp, state_dir: Path, options: HostOptions, keys: di
     replay = replay_mode(options.replay)
     return HostSettings(app.directory, state_dir, options.host, options.port, keys, app.host_config,
                         from_env + options.allowed_hosts, options.limits, hub_name(app.host_config), replay,
-                        worker_threads() if replay is Replay.AZURE else 0)
+                        worker_threads() if replay is Replay.AZURE else 0, oauth_settings(options))
+
+
+def oauth_settings(options: HostOptions) -> OAuthSettings | None:
+    """The resource server's settings: the command line wins over the environment; None without an issuer.
+    OAuthSettingsError for an issuer that cannot work."""
+    issuer = options.oauth_issuer or os.environ.get(OAUTH_ISSUER_ENV, "").strip()
+    if not issuer:
+        return None
+    audiences = options.oauth_audiences or split_list(os.environ.get(OAUTH_AUDIENCE_ENV))
+    return OAuthSettings(issuer, tuple(audiences), split_list(os.environ.get(PRM_SCOPES_ENV)))

@@ -23,9 +23,11 @@ from host.functions.invoker import FunctionInvoker
 from host.functions.loader import load_app
 from host.http.connections import CleanEndings, StoppingServer, uvicorn_config
 from host.http.guard import GuardMiddleware, Refusal, RequestGuard, content_type_refusal
-from host.http.management_api import ManagementApi, error_response
+from host.http.management_api import RPC_ROOT, ManagementApi, error_response
+from host.identity.resource_server import ResourceServer
 from host.http.triggers import HttpTriggers
 from host.keys import load_keys
+from host.mcp.progress import PROGRESS_PATH
 from host.mcp.server import MCP_PATH, McpEndpoint
 from host.mcp.transport import jsonrpc_error
 from host.state_folder import create_private_file, open_state_folder
@@ -33,6 +35,7 @@ from host.timer_triggers import TimerTriggers
 
 log = logging.getLogger("host")
 PROBE_TIMEOUT_SECONDS = 2.0
+PING_PATH = "/admin/host/ping"
 
 
 class LocalHost:
@@ -72,12 +75,15 @@ class LocalHost:
 
     def asgi(self) -> tuple[GuardMiddleware, CleanEndings]:
         """The whole host, and its `CleanEndings` (whose `stop()` ends the requests in progress when the
-        host stops). Every request passes the Host/Origin guard first (issue 8 item 1)."""
-        routes = [Route("/admin/host/ping", keyless(self.ping), methods=["GET", "POST"])]
+        host stops). Every request passes the Host/Origin guard first (issue 8 item 1), then the resource
+        server (issue 20: principal headers from clients dropped; a bearer token when an issuer is configured)."""
+        routes = [Route(PING_PATH, keyless(self.ping), methods=["GET", "POST"])]
         routes += self.management.routes() + self.mcp.routes() + self.http_triggers.routes() + self.timers.routes()
         guard = RequestGuard(self.settings.host, self.settings.allowed_hosts)
         endings = CleanEndings(Starlette(routes=routes, lifespan=self.lifespan), refusal_response)
-        return GuardMiddleware(endings, guard, refusal_response), endings
+        signed_in = ResourceServer(endings, self.settings.oauth, (MCP_PATH,), without_token, refusal_response,
+                                   self.mcp.server.name)
+        return GuardMiddleware(signed_in, guard, refusal_response), endings
 
     async def ping(self, _request) -> JSONResponse:
         """Health: 200 while the host serves; 503 with the reason while its state database cannot be written
@@ -104,6 +110,13 @@ def refusal_response(path: str, refusal: Refusal) -> Response:
     if path == MCP_PATH or path.startswith(MCP_PATH + "/"):
         return jsonrpc_error(refusal.status, refusal.message)
     return error_response(refusal.status, refusal.message)
+
+
+def without_token(path: str) -> bool:
+    """Paths served without a bearer token when an issuer is configured: what the host's own functions call
+    back (the rpc base, on Azure a port only the worker reaches; progress reports, local only), each behind
+    an unguessable path segment, and the health ping, which holds no data."""
+    return path == PING_PATH or path.startswith((RPC_ROOT + "/", PROGRESS_PATH + "/"))
 
 
 def keyless(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

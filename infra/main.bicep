@@ -62,12 +62,20 @@ param openAiLocation string = ''
 @description('Region of the Container Apps session pool the code swarm runs generated tests in; empty: location.')
 param sessionsLocation string = ''
 
+@description('Who may call (issue 20): entra, a team signed in with Entra ID (each person sees their own jobs; an app registration is created, which needs a deployer allowed to create one); keys, one person with the function keys.')
+@allowed(['entra', 'keys'])
+param mcpAuth string = 'entra'
+
+@description('With entra: comma-separated client ids pre-authorized to ask for tokens (default: VS Code).')
+param preAuthorizedClientIds string = 'aebc6443-996d-45c2-90f0-388ff96faa56'
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-${resourceToken}'
 // Flex Consumption deploys from a blob container in the app's storage account (azd uploads the package there).
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var taskHubName = 'agentjobs'
+var clientIds = map(filter(split(preAuthorizedClientIds, ','), id => !empty(trim(id))), id => trim(id))
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
   name: 'rg-${environmentName}'
@@ -162,6 +170,22 @@ module sessions 'app/sessions.bicep' = {
   }
 }
 
+// With entra: the app registration callers sign in to (Microsoft Graph Bicep extension, infra/bicepconfig.json).
+// The function app's host name is known before it exists (Flex Consumption: <name>.azurewebsites.net), as in
+// Azure-Samples/remote-mcp-functions-python.
+module entra 'app/entra.bicep' = if (mcpAuth == 'entra') {
+  name: 'entra'
+  scope: rg
+  params: {
+    uniqueName: '${functionAppName}-mcp'
+    displayName: 'Durable agent jobs MCP server (${functionAppName})'
+    functionAppHostname: '${functionAppName}.azurewebsites.net'
+    preAuthorizedClientIds: clientIds
+    managedIdentityClientId: identity.outputs.clientId
+    managedIdentityPrincipalId: identity.outputs.principalId
+  }
+}
+
 module api 'app/function-app.bicep' = {
   name: 'api'
   scope: rg
@@ -181,6 +205,11 @@ module api 'app/function-app.bicep' = {
     openAiEndpoint: openAiEndpoint
     openAiDeploymentName: openAiDeploymentName
     sessionPoolEndpoint: sessions.outputs.poolManagementEndpoint
+    mcpAuth: mcpAuth
+    authClientId: mcpAuth == 'entra' ? entra!.outputs.clientId : ''
+    authIdentifierUri: mcpAuth == 'entra' ? entra!.outputs.identifierUri : ''
+    authScope: mcpAuth == 'entra' ? entra!.outputs.scope : ''
+    allowedClientIds: clientIds
   }
 }
 
@@ -210,3 +239,7 @@ output TASKHUB_NAME string = scheduler.outputs.taskHubName
 output AZURE_OPENAI_ENDPOINT string = openAiEndpoint
 output AZURE_OPENAI_DEPLOYMENT string = openAiDeploymentName
 output ACA_SESSION_POOL_ENDPOINT string = sessions.outputs.poolManagementEndpoint
+output MCP_AUTH string = mcpAuth
+output AUTH_CLIENT_ID string = mcpAuth == 'entra' ? entra!.outputs.clientId : ''
+output AUTH_SCOPE string = mcpAuth == 'entra' ? entra!.outputs.scope : ''
+output JOBS_ADMIN_ROLE string = mcpAuth == 'entra' ? entra!.outputs.adminRole : ''

@@ -2,6 +2,7 @@
 
 azd runs it after `azd provision` / `azd up` with the outputs of infra/main.bicep in the environment
 (AZURE_FUNCTION_APP_NAME, SERVICE_API_URI, AZURE_RESOURCE_GROUP, DURABLE_TASK_SCHEDULER_DASHBOARD_URL).
+With MCP_AUTH=entra (the default) it says how people sign in instead (no key: Entra ID, issue 20).
 It prints no key: the `mcp_extension` system key exists only once the app has started (after the deploy
 step), so the configurations fetch it with `az` or ask for it, as the official sample's .vscode/mcp.json does
 (Azure-Samples/remote-mcp-functions-python).
@@ -36,12 +37,33 @@ def key_command(resource_group: str, app_name: str) -> str:
             f"--query systemKeys.mcp_extension --output tsv")
 
 
+def sign_in_text(env: Mapping[str, str], name: str, url: str) -> str:
+    """With MCP_AUTH=entra (issue 20): the server signs people in with Entra ID; clients find the sign-in through
+    its protected resource metadata (/.well-known/oauth-protected-resource), so their configs carry no key."""
+    vscode = {"servers": {name: {"type": "http", "url": url}}}
+    return "\n".join([
+        f"MCP server '{name}' on Azure Functions ({env['AZURE_FUNCTION_APP_NAME']}), signed in with Entra ID:",
+        f"  Streamable HTTP  {url}",
+        f"  Sign-in          Entra ID app {env.get('AUTH_CLIENT_ID', '?')}, scope {env.get('AUTH_SCOPE', '?')} "
+        f"(protected resource metadata: {env['SERVICE_API_URI'].rstrip('/')}/.well-known/oauth-protected-resource)",
+        f"  Admins           assign people the app role {env.get('JOBS_ADMIN_ROLE') or 'Jobs.Admin'} (Entra ID > "
+        f"Enterprise applications > the app > Users and groups): they see and manage every job",
+        "",
+        "VS Code (.vscode/mcp.json; VS Code signs you in with your Microsoft account when the server starts):",
+        f"  {json.dumps(vscode)}",
+        "Claude Code (its client id must be allowed: add it to PRE_AUTHORIZED_CLIENT_IDS and provision again):",
+        f"  claude mcp add --transport http {name} {url}",
+    ])
+
+
 def connection_text(env: Mapping[str, str], name: str) -> str:
     """The endpoint, the key command and one ready-to-paste configuration per client, as text."""
     missing = [variable for variable in REQUIRED if not env.get(variable)]
     if missing:
         raise KeyError(f"not set: {', '.join(missing)} (run this from azd, or export `azd env get-values`)")
     base = env["SERVICE_API_URI"].rstrip("/")
+    if env.get("MCP_AUTH") == "entra":
+        return sign_in_text(env, name, f"{base}{MCP_PATH}")
     url, sse_url = f"{base}{MCP_PATH}", f"{base}{MCP_PATH}/sse"
     fetch_key = key_command(env["AZURE_RESOURCE_GROUP"], env["AZURE_FUNCTION_APP_NAME"])
     key_input = "functions-mcp-extension-system-key"

@@ -5,6 +5,7 @@ with the app (the settings the function app gets, the Python version it runs).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,9 +25,20 @@ def parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bicep.language()))
 
 
+# `extension <name>` (Bicep 0.30+: a Bicep extension such as Microsoft Graph's, configured in bicepconfig.json)
+# came after the grammar's last release (tree-sitter-bicep 1.1.0 knows only the retired `import 'x@1.0'` form):
+# such a line is blanked, keeping every position, and checked here instead.
+_EXTENSION = re.compile(rb"^extension [A-Za-z_][A-Za-z0-9_]*[ \t]*$", re.MULTILINE)
+
+
 @lru_cache(maxsize=None)
 def parse(path: Path) -> tree_sitter.Tree:
-    return parser().parse(path.read_bytes())
+    return parser().parse(_EXTENSION.sub(lambda m: b" " * len(m.group(0)), path.read_bytes()))
+
+
+def extensions(path: Path) -> list[str]:
+    """The names of the file's `extension <name>` statements."""
+    return [line.split()[1].decode() for line in _EXTENSION.findall(path.read_bytes())]
 
 
 def syntax_errors(path: Path) -> list[str]:
@@ -167,3 +179,30 @@ def output_references(path: Path) -> list[tuple[str, str]]:
 
     visit(parse(path).root_node)
     return found
+
+
+def declaration(path: Path, kind: str, symbol: str) -> tree_sitter.Node:
+    """A declaration of `kind` (resource_declaration, module_declaration, variable_declaration, ...) named
+    `symbol`, anywhere in the file (nested resources too)."""
+    found: list[tree_sitter.Node] = []
+
+    def visit(node: tree_sitter.Node) -> None:
+        if node.type == kind and any(c.type == "identifier" and _text(c) == symbol for c in node.children):
+            found.append(node)
+        for child in node.children:
+            visit(child)
+
+    visit(parse(path).root_node)
+    if not found:
+        raise LookupError(f"{path.relative_to(PROJECT_ROOT)} declares no {kind} {symbol}")
+    return found[0]
+
+
+def value_text(node: tree_sitter.Node, dotted: str) -> str | None:
+    """The source text of the value at `a.b.c` in a declaration's object (None when a step is missing)."""
+    current = _body(node) if node.type.endswith("_declaration") else node
+    for name in dotted.split("."):
+        if current is None or current.type != "object":
+            return None
+        current = _property(current, name)
+    return None if current is None else _text(current)

@@ -10,8 +10,10 @@ from testing.azurite import Azurite
 from testing.browser import chromium
 from testing.counting_site import CountingSite
 from testing.durable_http import DurableHttp
-from testing.fake_model_server import FakeModelServer
+from testing.fake_model_server import FakeModelServer, load_script
+from testing.fake_oidc import FakeOidcIssuer
 from testing.host_process import TEST_APPS, HostProcess, project_host
+from testing.team import team_host
 
 
 def _interrupt(signum, frame):
@@ -73,3 +75,22 @@ async def browser():
     """One headless Chromium for a test module (Debian's package, driven by Playwright)."""
     async with chromium() as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def issuer():
+    """The fake OpenID Connect issuer a team signs in with (it stands for Entra ID)."""
+    with FakeOidcIssuer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, model, site, issuer):
+    """The project's app on a host that signs callers in with `issuer`, as infra/ deploys it for a team; its
+    model runs the demo script."""
+    model.reset()
+    model.script(load_script("demo"))
+    appdata = tmp_path_factory.mktemp("appdata")
+    process = team_host(tmp_path_factory.mktemp("team"), model, site, issuer, APP_DATA_DIR=str(appdata)).start()
+    yield process
+    process.stop()

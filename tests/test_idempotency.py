@@ -13,6 +13,7 @@ import httpx
 from azure.durable_functions import DurableOrchestrationClient
 
 from testing.mcp_client import call, call_error, connect, wait_until
+from tools.caller import KEY_OWNER
 from tools.idempotency import WINDOW_SECONDS, start_once
 
 AGENT = "fake-model"
@@ -68,9 +69,10 @@ async def test_the_key_holds_for_24_hours_and_never_overwrites_an_older_job(host
     client = sdk_client(host)
     spec = {"task": "window", "instructions": None, "tools": [], "model": None}
     key, now = str(uuid.uuid4()), time.time()
-    first = await start_once(client, "run_agent_workflow", "run_agent", spec, key, now=now)
-    next_day = await start_once(client, "run_agent_workflow", "run_agent", spec, key, now=now + WINDOW_SECONDS - 60)
-    later = await start_once(client, "run_agent_workflow", "run_agent", spec, key, now=now + WINDOW_SECONDS + 60)
+    launch = ("run_agent_workflow", "run_agent", spec, key, KEY_OWNER)
+    first = await start_once(client, *launch, now=now)
+    next_day = await start_once(client, *launch, now=now + WINDOW_SECONDS - 60)
+    later = await start_once(client, *launch, now=now + WINDOW_SECONDS + 60)
     assert next_day == first, "within 24 hours, also across the midnight of the id's day"
     assert later != first, "after 24 hours the key starts a new job"
     assert (await client.get_status(first)).instance_id == first, "the older job is kept"

@@ -10,6 +10,9 @@ Azure Storage backend by instance id. Pages are read whole; while everything rea
 time order, reading stops once `limit` jobs are in hand and a later second has been seen (so every
 job of the boundary second is known); otherwise every page is read and sorted here.
 Sub-orchestrations (a workflow's agent steps) are steps of a job, not jobs, and are skipped.
+
+Whose jobs (issue 20): a signed-in caller's are listed by their id prefix (`instanceIdPrefix`, tools/caller.py),
+so the backend reads no one else's; the key's owner gets the jobs without an owner tag, an admin every job.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from pydantic import BaseModel
 
 from .arguments import Arg, argument_error
+from .caller import Caller
 from .instances import instance_page
 from .job_status import RUNTIME_FILTERS, JobSummary, summary
 
@@ -72,9 +76,14 @@ def order_key(created: Optional[str], job_id: str) -> tuple[str, str]:
 
 
 async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[str], status: Optional[str],
-                         limit: int, after: Optional[Cursor]) -> tuple[list[JobSummary], Optional[Cursor]]:
-    """Up to `limit` jobs after `after` in (created time, job id) order, and the cursor of the next page."""
+                         limit: int, after: Optional[Cursor],
+                         caller: Caller) -> tuple[list[JobSummary], Optional[Cursor]]:
+    """Up to `limit` of the jobs `caller` may see after `after` in (created time, job id) order, and the
+    cursor of the next page."""
     params = {"top": str(BACKEND_PAGE_SIZE), "showInput": "false"}
+    prefix = None if caller.admin else caller.id_prefix()
+    if prefix:
+        params["instanceIdPrefix"] = prefix
     if status:
         params["runtimeStatus"] = ",".join(RUNTIME_FILTERS[status])
     if after:
@@ -87,7 +96,7 @@ async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[
         for item in page:
             key = order_key(item.get("createdTime"), str(item.get("instanceId")))
             in_order, latest = in_order and key[0] >= latest, max(latest, key[0])
-            if item.get("name") not in orchestrators or key <= floor:
+            if item.get("name") not in orchestrators or key <= floor or not caller.may_see(key[1]):
                 continue
             job = summary(item)
             if status is None or job.status == status:

@@ -184,7 +184,8 @@ def client_status(status: Any) -> dict[str, Any]:
     }
 
 
-def _without_key(url: str) -> str:
+def without_key(url: str) -> str:
+    """`url` with its `code` (a system key) taken out of the query."""
     parts = urlsplit(url)
     query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "code"]
     return urlunsplit(parts._replace(query=urlencode(query, safe="{}")))
@@ -194,10 +195,10 @@ def links_for(client: DurableOrchestrationClient, job_id: str) -> Links:
     """The job's management URLs as the SDK builds them, with the system key taken out."""
     payload = client.create_http_management_payload(job_id)
     origin = payload["statusQueryGetUri"].split("/runtime/webhooks/", 1)[0]  # the app's own, on both hosts
-    return Links(status_url=_without_key(payload["statusQueryGetUri"]),
-                 send_event_url=_without_key(payload["sendEventPostUri"]),
-                 terminate_url=_without_key(payload["terminatePostUri"]),
-                 rewind_url=_without_key(payload["rewindPostUri"]),
+    return Links(status_url=without_key(payload["statusQueryGetUri"]),
+                 send_event_url=without_key(payload["sendEventPostUri"]),
+                 terminate_url=without_key(payload["terminatePostUri"]),
+                 rewind_url=without_key(payload["rewindPostUri"]),
                  view_url=f"{origin}/api/{VIEW_ROUTE}#/jobs/{job_id}")
 
 

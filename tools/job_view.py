@@ -34,6 +34,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from .arguments import ToolError
+from .caller import Caller, caller_from_headers, caller_of
 from .job_status import STATUSES, VIEW_APP_URI, VIEW_ROUTE, WORKFLOWS, client_status
 from .job_timeline import load_steps
 from .tool import TOOLS
@@ -95,9 +96,9 @@ def request_json(req: func.HttpRequest) -> dict[str, Any]:
     return body
 
 
-async def run(name: str, client: df.DurableOrchestrationClient, arguments: dict[str, Any]) -> Any:
-    """Run a job tool with its own argument checks, as an MCP call would."""
-    return await TOOLS[name].run(name, client, arguments)
+async def run(name: str, client: df.DurableOrchestrationClient, arguments: dict[str, Any], caller: Caller) -> Any:
+    """Run a job tool for `caller` with its own argument checks, as an MCP call would."""
+    return await TOOLS[name].run(name, client, arguments, caller)
 
 
 async def job_steps(client: df.DurableOrchestrationClient, job_id: str) -> list[dict[str, Any]]:
@@ -105,9 +106,9 @@ async def job_steps(client: df.DurableOrchestrationClient, job_id: str) -> list[
     return await load_steps(client, client_status(await client.get_status(job_id)))
 
 
-async def job_with_steps(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
+async def job_with_steps(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> dict[str, Any]:
     """The status object and the step timeline of one job."""
-    job = await run("get_job", client, {"job_id": job_id})
+    job = await run("get_job", client, {"job_id": job_id}, caller)
     return {"job": job, "steps": await job_steps(client, job_id)}
 
 
@@ -124,13 +125,14 @@ def job_view_page(req: func.HttpRequest) -> func.HttpResponse:
 async def job_view_list(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     # `code` is the function key when it comes in the query (Azure's form, as the banner says), not a filter
     arguments = {name: value for name, value in req.params.items() if value != "" and name != "code"}
-    return await answered(lambda: run("list_jobs", client, arguments))
+    return await answered(lambda: run("list_jobs", client, arguments, caller_from_headers(req.headers)))
 
 
 @bp.route(route=VIEW_ROUTE + "/jobs/{job_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def job_view_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await answered(lambda: job_with_steps(client, req.route_params.get("job_id", "")))
+    return await answered(lambda: job_with_steps(client, req.route_params.get("job_id", ""),
+                                                 caller_from_headers(req.headers)))
 
 
 @bp.route(route=VIEW_ROUTE + "/jobs/{job_id}/{action}", methods=["POST"])
@@ -145,16 +147,16 @@ async def job_view_action(req: func.HttpRequest, client: df.DurableOrchestration
         arguments = {**request_json(req), "job_id": req.route_params.get("job_id", "")}
         if action == "cancel":
             arguments.setdefault("reason", "canceled from the job view")
-        return await run(ACTIONS[action], client, arguments)
+        return await run(ACTIONS[action], client, arguments, caller_from_headers(req.headers))
 
     return await answered(act)
 
 
-def job_id_of(context: Any, suffix: str = "") -> str:
-    """The job id in a `job://<id>[suffix]` resource URI of the trigger context."""
+def job_of(context: Any, suffix: str = "") -> tuple[str, Caller]:
+    """The job id in a `job://<id>[suffix]` resource URI of the trigger context, and who asks."""
     call = json.loads(context) if isinstance(context, (str, bytes)) else dict(context)
     job_id = str(call.get("uri", "")).removeprefix("job://")
-    return job_id.removesuffix(suffix) if suffix else job_id
+    return (job_id.removesuffix(suffix) if suffix else job_id), caller_of(call)
 
 
 @bp.mcp_resource_trigger(arg_name="context", uri=JOB_URI, resource_name="job", title="Job status",
@@ -162,7 +164,8 @@ def job_id_of(context: Any, suffix: str = "") -> str:
                          mime_type="application/json")
 @bp.durable_client_input(client_name="client")
 async def job_resource(context: str, client: df.DurableOrchestrationClient) -> str:
-    return json.dumps(await run("get_job", client, {"job_id": job_id_of(context)}))
+    job_id, caller = job_of(context)
+    return json.dumps(await run("get_job", client, {"job_id": job_id}, caller))
 
 
 @bp.mcp_resource_trigger(arg_name="context", uri=STEPS_URI, resource_name="job_steps", title="Job steps",
@@ -171,8 +174,8 @@ async def job_resource(context: str, client: df.DurableOrchestrationClient) -> s
                          mime_type="application/json")
 @bp.durable_client_input(client_name="client")
 async def job_steps_resource(context: str, client: df.DurableOrchestrationClient) -> str:
-    job_id = job_id_of(context, "/steps")
-    await run("get_job", client, {"job_id": job_id})  # checks the id and that the job exists
+    job_id, caller = job_of(context, "/steps")
+    await run("get_job", client, {"job_id": job_id}, caller)  # checks the id, the caller and that the job exists
     return json.dumps({"job_id": job_id, "steps": await job_steps(client, job_id)})
 
 

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .arguments import Arg, ToolError
+from .caller import Caller
 from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
                          client_status, links_for, orchestrator_of, status_object)
@@ -34,12 +35,21 @@ MAX_SCHEMA_CHARS = 300
 RETRIED = ("pending", "running", "waiting_for_input", "completed")  # what a retried job can be by now
 
 
-async def fetch_job(client: df.DurableOrchestrationClient, job_id: str) -> JobStatus:
-    """The job's status object; `ToolError` when there is no such job."""
+def unknown_job(job_id: str) -> ToolError:
+    """The answer for a job id that names no job the caller may see: one text whether the job does not
+    exist or is another person's (issue 20), so an id reveals nothing."""
+    return ToolError(f"Unknown job '{job_id}': no job has that id (it may have been purged). "
+                     f"Allowed: a job_id from a launcher or from list_jobs.")
+
+
+async def fetch_job(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> JobStatus:
+    """The job's status object; `ToolError` when there is no such job, or it is not the caller's to see
+    (tools/caller.py: checked on the id, before the backend is asked)."""
+    if not caller.may_see(job_id):
+        raise unknown_job(job_id)
     status = await client.get_status(job_id)
     if not status or not status.instance_id:
-        raise ToolError(f"Unknown job '{job_id}': no job has that id (it may have been purged). "
-                        f"Allowed: a job_id from a launcher or from list_jobs.")
+        raise unknown_job(job_id)
     raw = client_status(status)
     return status_object(raw, links_for(client, job_id), await _input_details(client, raw))
 
@@ -55,21 +65,21 @@ async def _input_details(client: df.DurableOrchestrationClient, raw: dict[str, A
     return client_status(step)["output"] if step and step.instance_id else None
 
 
-async def settled(client: df.DurableOrchestrationClient, job_id: str, done: Callable[[JobStatus], bool],
-                  wait: float = SETTLE_SECONDS) -> JobStatus:
+async def settled(client: df.DurableOrchestrationClient, job_id: str, caller: Caller,
+                  done: Callable[[JobStatus], bool], wait: float = SETTLE_SECONDS) -> JobStatus:
     """Control operations are queued: the job's status once `done` holds, or after `wait` seconds."""
     deadline = time.monotonic() + wait
-    job = await fetch_job(client, job_id)
+    job = await fetch_job(client, job_id, caller)
     while not done(job) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-        job = await fetch_job(client, job_id)
+        job = await fetch_job(client, job_id, caller)
     return job
 
 
 @job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Get job", hints=READ_ONLY, metadata=VIEW_TOOL_METADATA)
-async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
+async def get_job(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> dict[str, Any]:
     """Get a job's status object: status, progress, input request, output or error, and links."""
-    return (await fetch_job(client, job_id)).public()
+    return (await fetch_job(client, job_id, caller)).public()
 
 
 @job_tool(bp, JOB_ID_ARG,
@@ -77,14 +87,14 @@ async def get_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[st
               default=DEFAULT_WAIT_SECONDS, minimum=0, maximum=MAX_WAIT_SECONDS),
           output=JobStatus, title="Wait for job", hints=READ_ONLY, metadata=WAIT_METADATA)
 async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeout_seconds: int,
-                       tool_context: dict[str, Any]) -> dict[str, Any]:
+                       tool_context: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """Wait until a job ends or needs input, or the timeout passes; returns its status object.
     Sends progress notifications while it waits. Call again to keep waiting."""
     deadline = time.monotonic() + timeout_seconds
     last_progress = None
     reports = 0  # MCP progress values must increase: count reports, and say the job's own counts in words
     while True:
-        job = await fetch_job(client, job_id)
+        job = await fetch_job(client, job_id, caller)
         if job.progress != last_progress:
             last_progress = job.progress
             reports += 1
@@ -102,12 +112,13 @@ async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeo
           Arg("limit", "integer", "Page size.", default=20, minimum=1, maximum=100),
           CURSOR_ARG, output=JobPage, title="List jobs", hints=READ_ONLY)
 async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str], workflow: Optional[str],
-                    limit: int, cursor: Optional[str]) -> dict[str, Any]:
-    """List jobs, oldest first, with optional status and workflow filters: id, workflow, status, progress
-    and times of each (get_job gives the whole status object). Page with next_cursor."""
+                    limit: int, cursor: Optional[str], caller: Caller) -> dict[str, Any]:
+    """List your jobs (everyone's for an admin), oldest first, with optional status and workflow filters: id,
+    workflow, status, progress and times of each (get_job gives the whole status object). Page with
+    next_cursor."""
     after = Cursor.decode(cursor)
     orchestrators = {orchestrator_of(workflow)} if workflow else set(WORKFLOWS)
-    jobs, following = await list_jobs_page(client, orchestrators, status, limit, after)
+    jobs, following = await list_jobs_page(client, orchestrators, status, limit, after, caller)
     return {"jobs": [job.model_dump(mode="json", exclude_none=True) for job in jobs],
             "next_cursor": following.encode() if following else None}
 
@@ -120,10 +131,10 @@ async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str]
           output=JobStatus, title="Send job input",
           hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": False})
 async def send_job_input(client: df.DurableOrchestrationClient, job_id: str, event: str,
-                         data: dict[str, Any]) -> dict[str, Any]:
+                         data: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """Send the input a job asked for (its input_request: event, prompt, schema). The data is checked
     against the schema; returns the job's status object once the job has taken the input."""
-    job = await fetch_job(client, job_id)
+    job = await fetch_job(client, job_id, caller)
     if job.status in TERMINAL:
         raise ToolError(f"Job {job_id} is {job.status}; it takes no more input.")
     if job.input_request is None:
@@ -136,7 +147,8 @@ async def send_job_input(client: df.DurableOrchestrationClient, job_id: str, eve
     if request.data_schema:
         _check_data(data, request.data_schema)
     await client.raise_event(job_id, event, data)
-    taken = await settled(client, job_id, lambda j: j.input_request is None or j.input_request.event != event)
+    taken = await settled(client, job_id, caller,
+                          lambda j: j.input_request is None or j.input_request.event != event)
     return taken.public()
 
 
@@ -157,17 +169,18 @@ def _check_data(data: Any, schema: dict[str, Any]) -> None:
 @job_tool(bp, JOB_ID_ARG, Arg("reason", "string", "Why, recorded with the job.", max_length=1000),
           output=JobStatus, title="Cancel job",
           hints={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": False})
-async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason: Optional[str]) -> dict[str, Any]:
+async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason: Optional[str],
+                     caller: Caller) -> dict[str, Any]:
     """Cancel a job that has not ended, and its running steps; finished steps keep their results.
     Canceling a canceled job again changes nothing else and returns its status (the tool is
     idempotent: a client may repeat a call whose answer it lost)."""
-    job = await fetch_job(client, job_id)
+    job = await fetch_job(client, job_id, caller)
     reason = reason or "canceled by the user"
     if job.status in TERMINAL and job.status != "canceled":
         raise ToolError(f"Job {job_id} already {job.status}; only a job that has not ended can be canceled.")
     if job.status != "canceled":
         await client.terminate(job_id, reason)
-        job = await settled(client, job_id, lambda j: j.status in TERMINAL)
+        job = await settled(client, job_id, caller, lambda j: j.status in TERMINAL)
     if job.status == "canceled":
         await cancel_steps(client, job_id, reason, SETTLE_SECONDS)
     return job.public()
@@ -175,14 +188,14 @@ async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason:
 
 @job_tool(bp, JOB_ID_ARG, output=JobStatus, title="Retry job",
           hints={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False})
-async def retry_job(client: df.DurableOrchestrationClient, job_id: str) -> dict[str, Any]:
+async def retry_job(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> dict[str, Any]:
     """Continue a failed job from its failure; steps that finished are not run again. A job that is
     running or completed (as a retried job is) has nothing to retry: its status comes back unchanged,
     so repeating a call whose answer was lost is safe (the tool is idempotent)."""
-    job = await fetch_job(client, job_id)
+    job = await fetch_job(client, job_id, caller)
     if job.status in RETRIED:
         return job.public()
     if job.status != "failed":
         raise ToolError(f"Job {job_id} is {job.status}; only a failed job can be retried.")
     await client.rewind(job_id, "retried by the user")
-    return (await settled(client, job_id, lambda j: j.status != "failed")).public()
+    return (await settled(client, job_id, caller, lambda j: j.status != "failed")).public()

@@ -14,6 +14,7 @@ The workflow's orchestrator is named in `job_status.WORKFLOWS`.
 """
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -29,8 +30,9 @@ from orchestrations.trip import DEFAULT_APPROVAL_TIMEOUT_SECONDS, MAX_APPROVAL_T
 
 from .arguments import Arg, ToolError, validate_arguments
 from .backend_errors import BackendUnavailable, backend_reason, unavailable
+from .caller import STARTED_BY, Caller, caller_from_headers
 from .idempotency import IDEMPOTENCY_ARG, start_once
-from .job_status import LAUNCHER_METADATA, JobStatus, orchestrator_of
+from .job_status import LAUNCHER_METADATA, JobStatus, orchestrator_of, without_key
 from .jobs import fetch_job
 from .tool import job_tool, public_message
 
@@ -52,18 +54,21 @@ LAUNCHERS: dict[str, Launcher] = {}
 
 
 async def launch(client: df.DurableOrchestrationClient, workflow: str, spec: dict[str, Any],
-                 idempotency_key: Optional[str]) -> JobStatus:
-    """Start the workflow's job (or find the one of `idempotency_key`) and return its status object."""
+                 idempotency_key: Optional[str], caller: Caller) -> JobStatus:
+    """Start the workflow's job for `caller` (or find the one of `idempotency_key`) and return its status
+    object. A signed-in caller's job gets an id in their namespace and records who started it (tools/caller.py)."""
     try:
         require_model()
     except ModelNotConfiguredError as error:
         raise ToolError(f"No job was started: {error}") from None
     orchestrator = orchestrator_of(workflow)
+    if caller.signed_in:
+        spec = {**spec, STARTED_BY: caller.record()}
     try:
         if idempotency_key is None:
-            job_id = await client.start_new(orchestrator, None, spec)
+            job_id = await client.start_new(orchestrator, caller.new_job_id(), spec)
         else:
-            job_id = await start_once(client, orchestrator, workflow, spec, idempotency_key)
+            job_id = await start_once(client, orchestrator, workflow, spec, idempotency_key, caller)
     except ToolError:
         raise
     except Exception as error:  # the backend failed the start: say why, once, in words
@@ -71,7 +76,15 @@ async def launch(client: df.DurableOrchestrationClient, workflow: str, spec: dic
         if reason is None:
             raise
         raise unavailable("No job was started", reason) from None
-    return await fetch_job(client, job_id)
+    return await fetch_job(client, job_id, caller)
+
+
+def spec_of(build: SpecBuilder, values: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """The orchestration input `build` makes of checked arguments; a builder that names other jobs (a
+    code swarm's `base`) takes `caller`, to refuse another person's job as it refuses an unknown one."""
+    if "caller" in inspect.signature(build).parameters:
+        return build(**values, caller=caller)
+    return build(**values)
 
 
 def launcher(bp: df.Blueprint, workflow: str, title: str, *args: Arg) -> Callable[[SpecBuilder], SpecBuilder]:
@@ -79,9 +92,9 @@ def launcher(bp: df.Blueprint, workflow: str, title: str, *args: Arg) -> Callabl
     `workflow`, titled `title` for people) and HTTP starter arguments."""
 
     def register(build: SpecBuilder) -> SpecBuilder:
-        async def start(client: df.DurableOrchestrationClient, idempotency_key: Optional[str],
+        async def start(client: df.DurableOrchestrationClient, idempotency_key: Optional[str], caller: Caller,
                         **values: Any) -> dict[str, Any]:
-            return (await launch(client, workflow, build(**values), idempotency_key)).public()
+            return (await launch(client, workflow, spec_of(build, values, caller), idempotency_key, caller)).public()
 
         start.__name__, start.__doc__ = workflow, build.__doc__
         all_args = (*args, IDEMPOTENCY_ARG)
@@ -160,11 +173,19 @@ async def start_job_http(req: func.HttpRequest, client: df.DurableOrchestrationC
             body = {**body, IDEMPOTENCY_ARG.name: header}
         values = validate_arguments(workflow, found.args, body)
         key = values.pop(IDEMPOTENCY_ARG.name)
-        job = await launch(client, workflow, found.build(**values), key)
+        caller = caller_from_headers(req.headers)
+        job = await launch(client, workflow, spec_of(found.build, values, caller), key, caller)
     except BackendUnavailable as error:
         return _json_response({"error": str(error)}, 503)
     except ToolError as error:
         return _json_response({"error": str(error)}, 400)
     except Exception as error:  # the Durable backend failed in a way not seen before: say so, without a stack
         return _json_response({"error": f"No job was started: {public_message(error)}"}, 503)
-    return client.create_check_status_response(req, job.job_id)
+    if not caller.signed_in:
+        return client.create_check_status_response(req, job.job_id)
+    # a team member gets Azure's check-status payload without the system key the extension puts in its URLs:
+    # that key opens the management API to every job (the operator's, issue 20)
+    payload = {name: without_key(url) for name, url in client.create_http_management_payload(job.job_id).items()
+               if isinstance(url, str)}
+    return func.HttpResponse(json.dumps(payload), status_code=202, mimetype="application/json",
+                             headers={"Location": payload["statusQueryGetUri"]})

@@ -12,7 +12,8 @@ registers an MCP tool trigger named after the function, with a Durable client bi
 call it reads the arguments from the trigger's context, checks them with
 `arguments.validate_arguments`, awaits the function with the Durable client and the checked
 arguments (plus `tool_context=`, the context as a dict, when the function takes it: progress
-reporting needs it), and answers with a whole MCP `CallToolResult`: the function's value as JSON
+reporting needs it) and `caller=` (tools/caller.py: who is calling) when it takes that, and answers with a
+whole MCP `CallToolResult`: the function's value as JSON
 text, or `isError` with the message of a `ToolError`.
 
 Why a `CallToolResult` (the trigger's `useResultSchema`): the Azure Functions MCP extension turns
@@ -48,6 +49,7 @@ from pydantic import BaseModel
 
 from .arguments import Arg, ToolError, input_schema, tool_properties, validate_arguments
 from .backend_errors import backend_reason, unavailable
+from .caller import KEY_OWNER, Caller, caller_of
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,11 @@ async def run_tool(name: str, args: list[Arg], function: ToolFunction, context: 
     try:
         call = json.loads(context) if isinstance(context, (str, bytes)) else dict(context)
         values = validate_arguments(name, args, call.get("arguments"))
-        if "tool_context" in inspect.signature(function).parameters:
+        parameters = inspect.signature(function).parameters
+        if "tool_context" in parameters:
             values["tool_context"] = call
+        if "caller" in parameters:
+            values["caller"] = caller_of(call)
         value = await function(client, **values)
         return call_tool_result(as_text(value), structured=value if isinstance(value, dict) else None)
     except ToolError as error:
@@ -111,9 +116,14 @@ class JobTool:
     args: tuple[Arg, ...]
     function: ToolFunction
 
-    async def run(self, name: str, client: df.DurableOrchestrationClient, arguments: Any) -> Any:
-        """Check `arguments` as the tool does, then run it; `ToolError` for what the caller got wrong."""
-        return await self.function(client, **validate_arguments(name, list(self.args), arguments))
+    async def run(self, name: str, client: df.DurableOrchestrationClient, arguments: Any,
+                  caller: Caller = KEY_OWNER) -> Any:
+        """Check `arguments` as the tool does, then run it for `caller`; `ToolError` for what the caller got
+        wrong."""
+        values = validate_arguments(name, list(self.args), arguments)
+        if "caller" in inspect.signature(self.function).parameters:
+            values["caller"] = caller
+        return await self.function(client, **values)
 
 
 TOOLS: dict[str, JobTool] = {}

@@ -4,7 +4,8 @@
 - `GET /api/workspaces/{job_id}/bundle`: the whole history as a git bundle (`git clone job.bundle`): `base`,
   one branch per worker, the merges in order, and `integration` (the merged tree after the fixer) as HEAD.
   Both behind the function key (`x-functions-key` or `?code=`), like every HTTP trigger of the app; the
-  links in a job's output carry no key.
+  links in a job's output carry no key. With sign-in, only the job's owner (or an admin) gets them; another
+  person's job answers as one without a workspace (issue 20, tools/caller.py), resources too.
 - MCP resources `workspace://{job_id}/files` (the file list with sizes, JSON) and
   `workspace://{job_id}/file/{path}` (one file's text). `{path}` is one URI segment (the MCP extension
   matches a template variable up to the next `/`), so a nested path is percent-encoded:
@@ -32,6 +33,8 @@ from orchestrations.code_swarm.names import BadName, normal_path
 from orchestrations.code_swarm.repository import Snapshot, bundle, zip_tree
 from orchestrations.code_swarm.workflow import MANIFEST, META_BRANCH
 
+from .caller import Caller, caller_from_headers, caller_of
+
 bp = df.Blueprint()
 
 RETENTION_ENV = "WORKSPACE_RETENTION_DAYS"
@@ -47,10 +50,12 @@ class WorkspaceMissing(LookupError):
     """No finished workspace for that job (unknown job, not a code swarm, or not finished yet)."""
 
 
-def _manifest(store: WorkspaceStore, job_id: str) -> dict:
+def _manifest(store: WorkspaceStore, job_id: str, caller: Caller) -> dict:
+    """A finished job's manifest; WorkspaceMissing in the same words for a job that is not the caller's
+    (issue 20) as for one that has no workspace."""
     if not isinstance(job_id, str) or not JOB_ID.match(job_id):
         raise WorkspaceMissing(f"Malformed job_id {job_id[:80]!r}: expected the id of a run_code_swarm job")
-    raw = store.read(job_id, META_BRANCH, MANIFEST)
+    raw = store.read(job_id, META_BRANCH, MANIFEST) if caller.may_see(job_id) else None
     if raw is None:
         raise WorkspaceMissing(f"Job {job_id} has no finished workspace: it is not a run_code_swarm job, "
                                "or it has not finished yet")
@@ -85,7 +90,7 @@ def download_workspace(req: func.HttpRequest) -> func.HttpResponse:
         return _error(404, f"Unknown download {kind[:40]!r}: use zip or bundle")
     store = workspace_store()
     try:
-        manifest = _manifest(store, job_id)
+        manifest = _manifest(store, job_id, caller_from_headers(req.headers))
         if kind == "zip":
             body = zip_tree(read_branch(store, job_id, manifest["head"]), f"code-swarm-{job_id}")
         else:
@@ -98,11 +103,11 @@ def download_workspace(req: func.HttpRequest) -> func.HttpResponse:
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _uri_parts(context: str, marker: str) -> list[str]:
-    """The template values of a resource request, from the `uri` in the invocation context."""
-    uri = json.loads(context)["uri"]
-    rest = uri.split("://", 1)[1]
-    return rest.split(marker, 1) if marker else [rest]
+def _uri_parts(context: str, marker: str) -> tuple[list[str], Caller]:
+    """The template values of a resource request, from the `uri` in the invocation context, and who asks."""
+    call = json.loads(context)
+    rest = call["uri"].split("://", 1)[1]
+    return (rest.split(marker, 1) if marker else [rest]), caller_of(call)
 
 
 @bp.mcp_resource_trigger(arg_name="context", uri=FILES_URI, resource_name="workspace_files",
@@ -111,9 +116,9 @@ def _uri_parts(context: str, marker: str) -> list[str]:
                                      "the URI of each file.",
                          mime_type="application/json")
 def workspace_files(context: str) -> str:
-    job_id = _uri_parts(context, "/files")[0]
+    (job_id, *_), caller = _uri_parts(context, "/files")
     store = workspace_store()
-    manifest = _manifest(store, job_id)
+    manifest = _manifest(store, job_id, caller)
     files = store.files(job_id, manifest["head"])
     return json.dumps({"job_id": job_id, "branch": manifest["head"], "files": [
         {"path": path, "size": size, "uri": f"workspace://{job_id}/file/{quote(path, safe='')}"}
@@ -126,9 +131,9 @@ def workspace_files(context: str) -> str:
                                      "percent-encoded (todo%2Fstorage.py).",
                          mime_type="text/plain")
 def workspace_file(context: str) -> str:
-    job_id, raw_path = _uri_parts(context, "/file/")
+    (job_id, raw_path), caller = _uri_parts(context, "/file/")
     store = workspace_store()
-    manifest = _manifest(store, job_id)
+    manifest = _manifest(store, job_id, caller)
     try:
         path = normal_path(unquote(raw_path))
     except BadName as error:

@@ -86,6 +86,9 @@ def load_local_settings(app_dir: Path) -> dict[str, str]:
     return applied
 
 
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
 def read_host_config(app_dir: Path) -> dict[str, Any]:
     path = app_dir / "host.json"
     if not path.exists():
@@ -94,6 +97,30 @@ def read_host_config(app_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise AppLoadError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def with_host_overrides(config: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """host.json with the app settings that override it, as Azure applies them: a setting named
+    `AzureFunctionsJobHost__extensions__mcp__system__webhookAuthorizationLevel` replaces that value (names
+    compared without case; "Override host.json values", learn.microsoft.com/azure/azure-functions/
+    functions-host-json#override-hostjson-values). infra/ turns the MCP key off this way when Entra ID signs
+    callers in, so host.json stays the single-user default."""
+    merged = json.loads(json.dumps(config))
+    for name, value in environ.items():
+        if not name.lower().startswith(HOST_OVERRIDE_PREFIX.lower()):
+            continue
+        parts = [part for part in name[len(HOST_OVERRIDE_PREFIX):].split("__") if part]
+        if not parts:
+            continue
+        *parents, leaf = parts
+        node = merged
+        for part in parents:
+            key = next((k for k in node if k.lower() == part.lower()), part)
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[next((k for k in node if k.lower() == leaf.lower()), leaf)] = value
+    return merged
 
 
 def _find_function_app(module: Any) -> func.FunctionRegister:
@@ -123,8 +150,8 @@ def load_app(app_dir: Path | str) -> LoadedApp:
     script = os.environ.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
     if not (app_dir / script).exists():
         raise AppLoadError(f"{app_dir} has no {script}")
-    host_config = read_host_config(app_dir)
     load_local_settings(app_dir)
+    host_config = with_host_overrides(read_host_config(app_dir), dict(os.environ))
     if str(app_dir) not in sys.path:
         sys.path.insert(0, str(app_dir))
     module = importlib.import_module(Path(script).stem)

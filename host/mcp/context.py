@@ -25,6 +25,8 @@ from host.bounded import bounded
 from host.http.bodies import parse_json
 
 SESSION_HEADER = "mcp-session-id"
+PRINCIPAL_ID_HEADER = "x-ms-client-principal-id"  # host/identity/client_principal.py
+PRINCIPAL_IDP_HEADER = "x-ms-client-principal-idp"
 SSE_MESSAGE_SUFFIX = "/message"
 STREAMABLE = "http-streamable"
 SSE = "http-sse"
@@ -90,6 +92,17 @@ def _client_info(ctx: ServerRequestContext[Any, Any], session_id: str | None, tr
         except InvalidClientState:
             return None
     return None
+
+
+def caller_key(ctx: ServerRequestContext[Any, Any]) -> str:
+    """Who made this request, for what the host keeps per caller (MCP tasks, resource watchers: issue 20):
+    the identity provider and principal id the host's resource server put in the request (host/identity;
+    a client cannot send them), or "" for a caller let in by a key or on an anonymous endpoint."""
+    request = ctx.request if isinstance(ctx.request, Request) else None
+    if request is None:
+        return ""
+    principal_id = request.headers.get(PRINCIPAL_ID_HEADER)
+    return f"{request.headers.get(PRINCIPAL_IDP_HEADER, '')}|{principal_id}" if principal_id else ""
 
 
 def invocation_context(ctx: ServerRequestContext[Any, Any], fields: dict[str, Any],

@@ -13,6 +13,10 @@ input request or steps. Two ways to subscribe:
   notifications to the client: the legacy SSE transport. On the stateless Streamable HTTP endpoint
   (like Azure's) there is no such channel, and the request is refused with an error that says so.
 
+Per caller (issue 20): a watcher reads a resource as the caller who subscribed (host/mcp/context.caller_key),
+one watcher per caller and URI, and a listen stream hears only its own caller's watchers; so another
+person's job is, to a subscriber, a resource that never changes, like an unknown one.
+
 Azure's extension has neither (it declares no `resources.subscribe`): README host table.
 """
 from __future__ import annotations
@@ -28,33 +32,37 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 
+from host.mcp.context import caller_key
+
 log = logging.getLogger("host.mcp")
 
 CHECK_SECONDS = 1.0
 Ctx = ServerRequestContext[Any, Any]
 ReadResource = Callable[[Ctx, types.ReadResourceRequestParams], Awaitable[types.ReadResourceResult]]
 Notify = Callable[[str], Awaitable[None]]
+WatchKey = tuple[str, str]  # (caller, uri)
 
 
 class ResourceWatch:
-    """Watchers of subscribed URIs, and who to tell when one changes."""
+    """Watchers of subscribed URIs, one per caller and URI, and who to tell when one changes."""
 
     def __init__(self, read: ReadResource):
         self._read = read
-        self._subscribers: dict[str, dict[object, Notify]] = {}
-        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._subscribers: dict[WatchKey, dict[object, Notify]] = {}
+        self._watchers: dict[WatchKey, asyncio.Task[None]] = {}
 
     def add(self, ctx: Ctx, uri: str, owner: object, notify: Notify) -> None:
-        self._subscribers.setdefault(uri, {})[owner] = notify
-        if uri not in self._watchers:
-            self._watchers[uri] = asyncio.create_task(self._watch(ctx, uri))
+        key = (caller_key(ctx), uri)
+        self._subscribers.setdefault(key, {})[owner] = notify
+        if key not in self._watchers:
+            self._watchers[key] = asyncio.create_task(self._watch(ctx, key))
 
-    def remove(self, uri: str, owner: object) -> None:
-        subscribers = self._subscribers.get(uri, {})
+    def remove(self, key: WatchKey, owner: object) -> None:
+        subscribers = self._subscribers.get(key, {})
         subscribers.pop(owner, None)
         if not subscribers:
-            self._subscribers.pop(uri, None)
-            watcher = self._watchers.pop(uri, None)
+            self._subscribers.pop(key, None)
+            watcher = self._watchers.pop(key, None)
             if watcher is not None:
                 watcher.cancel()
 
@@ -65,7 +73,8 @@ class ResourceWatch:
             return f"error: {error.error.message}"
         return hashlib.sha256(result.model_dump_json(by_alias=True).encode()).hexdigest()
 
-    async def _watch(self, ctx: Ctx, uri: str) -> None:
+    async def _watch(self, ctx: Ctx, key: WatchKey) -> None:
+        uri = key[1]
         last = await self._fingerprint(ctx, uri)
         while True:
             await asyncio.sleep(CHECK_SECONDS)
@@ -73,12 +82,12 @@ class ResourceWatch:
             if current == last:
                 continue
             last = current
-            for owner, notify in list(self._subscribers.get(uri, {}).items()):
+            for owner, notify in list(self._subscribers.get(key, {}).items()):
                 try:
                     await notify(uri)
                 except Exception as error:  # the subscriber's connection is gone
                     log.debug("dropping a subscription to %s: %s", uri, error)
-                    self.remove(uri, owner)
+                    self.remove(key, owner)
 
     def close(self) -> None:
         for watcher in self._watchers.values():
@@ -88,13 +97,12 @@ class ResourceWatch:
 
 
 class Subscriptions:
-    """The subscription methods of both eras, over one `ResourceWatch`."""
+    """The subscription methods of both eras, over one `ResourceWatch`; listen streams get a bus per caller."""
 
     def __init__(self, read: ReadResource):
         self.watch = ResourceWatch(read)
-        self.bus = InMemorySubscriptionBus()
-        self._listen = ListenHandler(self.bus)
-        self._listeners: dict[str, int] = {}  # open listen streams per URI: the bus fans out to them
+        self._buses: dict[str, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
+        self._listeners: dict[WatchKey, int] = {}  # open listen streams per caller and URI
 
     async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
         if not ctx.session.can_send_request:
@@ -106,30 +114,43 @@ class Subscriptions:
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        self.watch.remove(params.uri, ctx.session)
+        self.watch.remove((caller_key(ctx), params.uri), ctx.session)
         return types.EmptyResult()
+
+    def _bus(self, caller: str) -> tuple[InMemorySubscriptionBus, ListenHandler]:
+        if caller not in self._buses:
+            bus = InMemorySubscriptionBus()
+            self._buses[caller] = (bus, ListenHandler(bus))
+        return self._buses[caller]
 
     async def listen(self, ctx: Ctx, params: types.SubscriptionsListenRequestParams) -> types.SubscriptionsListenResult:
         """One listen stream; its resource subscriptions are watched while it is open."""
-        uris = list(dict.fromkeys(params.notifications.resource_subscriptions or []))
-        for uri in uris:
-            self._listeners[uri] = self._listeners.get(uri, 0) + 1
-            if self._listeners[uri] == 1:
-                self.watch.add(ctx, uri, self.bus, self._publish)
+        caller = caller_key(ctx)
+        bus, listen = self._bus(caller)
+        keys = [(caller, uri) for uri in dict.fromkeys(params.notifications.resource_subscriptions or [])]
+        for key in keys:
+            self._listeners[key] = self._listeners.get(key, 0) + 1
+            if self._listeners[key] == 1:
+                self.watch.add(ctx, key[1], bus, self._publisher(bus))
         try:
-            return await self._listen(ctx, params)
+            return await listen(ctx, params)
         finally:
-            for uri in uris:
-                self._listeners[uri] -= 1
-                if not self._listeners[uri]:
-                    del self._listeners[uri]
-                    self.watch.remove(uri, self.bus)
+            for key in keys:
+                self._listeners[key] -= 1
+                if not self._listeners[key]:
+                    del self._listeners[key]
+                    self.watch.remove(key, bus)
 
-    async def _publish(self, uri: str) -> None:
-        await self.bus.publish(ResourceUpdated(uri=uri))
+    @staticmethod
+    def _publisher(bus: InMemorySubscriptionBus) -> Notify:
+        async def publish(uri: str) -> None:
+            await bus.publish(ResourceUpdated(uri=uri))
+
+        return publish
 
     def close(self) -> None:
-        self._listen.close()
+        for _, listen in self._buses.values():
+            listen.close()
         self.watch.close()
 
 

@@ -38,6 +38,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
 from host.http.bodies import parse_json
+from host.mcp.context import caller_key
 from host.mcp.job_input import answer_data, elicitation_params, request_key
 from host.mcp.job_tools import TERMINAL, WAITING, JobContract, JobTools, result_text, status_of
 from host.mcp.task_store import TaskRecord, TaskStore
@@ -110,7 +111,7 @@ class Tasks:
         job_id = job.get(contract.id_field) if job else None
         if not isinstance(job_id, str):
             return None
-        record = self.store.add(job_id, tool, min(ttl_ms or DEFAULT_TTL_MS, MAX_TTL_MS))
+        record = self.store.add(job_id, tool, min(ttl_ms or DEFAULT_TTL_MS, MAX_TTL_MS), caller_key(ctx))
         task = self._task(ctx, record, job)
         if modern(ctx):
             return {"resultType": "task", **task}
@@ -135,8 +136,8 @@ class Tasks:
         return task
 
     # ---- reading ----------------------------------------------------------------------------
-    def _record(self, task_id: str) -> tuple[TaskRecord, JobContract]:
-        record = self.store.get(task_id)
+    def _record(self, ctx: Ctx, task_id: str) -> tuple[TaskRecord, JobContract]:
+        record = self.store.get(task_id, caller_key(ctx))
         contract = self.jobs.contract(record.tool) if record else None
         if record is None or contract is None:
             raise MCPError(code=types.INVALID_PARAMS, message="Failed to retrieve task: Task not found or expired")
@@ -151,7 +152,7 @@ class Tasks:
         return job, result
 
     async def get(self, ctx: Ctx, params: TaskParams) -> dict[str, Any]:
-        record, contract = self._record(params.task_id)
+        record, contract = self._record(ctx, params.task_id)
         job, result = await self._job(ctx, record, contract)
         task = self._task(ctx, record, job)
         if modern(ctx):
@@ -165,7 +166,7 @@ class Tasks:
 
     async def list(self, ctx: Ctx, params: types.PaginatedRequestParams) -> dict[str, Any]:
         after = _decode_cursor(params.cursor)
-        records = self.store.page(after, LIST_PAGE_SIZE + 1)
+        records = self.store.page(after, LIST_PAGE_SIZE + 1, caller_key(ctx))
         tasks = []
         for record in records[:LIST_PAGE_SIZE]:
             contract = self.jobs.contract(record.tool)
@@ -181,7 +182,7 @@ class Tasks:
     # ---- result (2025-11-25) ------------------------------------------------------------------
     async def result(self, ctx: Ctx, params: TaskParams) -> dict[str, Any]:
         """Block until the job ends; meanwhile ask for input where the connection allows it."""
-        record, contract = self._record(params.task_id)
+        record, contract = self._record(ctx, params.task_id)
         last_status = None
         asked: set[str] = set()
         while True:
@@ -218,7 +219,7 @@ class Tasks:
     # ---- update (2026) and cancel ------------------------------------------------------------
     async def update(self, ctx: Ctx, params: UpdateTaskParams) -> dict[str, Any]:
         """Answer the outstanding input request; always an empty acknowledgement (SEP-2663)."""
-        record = self.store.get(params.task_id)
+        record = self.store.get(params.task_id, caller_key(ctx))
         contract = self.jobs.contract(record.tool) if record else None
         if record is None or contract is None:
             return {}
@@ -233,12 +234,12 @@ class Tasks:
 
     async def cancel(self, ctx: Ctx, params: TaskParams) -> dict[str, Any]:
         if modern(ctx):
-            record = self.store.get(params.task_id)
+            record = self.store.get(params.task_id, caller_key(ctx))
             contract = self.jobs.contract(record.tool) if record else None
             if record is not None and contract is not None:
                 await self.jobs.cancel(ctx, contract, record.task_id, "canceled through MCP tasks/cancel")
             return {}
-        record, contract = self._record(params.task_id)
+        record, contract = self._record(ctx, params.task_id)
         job, _ = await self._job(ctx, record, contract)
         if job.get("status") in TERMINAL:
             raise MCPError(code=types.INVALID_PARAMS,
