@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from host.timer_triggers import Schedule, ScheduleError
-from orchestrations.app_data.storage import storage_settings
-from orchestrations.app_data.workspaces import LocalWorkspaces, remove_expired, workspace_store
+from orchestrations.app_data.storage import blob_service, storage_settings
+from orchestrations.app_data.workspaces import BlobWorkspaces, LocalWorkspaces, remove_expired
 from testing.host_process import TEST_APPS, TEST_KEYS, HostProcess, project_host
 
 UTC = timezone.utc
@@ -48,7 +49,10 @@ def test_the_local_host_runs_timer_triggers(tmp_path):
 def store(request, tmp_path):
     if request.param == "local":
         return LocalWorkspaces(tmp_path)
-    return workspace_store(storage_settings({"APP_STORAGE": request.getfixturevalue("azurite").connection_string}))
+    # A container of its own: the Azurite every test shares holds other tests' workspaces, which this test's
+    # clock (30 days on) would expire too.
+    service = blob_service(storage_settings({"APP_STORAGE": request.getfixturevalue("azurite").connection_string}))
+    return BlobWorkspaces(service.get_container_client(f"retention-{uuid.uuid4().hex[:12]}"))
 
 
 def test_workspaces_older_than_the_retention_are_removed(store, tmp_path):
