@@ -9,7 +9,7 @@ import re
 import time
 
 from testing.durable_http import DurableHttp
-from testing.host_process import project_host
+from testing.host_process import TEST_APPS, HostProcess, project_host
 from testing.mcp_client import call, connect, wait_until
 from tests.test_agent_jobs import AGENT
 from tests.test_trip import TRIP_AGENTS, bookings_of, trip_script, waiting_trip
@@ -103,3 +103,14 @@ async def test_both_modes_write_the_same_history(tmp_path, model, site):
             host.stop()
     assert len(histories["kept"]) > 3  # the job and its steps
     assert histories["kept"] == histories["azure"]
+
+
+def test_code_that_changes_between_replays_fails_as_on_azure(tmp_path):
+    """The Azure-like mode replays every episode, so orchestrator code that is not deterministic fails there
+    as it does on Azure ("Non-Deterministic workflow detected"); kept alive, its code ran once and completed."""
+    with HostProcess(TEST_APPS / "replay_app", tmp_path / "state", replay="azure") as host:
+        api = DurableHttp(host)
+        status = api.wait(api.start("counts_its_runs"), timeout=60)
+    assert status["runtimeStatus"] == "Failed", status
+    assert "Non-Deterministic workflow detected" in status["output"], status["output"]
+    assert "TaskScheduled first with sequence number 0" in status["output"], status["output"]
