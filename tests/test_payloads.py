@@ -13,6 +13,7 @@ from pydantic_core import to_json
 
 from host.durable.payloads import activity_input_bytes, activity_result_bytes, extension_json, stored_bytes
 from orchestrations.agents.model_payloads import ConversationTooLarge, bounded_answer, bounded_model_input
+from orchestrations.job_status import STATUS_BUDGET_BYTES, request_input, set_progress
 from orchestrations.payloads import (MODEL_INPUT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, cut, fit, input_bytes,
                                      model_input_bytes, result_bytes, status_bytes)
 from testing import multibyte
@@ -118,3 +119,22 @@ def test_a_model_answer_is_cut_to_one_payload():
     assert "[cut: this text has " in bounded["output"][0]["content"][0]["text"]
     small = {"output": [{"type": "function_call", "name": "calculate", "arguments": '{"expression": "1+1"}'}]}
     assert bounded_answer(small) == small
+
+
+class StatusRecorder:
+    """Takes the one call job_status makes on an orchestration context."""
+
+    def set_custom_status(self, value):
+        self.status = value
+
+
+def test_custom_status_stays_under_azures_16_kb_in_any_script():
+    """An input request whose prompt is 2,000 characters of control characters and emoji was 22,252 bytes
+    of UTF-16 as Azure counts it (a control character is a 6-character escape): over Azure's 16 KB, which
+    fails the orchestration."""
+    context = StatusRecorder()
+    request_input(context, "approval", "\x01" * 1000 + "😀" * 1000, schema={"type": "object"})
+    assert status_bytes(context.status) <= STATUS_BUDGET_BYTES
+    assert context.status["input_request"]["prompt"].startswith("\x01" * 100)
+    set_progress(context, "running", '"\\' * 250)
+    assert status_bytes(context.status) <= STATUS_BUDGET_BYTES
