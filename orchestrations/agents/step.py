@@ -39,11 +39,13 @@ from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, age
 from orchestrations.agents.guards import RepetitionGuard, max_turns_handler, run_config
 from orchestrations.agents.structured import LenientOutputSchema, answer_instructions, read_answer
 from orchestrations.code_swarm.file_tools import agent_tools
+from orchestrations.payloads import cut, model_input_bytes
 from orchestrations.step_ids import step_instance_id
 
 bp = agent_blueprint()
 
 AGENT_STEP = "agent_step"
+REASON_BYTES = 4_000  # why an answer was not used, in the next prompt (issue 21 §2)
 OUTPUT_TYPES: dict[str, type[BaseModel]] = {}
 Model = TypeVar("Model", bound=type[BaseModel])
 Read = TypeVar("Read")
@@ -97,7 +99,7 @@ def ask_until_usable(context: Any, request_for: Callable[[str | None], dict[str,
         except ValueError as error:
             if attempt == attempts:
                 raise type(error)(f"{error} (asked {attempts} times)") from None
-            reason = str(error)
+            reason = cut(str(error), REASON_BYTES, model_input_bytes, "the reason")  # it may quote the answer
     raise AssertionError("unreachable")
 
 
