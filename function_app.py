@@ -4,7 +4,11 @@ Runs unmodified on Azure Functions (with the MCP and Durable extensions) and on 
 (`python -m host`). Blueprints: `tools/` holds the MCP tool triggers and HTTP starters,
 `orchestrations/` the orchestrators, activities and agents.
 """
-import azure.functions as func
+from orchestrations.python_build import require_packages_for_this_python
+
+require_packages_for_this_python()  # before any compiled dependency is imported (Azure/azure-dev#8538)
+
+import azure.functions as func  # noqa: E402
 
 from orchestrations import agent, job_status, trip
 from orchestrations.agents import builtin_tools

@@ -9,18 +9,15 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource (Flex Consumption and the Durable Task Scheduler must both be offered there).')
+@description('Region of every resource. Each offers Flex Consumption, the Durable Task Scheduler and the Azure OpenAI Responses API the app calls (tests/data/azure_facts.json has the Responses API region list and its source); eastasia, northeurope and westus2 are left out: they have no Responses API.')
 @allowed([
   'australiaeast'
-  'eastasia'
   'eastus'
   'eastus2'
-  'northeurope'
   'southcentralus'
   'southeastasia'
   'swedencentral'
   'uksouth'
-  'westus2'
   'westus3'
 ])
 @metadata({
@@ -33,7 +30,7 @@ param location string
 @description('Object id of the person running azd: gets the Durable Task Scheduler dashboard and data roles.')
 param principalId string = ''
 
-@description('Type of principalId: User for a person, ServicePrincipal when azd runs as one (CI: azd env set AZURE_PRINCIPAL_TYPE ServicePrincipal). A role assignment whose type does not match fails (UnmatchedPrincipalType).')
+@description('Type of principalId: User for a person, ServicePrincipal when azd runs as one. azd fills AZURE_PRINCIPAL_TYPE in main.parameters.json itself from how it is logged in (a client id: ServicePrincipal), whatever the azd environment says. A role assignment whose type does not match fails (UnmatchedPrincipalType).')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
@@ -47,16 +44,49 @@ param existingOpenAiResourceId string = ''
 @description('Model deployment the agents call: created here, or an existing one on existingOpenAiResourceId.')
 param openAiDeploymentName string = 'agents'
 
-@description('Model of the deployment created here (ignored with existingOpenAiResourceId).')
-param openAiModelName string = 'gpt-4.1-mini'
+// The model and its version are set in ONE place: main.parameters.json (AZURE_OPENAI_MODEL,
+// AZURE_OPENAI_MODEL_VERSION and their defaults). tests/test_infra.py checks the default against Azure's
+// retirement table and the Responses API model list (tests/data/azure_facts.json).
+@minLength(1)
+@description('Model of the deployment created here (ignored with existingOpenAiResourceId): one that supports the Responses API and tool calling.')
+param openAiModelName string
 
+@minLength(1)
 @description('Version of openAiModelName.')
-param openAiModelVersion string = '2025-04-14'
+param openAiModelVersion string
 
 @description('Capacity of the deployment created here, in thousands of tokens per minute.')
 param openAiCapacity int = 30
 
-@description('Region of the Azure OpenAI account created here (model availability differs by region); empty: location.')
+@description('Region of the Azure OpenAI account created here (model availability differs by region); empty: location. Only regions with the Responses API.')
+@allowed([
+  ''
+  'australiaeast'
+  'brazilsouth'
+  'canadacentral'
+  'canadaeast'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'norwayeast'
+  'polandcentral'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'uksouth'
+  'westus'
+  'westus3'
+])
 param openAiLocation string = ''
 
 @description('Region of the Container Apps session pool the code swarm runs generated tests in; empty: location.')

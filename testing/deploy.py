@@ -2,7 +2,7 @@
 requirements.txt, and the worker's own indexing of the app (testing/worker_index.py).
 
 The venv is built once per Python version and requirements (`.venv-deploy-<version>/`, rebuilt when
-requirements.txt or the worker pin changes), so `make test` pays for it once; CI starts clean and builds it.
+requirements.txt changes), so `make test` pays for it once; CI starts clean and builds it.
 """
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import pathspec
 
 from .host_process import PROJECT_ROOT
 
-# The worker library Azure runs for Python 3.13 and later (the worker for <= 3.12 ships inside the Functions
-# host and is not published: `azure-functions-worker` on PyPI stops at 1.1.9, from 2020, without the v2
-# programming model). Installed without dependencies: its own are the app's azure-functions and this base.
-WORKER_PACKAGES = ("azure-functions-runtime==1.3.0", "azurefunctions-extensions-base==1.2.0")
+# The worker library Azure runs for Python 3.13 and later, `azure-functions-runtime`, is pinned in requirements.txt
+# (with its dependency azurefunctions-extensions-base), so the venv holds the very worker Azure runs the app with
+# (MS Learn "Python 3.13+ changes", runtime versioning). The worker for <= 3.12 ships inside the Functions host and
+# is not published (`azure-functions-worker` on PyPI stops at 1.1.9, from 2020, without the v2 programming model).
+WORKER_PACKAGE = "azure-functions-runtime"
 WORKER_MIN_PYTHON = (3, 13)
 FIND_PYTHON = PROJECT_ROOT / "scripts" / "find_python.sh"
 WORKER_INDEX = Path(__file__).resolve().parent / "worker_index.py"
@@ -74,11 +75,11 @@ def _pip(python: Path, *args: str) -> None:
 
 
 def deploy_venv(version: str, root: Path = PROJECT_ROOT) -> Path:
-    """`.venv-deploy-<version>/` with requirements.txt and the worker library only; its Python's path."""
+    """`.venv-deploy-<version>/` with requirements.txt only (which pins the worker library); its Python's path."""
     if tuple(int(part) for part in version.split(".")) < WORKER_MIN_PYTHON:
         raise DeployCheckError(f"no published Azure Functions Python worker indexes apps on Python {version}")
     requirements = root / "requirements.txt"
-    fingerprint = hashlib.sha256(requirements.read_bytes() + repr(WORKER_PACKAGES).encode()).hexdigest()
+    fingerprint = hashlib.sha256(requirements.read_bytes()).hexdigest()
     venv = root / f".venv-deploy-{version}"
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
@@ -87,9 +88,37 @@ def deploy_venv(version: str, root: Path = PROJECT_ROOT) -> Path:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([interpreter(version), "-m", "venv", str(venv)], check=True)
     _pip(python, "-r", str(requirements))
-    _pip(python, "--no-deps", *WORKER_PACKAGES)
     stamp.write_text(fingerprint)
     return python
+
+
+def remote_build(version: str, root: Path = PROJECT_ROOT) -> Path:
+    """What Flex Consumption's remote build leaves for the worker: requirements.txt installed by Python `version`
+    into a package folder (`pip install --target`, as Oryx's `packagedir=.python_packages/lib/site-packages`).
+    Built once per version and requirements, in `.venv-deploy-<version>-packages/`; its path."""
+    requirements = root / "requirements.txt"
+    fingerprint = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    folder = root / f".venv-deploy-{version}-packages"
+    packages = folder / "site-packages"
+    stamp = folder / ".installed"
+    if stamp.exists() and stamp.read_text() == fingerprint and packages.is_dir():
+        return packages
+    shutil.rmtree(folder, ignore_errors=True)
+    packages.mkdir(parents=True)
+    done = subprocess.run([interpreter(version), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--target", str(packages), "-r", str(requirements)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DeployCheckError(f"pip install --target with Python {version} failed:\n{done.stderr[-4000:]}")
+    stamp.write_text(fingerprint)
+    return packages
+
+
+def with_packages(app_dir: Path, packages: Path) -> Path:
+    """Put `packages` where Azure's worker finds the app's packages: `<app>/.python_packages/lib/site-packages`."""
+    target = app_dir / ".python_packages" / "lib" / "site-packages"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(packages, target_is_directory=True)
+    return app_dir
 
 
 def worker_index(python: Path, app_dir: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -2,16 +2,19 @@
 
 Run with the Python of a venv that holds only the app's requirements.txt and the worker library
 (`azure-functions-runtime`, the worker Azure runs for Python 3.13+), in isolated mode, so that nothing
-of this project but the staged app folder can be imported:
+of this project but the staged app folder can be imported (with its `.python_packages/lib/site-packages`
+ahead of the venv's, where a remote build leaves the app's packages on Azure):
 
     <venv>/bin/python -I testing/worker_index.py <staged app folder>
 
 It sends the worker the WorkerInitRequest the host sends at start (the worker indexes the app there),
 then the FunctionMetadataRequest, and prints one JSON object on stdout:
 `{"status": "Success"|"Failure", "error": str|None, "functions": [{name, script_file, entry_point,
-bindings: [raw binding JSON objects]}], "modules": {module name: file}, "top_level": [names]}` - `modules`
-lists every module loaded from the app folder, `top_level` the top-level names of every module loaded. The gRPC messages are plain records with the fields of the worker protocol
-(azure-functions-language-worker-protobuf, FunctionRpc.proto): the worker only constructs and reads them.
+bindings: [raw binding JSON objects]}], "modules": {module name: file}, "top_level": [names],
+"worker": the azure-functions-runtime version}` - `modules` lists every module loaded from the app folder,
+`top_level` the top-level names of every module loaded. The gRPC messages are plain records with the fields
+of the worker protocol (azure-functions-language-worker-protobuf, FunctionRpc.proto): the worker only
+constructs and reads them.
 """
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+
+CUSTOMER_PACKAGES = Path(".python_packages", "lib", "site-packages")
 
 
 class Message:
@@ -69,9 +75,13 @@ class Protos:
 def index(app_dir: Path) -> dict[str, Any]:
     from azure_functions_runtime import handle_event
 
-    # The worker process runs in the app folder with it first on sys.path (the host starts it there).
+    # The worker process runs in the app folder with it first on sys.path (the host starts it there), then the
+    # packages a remote build installed (Azure's CUSTOMER_PACKAGES_PATH, /home/site/wwwroot/.python_packages/
+    # lib/site-packages), which come before the worker's own.
     os.chdir(app_dir)
     sys.path.insert(0, str(app_dir))
+    if (app_dir / CUSTOMER_PACKAGES).is_dir():
+        sys.path.insert(1, str(app_dir / CUSTOMER_PACKAGES))
     init = SimpleNamespace(capabilities={}, function_app_directory=str(app_dir), host_version="4",
                            worker_directory="", log_categories={})
     request = SimpleNamespace(request=SimpleNamespace(worker_init_request=init),
@@ -91,4 +101,6 @@ def index(app_dir: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(index(Path(sys.argv[1]).resolve())))
+    from importlib.metadata import version
+
+    print(json.dumps({**index(Path(sys.argv[1]).resolve()), "worker": version("azure-functions-runtime")}))

@@ -5,11 +5,13 @@ orchestrations/ fails here until infra/app/function-app.bicep sets it or NOT_SET
 """
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import subprocess
 
 import pytest
+import yaml
 
 from testing import infra
 from testing.app_settings import settings_read
@@ -59,6 +61,8 @@ REJECTED_BY_FLEX = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "
                     "AzureWebJobsStorage"}
 
 BICEP_FILES = sorted(infra.INFRA.rglob("*.bicep"))
+# What Microsoft's docs say about models, regions and extension bundles, each fact with its source and date.
+FACTS = json.loads((PROJECT_ROOT / "tests" / "data" / "azure_facts.json").read_text(encoding="utf-8"))
 
 
 def host_json() -> dict:
@@ -112,10 +116,12 @@ def test_azd_parameters_are_main_bicep_params():
 
 def test_role_assignments_take_the_principal_type_azd_passes():
     """azd run by a service principal (CI) would fail a role assignment hard-coded to 'User'
-    (UnmatchedPrincipalType): the person's (or pipeline's) assignments take AZURE_PRINCIPAL_TYPE,
-    as the Azure-Samples azd templates pass it; the app's identity is always a ServicePrincipal."""
+    (UnmatchedPrincipalType): the person's (or pipeline's) assignments take AZURE_PRINCIPAL_TYPE, which azd
+    fills in itself from how it is logged in (Azure/azure-dev#5285, pkg/infra/provisioning/bicep:
+    evalParamEnvSubst: ServicePrincipal after `azd auth login --client-id`, else User; the environment's value
+    is never read, so no default is needed); the app's identity is always a ServicePrincipal."""
     parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
-    assert parameters["principalType"]["value"] == "${AZURE_PRINCIPAL_TYPE=User}"
+    assert parameters["principalType"]["value"] == "${AZURE_PRINCIPAL_TYPE}"
     assert set(infra.parameter(infra.INFRA / "main.bicep", "principalType").allowed) >= {"User", "ServicePrincipal"}
     [rbac] = [use for use in infra.modules(infra.INFRA / "main.bicep") if use.target.name == "rbac.bicep"]
     assert "userPrincipalType" in rbac.params
@@ -204,3 +210,112 @@ def test_postprovision_says_what_is_missing():
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert "AZURE_FUNCTION_APP_NAME" in done.stderr
+
+
+def azd_parameter(name: str) -> tuple[str, str | None]:
+    """(environment variable, default) of a main.parameters.json value `${VAR=default}` (default None: `${VAR}`)."""
+    parameters = json.loads((infra.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    match = re.fullmatch(r"\$\{(\w+)(?:=([^}]*))?\}", parameters[name]["value"])
+    assert match, parameters[name]
+    return match.group(1), match.group(2)
+
+
+def lifecycle_problems(model: str, version: str, today: datetime.date) -> list[str]:
+    """Why Azure would refuse a new deployment of `model` `version` today, by each lifecycle source that lists it
+    (any source suffices: they were published at different dates and disagree); a model none lists is a problem."""
+    problems, listed = [], False
+    refused = set(FACTS["lifecycle_stages_that_refuse_new_deployments"]["stages"])
+    for source in FACTS["lifecycle_sources"]:
+        for row in source["rows"]:
+            if (row["model"], row["version"]) != (model, version):
+                continue
+            listed = True
+            where = f"{source['path']}@{source['commit'][:7]} ({source['source_date']})"
+            if row["lifecycle"] in refused or row["lifecycle"] == "Preview":
+                problems.append(f"{where}: {row['lifecycle']}")
+            if datetime.date.fromisoformat(row["retirement"]) <= today:
+                problems.append(f"{where}: retired on {row['retirement']}")
+            if row.get("no_new_customers") and datetime.date.fromisoformat(row["no_new_customers"]) <= today:
+                problems.append(f"{where}: no new customers from {row['no_new_customers']}")
+    return problems if listed else [f"{model} {version} is in no retirement table read"]
+
+
+def test_the_default_model_is_one_azure_still_deploys_and_the_app_can_use():
+    """Issue 17.1: the default (gpt-4.1-mini 2025-04-14) was deprecated with no new customers from 2026-04-14 and
+    retirement on 2026-10-14 by the retirement table, so `azd up` failed at the model deployment. The default
+    model and version live in main.parameters.json only (main.bicep's parameters have no default), and must be
+    generally available, not retired today, and support the Responses API and tool calls."""
+    model_variable, model = azd_parameter("openAiModelName")
+    version_variable, version = azd_parameter("openAiModelVersion")
+    assert (model_variable, version_variable) == ("AZURE_OPENAI_MODEL", "AZURE_OPENAI_MODEL_VERSION")
+    for name in ("openAiModelName", "openAiModelVersion"):
+        assert infra.declared_parameters(infra.MAIN_BICEP)[name] is False, f"{name}: its default lives in one place"
+    assert lifecycle_problems(model, version, datetime.date.today()) == []
+    [support] = [row for row in FACTS["responses_api"]["models"]["values"]
+                 if (row["model"], row["version"]) == (model, version)]
+    assert support["responses"] and support["tools"], support
+    [use] = [use for use in infra.modules(infra.MAIN_BICEP) if use.target.name == "openai.bicep"]
+    text = infra.MAIN_BICEP.read_text(encoding="utf-8")
+    assert {"modelName", "modelVersion"} <= set(use.params)
+    assert "modelName: openAiModelName" in text and "modelVersion: openAiModelVersion" in text
+
+
+def test_the_lifecycle_check_refuses_a_retired_model():
+    """The check above can fail: the old default is refused by the tables that retire it."""
+    problems = lifecycle_problems("gpt-4.1-mini", "2025-04-14", datetime.date(2026, 12, 7))
+    assert any("retired on 2026-10-14" in problem for problem in problems), problems
+    assert any(": Deprecated" in problem for problem in problems), problems
+    assert lifecycle_problems("gpt-9", "2030-01-01", datetime.date(2026, 12, 7)) == [
+        "gpt-9 2030-01-01 is in no retirement table read"]
+
+
+def test_the_model_account_is_created_where_the_responses_api_is_served():
+    """Issue 17.2: eastasia, northeurope and westus2 were allowed, and have no Responses API, the app's default
+    API: every job failed at its first model call. The account goes to `location` or `openAiLocation`."""
+    regions = set(FACTS["responses_api"]["regions"]["values"])
+    location = infra.parameter(infra.MAIN_BICEP, "location")
+    assert location.allowed and set(location.allowed) <= regions, sorted(set(location.allowed) - regions)
+    account = infra.parameter(infra.MAIN_BICEP, "openAiLocation")
+    assert account.default == "" and set(account.allowed) - {""} <= regions
+    assert "location: empty(openAiLocation) ? location : openAiLocation" in infra.MAIN_BICEP.read_text(encoding="utf-8")
+
+
+def test_host_json_uses_the_ga_bundle_that_carries_the_mcp_extension_the_app_needs():
+    """Issue 17.5: the Preview bundle range [4.34.0, 5.0.0) allowed 4.34.0-Preview (MCP extension 1.0.0-preview.6:
+    no resource triggers, no output schemas); the GA bundle from 4.36.0 carries MCP extension 1.5.0 and the
+    Durable Task Scheduler provider, as the official MCP and Durable Task Scheduler samples use the GA bundle."""
+    bundle = host_json()["extensionBundle"]
+    facts = FACTS["extension_bundles"]
+    assert bundle["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+    match = re.fullmatch(r"\[(\d+\.\d+\.\d+), 5\.0\.0\)", bundle["version"])
+    assert match, bundle
+    lowest = match.group(1)
+    [shipped] = [b for b in facts["bundles"] if b["id"] == bundle["id"] and b["version"] == lowest]
+    needed = facts["mcp_extension_needed"]["version"]
+    assert shipped["extensions"]["Microsoft.Azure.Functions.Extensions.Mcp"] == needed
+    assert "Microsoft.Azure.WebJobs.Extensions.DurableTask.AzureManaged" in shipped["extensions"]
+
+
+def test_host_json_keeps_keys_azure_has_no_option_for_under_local_host():
+    """Issue 17.8: serverInfo's title, description and websiteUrl are options of the local host only (Azure's
+    McpOptions has ServerName, ServerVersion, Instructions, EncryptClientState, MessageOptions and `system`);
+    they live under extensions.mcp.localHost, which Azure's options binding ignores."""
+    mcp = host_json()["extensions"]["mcp"]
+    azure_options = {"serverName", "serverVersion", "instructions", "encryptClientState", "messageOptions", "system"}
+    assert set(mcp) - azure_options == {"localHost"}
+    assert set(mcp["localHost"]) <= {"title", "description", "websiteUrl"} and mcp["localHost"]["title"]
+
+
+def test_the_informational_postprovision_hook_cannot_stop_a_deploy():
+    """Issue 17.7: a failing postprovision hook stopped `azd up` before the deploy. With posix and windows both
+    given, azd's schema (schemas/v1.0/azure.yaml.json, hook) wants continueOnError in each."""
+    project = yaml.safe_load((PROJECT_ROOT / "azure.yaml").read_text(encoding="utf-8"))
+    hook = project["hooks"]["postprovision"]
+    assert set(hook) == {"posix", "windows"}
+    for platform in hook.values():
+        assert platform["continueOnError"] is True and "scripts/postprovision.py" in platform["run"]
+
+
+def test_git_ignores_azd_environments():
+    """.azure/<env>/.env holds the deployment's outputs and settings: not for a repository."""
+    assert ".azure/" in (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()

@@ -56,6 +56,11 @@ async def test_handshake_reports_host_json_identity(host, kind):
         assert client.protocol_version == expected_version
         assert (client.server_info.name, client.server_info.version) == ("mcp-test-server", "9.8.7")
         assert client.instructions == "Test instructions."
+        # serverInfo fields Azure's extension has no option for are read from extensions.mcp.localHost only
+        # (Azure ignores both forms; the misplaced one is named in the log)
+        info = client.server_info
+        assert (info.title, info.website_url, info.description) == ("MCP test server", "https://example.test/mcp", None)
+        assert "host.json extensions.mcp.description: Azure's MCP extension has no such option" in host.log()
         capabilities = client.server_capabilities
         assert capabilities.tools and capabilities.resources and capabilities.prompts
 

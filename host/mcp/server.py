@@ -43,6 +43,8 @@ SSE_PATH = f"{MCP_PATH}/sse"
 MESSAGE_PATH = f"{MCP_PATH}/message"
 DEFAULT_SERVER_NAME = "Azure Functions MCP server"
 DEFAULT_SERVER_VERSION = "1.0.0"
+# serverInfo fields host.json keeps under extensions.mcp.localHost: Azure's McpOptions has none of them
+LOCAL_ONLY_KEYS = {"title", "description", "websiteUrl"}
 TASKS_FILE = "tasks.sqlite"
 
 
@@ -67,15 +69,22 @@ class McpEndpoint:
                      "on_read_resource": handlers.read_resource} if counts["resource"] else {}
         prompts = {"on_list_prompts": handlers.list_prompts,
                    "on_get_prompt": handlers.get_prompt} if counts["prompt"] else {}
-        # title, description and websiteUrl: keys the Azure extension's options do not have (it sends
-        # name and version only, and always advertises resources and prompts); the local host adds
-        # them, and advertises resources and prompts only when the app has some (README host table)
+        # title, description and websiteUrl: keys the Azure extension's options do not have (McpOptions: it
+        # sends name and version only, and always advertises tools and resources), so host.json keeps them
+        # under `localHost`, which Azure's options binding ignores; the local host adds them, and advertises
+        # resources and prompts only when the app has some (README host table)
+        local = config.get("localHost") or {}
+        misplaced = sorted(LOCAL_ONLY_KEYS & set(config))
+        if misplaced:
+            logging.getLogger("host.mcp").warning(
+                "host.json extensions.mcp.%s: Azure's MCP extension has no such option and ignores it, and so does "
+                "this host; put it under extensions.mcp.localHost", ", ".join(misplaced))
         self.server: Server = Server(
             str(config.get("serverName") or DEFAULT_SERVER_NAME),
             version=str(config.get("serverVersion") or DEFAULT_SERVER_VERSION),
-            title=config.get("title"),
-            description=config.get("description"),
-            website_url=config.get("websiteUrl"),
+            title=local.get("title"),
+            description=local.get("description"),
+            website_url=local.get("websiteUrl"),
             instructions=config.get("instructions"),
             get_tool_input_schema=self.catalog.tool_input_schema,
             on_list_tools=handlers.list_tools,
