@@ -55,6 +55,10 @@ param openAiModelName string
 @description('Version of openAiModelName.')
 param openAiModelVersion string
 
+@description('Reasoning effort of every model call (the app setting MODEL_REASONING_EFFORT): the default model is a reasoning model; empty for a model that does not reason (an existing deployment of one).')
+@allowed(['', 'none', 'minimal', 'low', 'medium', 'high', 'xhigh'])
+param openAiReasoningEffort string
+
 @description('Capacity of the deployment created here, in thousands of tokens per minute.')
 param openAiCapacity int = 30
 
@@ -240,6 +244,7 @@ module api 'app/function-app.bicep' = {
     authIdentifierUri: mcpAuth == 'entra' ? entra!.outputs.identifierUri : ''
     authScope: mcpAuth == 'entra' ? entra!.outputs.scope : ''
     allowedClientIds: clientIds
+    modelReasoningEffort: openAiReasoningEffort
   }
 }
 

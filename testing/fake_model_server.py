@@ -10,7 +10,8 @@ Endpoints (non-streaming; `stream: true` gets a 400 that says so):
   POST /openai/responses, /openai/deployments/{deployment}/chat/completions   the same, on Azure OpenAI's
                               routes, so an `AsyncAzureOpenAI` client can be pointed at the server
   GET  /v1/models
-  GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reset
+  GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reasoning
+                     /_fake/forget_stored_items  /_fake/reset
 The `/_fake/*` control routes take the same JSON as the in-process methods of `FakeModelServer`,
 so a test can drive a server in another process (`python -m testing.fake_model_server`).
 
@@ -41,6 +42,12 @@ When an agent's turns run out (or it has no script) the server answers 500 with 
 type is `fake_script_error` and which names the agent: a test that under-scripts an agent fails
 loudly instead of looping on a repeated turn. Opt in to repetition with `"repeat": true`.
 
+A reasoning model (`reasoning=True`, `--reasoning`, `POST /_fake/reasoning {"enabled": true}`) answers as Azure
+OpenAI's and OpenAI's GPT-5 and o-series models do, and refuses what they refuse (see `ReasoningModel`): each
+Responses answer starts with a `reasoning` item (`encrypted_content` when the request's `include` asks for
+`reasoning.encrypted_content`, else null), both APIs count reasoning tokens in `usage`, and a request that drops,
+alters or cannot resolve a reasoning item, or sends a parameter reasoning models reject, gets the real API's error.
+
 Faults are served before the script and do not consume a turn: `fail_next(agent, status, count)`
 queues failures for one agent (or `"*"` for any), `fail_randomly(probability, ...)` fails a seeded
 fraction of calls. Error bodies follow OpenAI's `{"error": {message, type, param, code}}`, and
@@ -53,6 +60,8 @@ name looked up as `testing.model_scripts.<name>`.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import importlib
 import json
 import random
@@ -61,7 +70,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
@@ -77,6 +86,8 @@ ANY_AGENT = "*"
 AUTH_HEADERS = ("authorization", "api-key")
 RESPONSES = "responses"
 CHAT_COMPLETIONS = "chat_completions"
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 Turn = Union[dict[str, Any], Callable[["ModelRequest"], dict[str, Any]]]
 
@@ -288,6 +299,135 @@ def error_reply(status: int, message: str, *, retry_after: float | None = None, 
 
 
 # ---------------------------------------------------------------------------------------------
+# A reasoning model: what it adds to answers and what it refuses
+
+
+@dataclass(frozen=True)
+class IssuedReasoning:
+    """A reasoning item the server answered with: its encrypted content, whether the server kept it
+    (`store` was not false), and the id of the item that followed it in that answer."""
+
+    encrypted_content: str
+    stored: bool
+    following: str | None
+
+
+def _invalid(message: str, param: str | None, code: str | None = None, status: int = 400) -> Reply:
+    return Reply(status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
+
+
+class ReasoningModel:
+    """How a reasoning model (GPT-5 family, o-series) answers and what it refuses, as the real APIs do.
+
+    Answers: a Responses answer starts with a `reasoning` item (id `rs_...`, `summary` [], `encrypted_content`
+    only when the request's `include` has `reasoning.encrypted_content`: Azure OpenAI Responses API, "Encrypted
+    Reasoning Items"); `usage.output_tokens_details.reasoning_tokens` (Responses) and
+    `usage.completion_tokens_details.reasoning_tokens` (Chat Completions) count the hidden tokens, which
+    `output_tokens` / `completion_tokens` include.
+
+    Refusals, each with the real API's status and error body:
+    - a reasoning item sent back without `encrypted_content` that the server did not keep (`store: false`):
+      404 "Item with id 'rs_...' not found. Items are not persisted when `store` is set to false. ...";
+    - a reasoning item whose `encrypted_content` is not the one issued: 400 `invalid_encrypted_content`;
+    - a reasoning item not followed by the item that followed it in the answer: 400 "... of type 'reasoning'
+      was provided without its required following item.";
+    - an item of an answer sent back without the reasoning item that preceded it: 400 "Item 'fc_...' of type
+      'function_call' was provided without its required 'reasoning' item: 'rs_...'.";
+    - `temperature` / `top_p` unless the reasoning effort is `none`, `max_tokens` on Chat Completions (reasoning
+      models take `max_completion_tokens`), an unknown reasoning effort (Azure OpenAI reasoning models, "Not
+      Supported" and footnote 2: only `max_completion_tokens` on Chat Completions).
+    Not thread-safe: `FakeModelState` calls it under its lock.
+    """
+
+    def __init__(self) -> None:
+        self.issued: dict[str, IssuedReasoning] = {}
+        self.needs_reasoning: dict[str, str] = {}  # id of an answer's item -> the reasoning item before it
+
+    def forget_stored(self) -> None:
+        """Drop what the server kept (stored responses expire: 30 days on Azure OpenAI, or another account)."""
+        self.issued = {rs: replace(item, stored=False) for rs, item in self.issued.items()}
+
+    def refusal(self, api: str, body: dict[str, Any]) -> Reply | None:
+        if api == CHAT_COMPLETIONS:
+            effort = body.get("reasoning_effort")
+            if "max_tokens" in body:
+                return _invalid("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                                "'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
+            if body.get("temperature") not in (None, 1) and effort != "none":
+                return _invalid(f"Unsupported value: 'temperature' does not support {body['temperature']} with this "
+                                "model. Only the default (1) value is supported.", "temperature", "unsupported_value")
+            return self._effort_refusal(effort, "reasoning_effort")
+        effort = (body.get("reasoning") or {}).get("effort")
+        for name in ("temperature", "top_p"):
+            if body.get(name) is not None and effort != "none":
+                return _invalid(f"Unsupported parameter: '{name}' is not supported with this model.", name)
+        return self._effort_refusal(effort, "reasoning.effort") or self._input_refusal(body.get("input"))
+
+    @staticmethod
+    def _effort_refusal(effort: Any, param: str) -> Reply | None:
+        if effort is None or effort in REASONING_EFFORTS:
+            return None
+        return _invalid(f"Invalid value: '{effort}'. Supported values are: "
+                        f"{', '.join(repr(e) for e in REASONING_EFFORTS)}.", param, "invalid_value")
+
+    def _input_refusal(self, items: Any) -> Reply | None:
+        if not isinstance(items, list):
+            return None
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            item_id, kind = item.get("id"), item.get("type")
+            if kind == "reasoning":
+                issued = self.issued.get(item_id)
+                encrypted = item.get("encrypted_content")
+                if encrypted and (issued is None or issued.encrypted_content != encrypted):
+                    return _invalid(f"The encrypted content for item {item_id} could not be verified. Reason: "
+                                    "Encrypted content could not be decrypted or parsed.", None,
+                                    "invalid_encrypted_content")
+                if not encrypted and (issued is None or not issued.stored):
+                    return _invalid(f"Item with id '{item_id}' not found. Items are not persisted when `store` is "
+                                    "set to false. Try again with `store` set to true, or remove this item from "
+                                    "your input.", "input", status=404)
+                following = items[index + 1] if index + 1 < len(items) else None
+                if issued.following and not (isinstance(following, dict) and following.get("id") == issued.following):
+                    return _invalid(f"Item '{item_id}' of type 'reasoning' was provided without its required "
+                                    "following item.", "input")
+            elif item_id in self.needs_reasoning and self.needs_reasoning[item_id] not in seen:
+                return _invalid(f"Item '{item_id}' of type '{kind}' was provided without its required 'reasoning' "
+                                f"item: '{self.needs_reasoning[item_id]}'.", "input")
+            if isinstance(item_id, str):
+                seen.add(item_id)
+        return None
+
+    def answer(self, api: str, body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        """`answer` (a rendered Responses or Chat Completions body) as a reasoning model gives it."""
+        usage = answer["usage"]
+        if api == CHAT_COMPLETIONS:
+            reasoning_tokens = 2 * usage["completion_tokens"] + 16
+            usage["completion_tokens_details"]["reasoning_tokens"] = reasoning_tokens
+            usage["completion_tokens"] += reasoning_tokens
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            return answer
+        rs_id = f"rs_{uuid.uuid4().hex}"
+        wanted = ENCRYPTED_REASONING in (body.get("include") or [])
+        encrypted = "gAAAAA" + base64.urlsafe_b64encode(hashlib.sha512(rs_id.encode()).digest() * 4).decode()
+        output = answer["output"]
+        self.issued[rs_id] = IssuedReasoning(encrypted, body.get("store") is not False,
+                                             output[0]["id"] if output else None)
+        self.needs_reasoning.update({item["id"]: rs_id for item in output})
+        summary = [] if not (body.get("reasoning") or {}).get("summary") else [
+            {"type": "summary_text", "text": f"**Planning the answer**\n\nReasoned over {len(output)} output items."}]
+        output.insert(0, {"type": "reasoning", "id": rs_id, "summary": summary,
+                          "encrypted_content": encrypted if wanted else None})
+        reasoning_tokens = 2 * usage["output_tokens"] + 16
+        usage["output_tokens_details"]["reasoning_tokens"] = reasoning_tokens
+        usage["output_tokens"] += reasoning_tokens
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        return answer
+
+
+# ---------------------------------------------------------------------------------------------
 # Faults, accounting and the script cursor: the server's whole state
 
 
@@ -354,16 +494,19 @@ class CallStats:
 class FakeModelState:
     """Script, faults and counters behind one lock: the HTTP layer and the test thread both use it."""
 
-    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, remember_answers: bool = True):
+    def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, remember_answers: bool = True,
+                 reasoning: bool = False):
         self._lock = threading.Lock()
         self.remember_answers = remember_answers
+        self.reasoning = reasoning  # the kind of model served: kept by reset()
         self.reset()
         if script:
             self.set_script(script)
 
     def reset(self) -> None:
-        """Forget scripts, faults, stored answers and counts."""
+        """Forget scripts, faults, stored answers, issued reasoning items and counts."""
         with self._lock:
+            self._reasoning = ReasoningModel()
             self._script: dict[str, list[Turn]] = {}
             self._served: Counter[str] = Counter()
             self._answers: dict[str, dict[str, dict[str, Any]]] = {}  # script key -> request -> answer body
@@ -396,6 +539,19 @@ class FakeModelState:
         with self._lock:
             self._random = None if probability == 0 else RandomFaults(
                 probability, Fault(status, retry_after), random.Random(seed), frozenset(agents) if agents else None)
+
+    def set_reasoning(self, enabled: bool) -> None:
+        """Serve a reasoning model (True) or a plain one (False) from now on."""
+        if not isinstance(enabled, bool):
+            raise ValueError(f"enabled must be true or false, got {enabled!r}")
+        with self._lock:
+            self.reasoning = enabled
+
+    def forget_stored_items(self) -> None:
+        """Forget the reasoning items kept server-side, as when stored responses expire (30 days on Azure
+        OpenAI) or the deployment moves: only encrypted reasoning sent back still resolves."""
+        with self._lock:
+            self._reasoning.forget_stored()
 
     def scripted_agents(self) -> list[str]:
         with self._lock:
@@ -455,6 +611,9 @@ class FakeModelState:
             fault = self._take_fault(agent)
             if fault:
                 return fault.reply(agent)
+            refusal = self._reasoning.refusal(api, body) if self.reasoning else None
+            if refusal:
+                return refusal
             script_key = self._script_key(agent)
             seen = self._answers.get(script_key, {}).get(request_key) if self.remember_answers else None
             if seen is not None:
@@ -471,8 +630,9 @@ class FakeModelState:
             except Exception as exc:  # a broken test callable must show up as a readable error
                 return error_reply(500, f"fake model server: script callable of agent {agent!r} failed: {exc!r}",
                                    kind="fake_script_error")
-        reply = Reply(200, RENDERERS[api](turn, request))
+        rendered = RENDERERS[api](turn, request)
         with self._lock:
+            reply = Reply(200, self._reasoning.answer(api, body, rendered) if self.reasoning else rendered)
             self._answers.setdefault(script_key, {})[request_key] = reply.body
         return reply
 
@@ -529,6 +689,8 @@ def create_app(state: FakeModelState) -> Starlette:
             "script": lambda: state.set_script(payload),
             "fail_next": lambda: state.fail_next(**payload),
             "fail_randomly": lambda: state.fail_randomly(**payload),
+            "reasoning": lambda: state.set_reasoning(**payload),
+            "forget_stored_items": state.forget_stored_items,
             "reset": state.reset,
         }
         if request.method != "POST" or action not in handlers:
@@ -560,8 +722,8 @@ class FakeModelServer(BackgroundServer):
     name = "fake model server"
 
     def __init__(self, script: Mapping[str, Sequence[Turn]] | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 remember_answers: bool = True):
-        self.state = FakeModelState(script, remember_answers=remember_answers)
+                 remember_answers: bool = True, reasoning: bool = False):
+        self.state = FakeModelState(script, remember_answers=remember_answers, reasoning=reasoning)
         super().__init__(host, port)
 
     def app(self) -> Starlette:
@@ -583,6 +745,13 @@ class FakeModelServer(BackgroundServer):
     def fail_randomly(self, probability: float, status: int = 429, *, seed: int = 0,
                       retry_after: float | None = None, agents: Iterable[str] | None = None) -> None:
         self.state.fail_randomly(probability, status, seed=seed, retry_after=retry_after, agents=agents)
+
+    def reasoning(self, enabled: bool = True) -> None:
+        """Answer as a reasoning model (see `ReasoningModel`), or as a plain one with False."""
+        self.state.set_reasoning(enabled)
+
+    def forget_stored_items(self) -> None:
+        self.state.forget_stored_items()
 
     def stats(self) -> CallStats:
         return self.state.stats()
@@ -616,8 +785,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on the first line)")
     parser.add_argument("--script", help="JSON file, package.module[:ATTRIBUTE], or a name in testing.model_scripts")
     parser.add_argument("--forget-answers", action="store_true", help="serve identical requests from the script too")
+    parser.add_argument("--reasoning", action="store_true", help="answer as a reasoning model (GPT-5 family)")
     args = parser.parse_args(argv)
-    state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers)
+    state = FakeModelState(load_script(args.script) if args.script else None, remember_answers=not args.forget_answers,
+                           reasoning=args.reasoning)
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as exc:

@@ -13,7 +13,7 @@ import sys
 import httpx
 import openai
 import pytest
-from agents import Agent, OpenAIProvider, RunConfig, Runner, function_tool
+from agents import Agent, ModelSettings, OpenAIProvider, RunConfig, Runner, function_tool
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
@@ -339,3 +339,137 @@ def test_subprocess_is_controlled_over_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# A reasoning model
+
+
+@pytest.fixture
+def thinker(server):
+    """The module's server answering as a reasoning model for one test."""
+    server.reset()
+    server.reasoning(True)
+    yield server
+    server.reasoning(False)
+
+
+def stateless(agent: str, items, **extra) -> dict:
+    """A Responses request as a durable agent sends it with nothing kept server-side."""
+    return {"model": "gpt-test", "instructions": f"[agent:{agent}] be brief", "input": items, "store": False,
+            "include": ["reasoning.encrypted_content"], "reasoning": {"effort": "low"}, **extra}
+
+
+def follow_up(first: dict, items: list) -> list:
+    """The next turn's input: the first request's input, its answer's output items, then `items`."""
+    return [*first["input"], *first["answer"], *items]
+
+
+def tool_turn(http, base_url: str, agent: str = "t", **extra) -> dict:
+    body = stateless(agent, [{"role": "user", "content": "add"}], **extra)
+    answer = http.post(f"{base_url}/responses", json=body)
+    assert answer.status_code == 200, answer.text
+    return {**body, "answer": answer.json()["output"]}
+
+
+def test_reasoning_answers_carry_encrypted_reasoning_and_reasoning_tokens(thinker):
+    thinker.script({"t": [{"tool_calls": [{"name": "add", "arguments": {"a": 1}, "call_id": "c1"}]},
+                          {"text": "done", "repeat": True}]})
+    with httpx.Client(base_url=thinker.base_url, timeout=10) as http:
+        raw = http.post("/responses", json=stateless("t", [{"role": "user", "content": "add"}])).json()
+        response = Response.model_validate(raw)
+        reasoning, call = response.output
+        assert (reasoning.type, reasoning.summary, call.type) == ("reasoning", [], "function_call")
+        assert reasoning.id.startswith("rs_") and reasoning.encrypted_content.startswith("gAAAAA")
+        usage = response.usage
+        assert usage.output_tokens_details.reasoning_tokens > 0
+        assert usage.output_tokens > usage.output_tokens_details.reasoning_tokens
+        assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+        kept = Response.model_validate(http.post("/responses", json={**responses_body("t"), "store": True}).json())
+        assert kept.output[0].type == "reasoning" and kept.output[0].encrypted_content is None  # not included
+        summarized = http.post("/responses", json={**responses_body("t", "x"), "reasoning": {"summary": "auto"}})
+        assert Response.model_validate(summarized.json()).output[0].summary[0].type == "summary_text"
+        chat = ChatCompletion.model_validate(http.post("/chat/completions", json=chat_body("t")).json())
+        details = chat.usage.completion_tokens_details
+        assert details.reasoning_tokens > 0 and chat.usage.completion_tokens > details.reasoning_tokens
+
+
+def test_reasoning_items_must_come_back_whole_and_in_place(thinker):
+    """What the real Responses API refuses when a follow-up turn mishandles the reasoning before a function call."""
+    thinker.script({"t": [{"tool_calls": [{"name": "add", "arguments": {"a": 1}, "call_id": "c1"}]},
+                          {"text": "total 1", "repeat": True}]})
+    output = [{"type": "function_call_output", "call_id": "c1", "output": "1"}]
+    with httpx.Client(base_url=thinker.base_url, timeout=10) as http:
+        first = tool_turn(http, "")
+        reasoning, call = first["answer"]
+        whole = http.post("/responses", json=stateless("t", follow_up(first, output)))
+        assert whole.status_code == 200 and whole.json()["output"][-1]["content"][0]["text"] == "total 1"
+
+        dropped = http.post("/responses", json=stateless("t", [*first["input"], call, *output]))
+        assert dropped.status_code == 400 and dropped.json()["error"] == {
+            "message": f"Item '{call['id']}' of type 'function_call' was provided without its required 'reasoning' "
+                       f"item: '{reasoning['id']}'.", "type": "invalid_request_error", "param": "input", "code": None}
+        altered = {**reasoning, "encrypted_content": reasoning["encrypted_content"][:-4] + "AAAA"}
+        refused = http.post("/responses", json=stateless("t", [*first["input"], altered, call, *output]))
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_encrypted_content"
+        alone = http.post("/responses", json=stateless("t", [*first["input"], reasoning, *output]))
+        assert alone.status_code == 400 and "without its required following item" in alone.json()["error"]["message"]
+        bare = {key: value for key, value in reasoning.items() if key != "encrypted_content"}
+        unkept = http.post("/responses", json=stateless("t", [*first["input"], bare, call, *output]))
+        assert unkept.status_code == 404 and unkept.json()["error"]["message"] == (
+            f"Item with id '{reasoning['id']}' not found. Items are not persisted when `store` is set to false. Try "
+            "again with `store` set to true, or remove this item from your input.")
+
+        # store: false without asking for the encrypted content: nothing to send back that the server can resolve
+        plain = tool_turn(http, "", include=[])
+        assert plain["answer"][0]["encrypted_content"] is None
+        lost = http.post("/responses", json=stateless("t", follow_up(plain, output)))
+        assert lost.status_code == 404 and "Items are not persisted" in lost.json()["error"]["message"]
+
+        # kept server-side (store true, the API's default): the bare reference resolves, until the server forgets
+        kept = tool_turn(http, "", store=True, include=[])
+        assert http.post("/responses", json=stateless("t", follow_up(kept, output))).status_code == 200
+        thinker.forget_stored_items()  # stored responses expire (30 days on Azure OpenAI)
+        assert http.post("/responses", json=stateless("t", follow_up(kept, output))).status_code == 404
+
+
+def test_reasoning_models_refuse_sampling_parameters_and_max_tokens(thinker):
+    thinker.script({"t": [{"text": "ok", "repeat": True}]})
+    with httpx.Client(base_url=thinker.base_url, timeout=10) as http:
+        hot = http.post("/responses", json={**responses_body("t"), "temperature": 0.2})
+        assert hot.status_code == 400 and hot.json()["error"]["param"] == "temperature"
+        assert http.post("/responses", json={**responses_body("t"), "temperature": 0.2,
+                                             "reasoning": {"effort": "none"}}).status_code == 200
+        effort = http.post("/responses", json={**responses_body("t"), "reasoning": {"effort": "extreme"}})
+        assert effort.status_code == 400 and effort.json()["error"]["param"] == "reasoning.effort"
+        capped = http.post("/chat/completions", json={**chat_body("t"), "max_tokens": 100})
+        assert capped.status_code == 400 and capped.json()["error"] == {
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                       "'max_completion_tokens' instead.", "type": "invalid_request_error", "param": "max_tokens",
+            "code": "unsupported_parameter"}
+        assert http.post("/chat/completions", json={**chat_body("t"), "max_completion_tokens": 100}).status_code == 200
+        warm = http.post("/chat/completions", json={**chat_body("t"), "temperature": 0.2})
+        assert warm.status_code == 400 and warm.json()["error"]["code"] == "unsupported_value"
+    thinker.reasoning(False)
+    assert httpx.post(f"{thinker.base_url}/chat/completions", json={**chat_body("t"), "max_tokens": 100}).status_code == 200
+
+
+@pytest.mark.parametrize("use_responses", [True, False], ids=["responses", "chat_completions"])
+async def test_agents_sdk_runs_tool_turns_against_a_reasoning_model(thinker, client, use_responses):
+    """The Agents SDK sends the reasoning items back itself; stateless Responses calls need the encrypted content."""
+    thinker.script(calculator_script())
+    config = RunConfig(model_provider=OpenAIProvider(openai_client=client, use_responses=use_responses),
+                       tracing_disabled=True)
+    settings = ModelSettings(store=False, response_include=["reasoning.encrypted_content"]) if use_responses else \
+        ModelSettings(extra_args={"max_completion_tokens": 500})
+    calc = Agent(name="calc", instructions="[agent:calc] Use the add tool.", tools=[add], model="gpt-test",
+                 model_settings=settings)
+    result = await Runner.run(calc, "add things", run_config=config)
+    assert result.final_output == "total 15 after 2 turns"
+    assert sum(response.usage.output_tokens_details.reasoning_tokens for response in result.raw_responses) > 0
+    if use_responses:
+        thinker.script(calculator_script())
+        forgetful = Agent(name="calc", instructions="[agent:calc] Use the add tool.", tools=[add], model="gpt-test",
+                          model_settings=ModelSettings(store=False))
+        with pytest.raises(openai.NotFoundError, match="Items are not persisted"):
+            await Runner.run(forgetful, "add things", run_config=config)

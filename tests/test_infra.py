@@ -319,3 +319,17 @@ def test_the_informational_postprovision_hook_cannot_stop_a_deploy():
 def test_git_ignores_azd_environments():
     """.azure/<env>/.env holds the deployment's outputs and settings: not for a repository."""
     assert ".azure/" in (PROJECT_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_infra_tells_the_app_whether_the_default_model_reasons():
+    """Issue 17 §2: on Azure the app knows the model only by its deployment's name, so MODEL_REASONING_EFFORT is
+    what tells it the deployment is a reasoning model (request forms, no temperature; model_config.py)."""
+    _, model = azd_parameter("openAiModelName")
+    _, version = azd_parameter("openAiModelVersion")
+    variable, effort = azd_parameter("openAiReasoningEffort")
+    [facts] = [row for row in FACTS["responses_api"]["models"]["values"] if (row["model"], row["version"]) == (model, version)]
+    assert variable == "AZURE_OPENAI_REASONING_EFFORT"
+    assert (effort not in ("", None)) == facts["reasoning"]
+    assert effort in infra.parameter(infra.MAIN_BICEP, "openAiReasoningEffort").allowed
+    assert "MODEL_REASONING_EFFORT: modelReasoningEffort" in infra.FUNCTION_APP_BICEP.read_text(encoding="utf-8")
+    assert "modelReasoningEffort: openAiReasoningEffort" in infra.MAIN_BICEP.read_text(encoding="utf-8")

@@ -33,6 +33,7 @@ MODEL_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL", "OPENAI_API_MODE", "OPENAI_API_VERSION",
     "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
     "AZURE_OPENAI_AD_TOKEN", "OPENAI_AGENTS_DISABLE_TRACING", "MODEL_MAX_OUTPUT_TOKENS", "MODEL_TEMPERATURE",
+    "MODEL_REASONING_EFFORT",
 )
 
 
@@ -90,8 +91,10 @@ def test_openai_with_a_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     config = configure_model()
     assert config.configured and require_model() is config
+    # the Agents SDK's default model is a GPT-5 one: a reasoning model at the effort the SDK picks for it
     assert model_status() == (f"configured: openai, model {get_default_model()}, api responses, "
-                              f"max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}")
+                              f"max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}, reasoning model (effort the model "
+                              "default)")
     client = default_client()
     assert (str(client.base_url), client.api_key, client.max_retries) == ("https://api.openai.com/v1/", "sk-test", 0)
     model = OpenAIProvider().get_model(None)
@@ -237,6 +240,7 @@ def test_model_settings_from_the_environment(monkeypatch):
     """Max output tokens (a default cap) and temperature for every agent, filled in where an agent set none
     (issue 9.9); bad values are reported like any other configuration problem."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_DEFAULT_MODEL", "gpt-4.1-mini")  # not a reasoning model
     configure_model()
     assert apply_model_settings({"max_tokens": None}) == {"max_tokens": DEFAULT_MAX_OUTPUT_TOKENS}
     monkeypatch.setenv("MODEL_MAX_OUTPUT_TOKENS", "300")
@@ -254,10 +258,48 @@ def test_model_settings_from_the_environment(monkeypatch):
          "MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not 'lots'"),
         ("MODEL_TEMPERATURE", "hot", "MODEL_TEMPERATURE must be a number from 0 to 2, not 'hot'"),
         ("MODEL_TEMPERATURE", "3", "MODEL_TEMPERATURE must be a number from 0 to 2, not '3'"),
+        ("MODEL_REASONING_EFFORT", "extreme", "MODEL_REASONING_EFFORT must be one of none, minimal, low, medium, "
+         "high, xhigh (or unset for a model that does not reason), not 'extreme'"),
     ]:
         monkeypatch.setenv(name, value)
         assert not configure_model().configured and model_status() == message
         monkeypatch.delenv(name)
+
+
+def test_reasoning_model_settings(monkeypatch):
+    """Issue 17 §2: a reasoning model's calls carry the effort, go stateless with the encrypted reasoning on the
+    Responses API, cap output with max_completion_tokens on Chat Completions, and get no temperature unless the
+    effort is none (reasoning models refuse one: Azure OpenAI reasoning models, "Not Supported")."""
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "agents")  # on Azure the name says nothing about the model
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    assert not configure_model().reasoning and apply_model_settings({}) == {"max_tokens": DEFAULT_MAX_OUTPUT_TOKENS}
+    monkeypatch.setenv("MODEL_REASONING_EFFORT", "low")
+    monkeypatch.setenv("MODEL_TEMPERATURE", "0.2")
+    config = configure_model()
+    assert (config.reasoning, config.reasoning_effort) == (True, "low")
+    assert model_status().endswith(f", max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}, reasoning model (effort low), "
+                                   "temperature 0.2 (sent only with reasoning effort none: reasoning models refuse "
+                                   "it otherwise)")
+    stateless = {"store": False, "response_include": ["reasoning.encrypted_content"]}
+    assert apply_model_settings({"reasoning": None, "temperature": None}) == {
+        "max_tokens": DEFAULT_MAX_OUTPUT_TOKENS, "reasoning": {"effort": "low"}, "temperature": None, **stateless}
+    # what an agent set itself stays: its effort (temperature with effort none), its store, its includes
+    assert apply_model_settings({"reasoning": {"effort": "none", "summary": "auto"}}) == {
+        "max_tokens": DEFAULT_MAX_OUTPUT_TOKENS, "reasoning": {"effort": "none", "summary": "auto"},
+        "temperature": 0.2, **stateless}
+    assert apply_model_settings({"store": True, "response_include": ["file_search_call.results"]}) == {
+        "max_tokens": DEFAULT_MAX_OUTPUT_TOKENS, "reasoning": {"effort": "low"}, "store": True,
+        "response_include": ["file_search_call.results"]}
+    monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
+    configure_model()
+    assert apply_model_settings({"max_tokens": 300, "extra_args": {"seed": 1}}) == {
+        "max_tokens": None, "extra_args": {"max_completion_tokens": 300, "seed": 1}, "reasoning": {"effort": "low"}}
+    # names the Agents SDK knows as GPT-5 models, and o-series names, are reasoning models without the setting
+    monkeypatch.delenv("MODEL_REASONING_EFFORT")
+    for name, reasons in [("gpt-5.4-mini", True), ("o3", True), ("gpt-5-chat-latest", False), ("llama3.2", False)]:
+        monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", name)
+        assert configure_model().reasoning is reasons, name
 
 
 def test_configure_model_logs_one_line_without_secrets(monkeypatch, caplog):

@@ -17,6 +17,8 @@ param taskHubName string
 param openAiEndpoint string
 param openAiDeploymentName string
 param sessionPoolEndpoint string
+@description('MODEL_REASONING_EFFORT (orchestrations/agents/model_config.py): empty for a model that does not reason.')
+param modelReasoningEffort string
 param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
@@ -58,6 +60,8 @@ var appSettings = {
   // The model (orchestrations/model_config.py): Azure OpenAI with the identity, no key.
   AZURE_OPENAI_ENDPOINT: openAiEndpoint
   AZURE_OPENAI_DEPLOYMENT: openAiDeploymentName
+  // The deployment is a reasoning model: its effort, and the request forms it takes (model_config.py).
+  MODEL_REASONING_EFFORT: modelReasoningEffort
   // DefaultAzureCredential (model client, app data store) picks the user-assigned identity by this.
   AZURE_CLIENT_ID: identityClientId
   // The app's own data (orchestrations/app_storage.py): table `bookings`, blob container `workspaces`.

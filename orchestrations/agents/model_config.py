@@ -24,7 +24,22 @@ Model settings for every agent (issue 9.9; the Agents SDK itself sends none, and
 over the OpenAI-compatible API answered with over 7,800 tokens at once): `MODEL_MAX_OUTPUT_TOKENS`
 caps each answer (default `DEFAULT_MAX_OUTPUT_TOKENS`; `0` sends no cap), `MODEL_TEMPERATURE` sets the
 sampling temperature (default: the provider's). `run_model` applies them to every model call an agent
-has not set them for itself (`apply_model_settings`). Clients get `max_retries=0`: the durable retry policy of the
+has not set them for itself (`apply_model_settings`).
+
+Reasoning models (issue 17 §2: GPT-5 family, o-series; Azure's default deployment is one): `MODEL_REASONING_EFFORT`
+(`REASONING_EFFORTS`) says the model is one and sets the effort of every call that sets none; a model the Agents
+SDK knows by name as a GPT-5 model (`gpt_5_reasoning_settings_required`) or an o-series name counts as one too
+(on Azure the model name is the deployment's, so only the setting tells). For them (Azure OpenAI reasoning
+models, "Not Supported" and "API & feature support"):
+- Responses API: `store: false` with `include: ["reasoning.encrypted_content"]`, so the reasoning items each
+  answer starts with come back on the next turn whole, from the durable history (the `run_model` activity's
+  recorded results), not by id from the provider's storage, which keeps responses 30 days on Azure OpenAI
+  ("Use the Azure OpenAI Responses API": "Delete response"; "Encrypted Reasoning Items"): a job resumed after
+  a crash, an approval weeks later or a `retry_job` still has what its model needs.
+- Chat Completions: the output cap goes as `max_completion_tokens` (reasoning models refuse `max_tokens`).
+- `MODEL_TEMPERATURE` is sent only with reasoning effort `none`: reasoning models refuse a temperature otherwise.
+
+Clients get `max_retries=0`: the durable retry policy of the
 `run_model` activity is the single source of backoff (client retries would multiply with it).
 Tracing export is turned off (it would upload to OpenAI, and warn without an OpenAI key) unless
 `OPENAI_AGENTS_DISABLE_TRACING` is set to `false` or `0`.
@@ -38,18 +53,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import agents
-from agents.models import get_default_model
+from agents.models import get_default_model, gpt_5_reasoning_settings_required
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 log = logging.getLogger(__name__)
 
 API_MODES = ("responses", "chat_completions")
 DEFAULT_MAX_OUTPUT_TOKENS = 8192
+# Azure OpenAI reasoning models, "NEW GPT-5 reasoning features": reasoning_effort options
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+O_SERIES = re.compile(r"^o\d")
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 NO_KEY_PLACEHOLDER = "not-needed"  # OpenAI-compatible servers without auth still get a syntactically valid key
@@ -73,6 +93,8 @@ class ModelConfig:
     problem: str | None = None
     max_output_tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS
     temperature: float | None = None
+    reasoning_effort: str | None = None
+    reasoning: bool = False
 
     @property
     def configured(self) -> bool:
@@ -82,8 +104,12 @@ class ModelConfig:
         if self.problem:
             return self.problem
         settings = f"max output tokens {self.max_output_tokens or 'unlimited'}"
+        if self.reasoning:
+            settings += f", reasoning model (effort {self.reasoning_effort or 'the model default'})"
         if self.temperature is not None:
             settings += f", temperature {self.temperature:g}"
+            if self.reasoning:
+                settings += " (sent only with reasoning effort none: reasoning models refuse it otherwise)"
         return f"configured: {self.provider}, model {self.model}, api {self.api}, {settings}"
 
 
@@ -109,9 +135,14 @@ def public_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _model_settings() -> tuple[int | None, float | None]:
-    """`MODEL_MAX_OUTPUT_TOKENS` and `MODEL_TEMPERATURE`; `ValueError` saying what is allowed."""
+def _model_settings() -> tuple[int | None, float | None, str | None]:
+    """`MODEL_MAX_OUTPUT_TOKENS`, `MODEL_TEMPERATURE` and `MODEL_REASONING_EFFORT`; `ValueError` saying what is
+    allowed."""
     raw_tokens, raw_temperature = _env("MODEL_MAX_OUTPUT_TOKENS"), _env("MODEL_TEMPERATURE")
+    effort = (_env("MODEL_REASONING_EFFORT") or "").lower() or None
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise ValueError(f"MODEL_REASONING_EFFORT must be one of {', '.join(REASONING_EFFORTS)} (or unset for a model "
+                         f"that does not reason), not {_env('MODEL_REASONING_EFFORT')!r}")
     tokens: int | None = DEFAULT_MAX_OUTPUT_TOKENS
     if raw_tokens is not None:
         if not raw_tokens.isdigit():
@@ -125,7 +156,13 @@ def _model_settings() -> tuple[int | None, float | None]:
             temperature = -1.0
         if not 0 <= temperature <= 2:
             raise ValueError(f"MODEL_TEMPERATURE must be a number from 0 to 2, not {raw_temperature!r}")
-    return tokens, temperature
+    return tokens, temperature, effort
+
+
+def is_reasoning_model(model: str, effort: str | None) -> bool:
+    """A reasoning effort is set, or the name is one the Agents SDK treats as a GPT-5 model, or an o-series one."""
+    name = model.lower()
+    return effort is not None or gpt_5_reasoning_settings_required(name) or bool(O_SERIES.match(name))
 
 
 def _azure_client() -> tuple[AsyncAzureOpenAI, str]:
@@ -162,13 +199,16 @@ def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
         client, auth = _azure_client()
         os.environ["OPENAI_DEFAULT_MODEL"] = deployment
         provider = f"azure-openai ({public_url(_env('AZURE_OPENAI_ENDPOINT'))}, {auth})"
-        return ModelConfig(provider, deployment, api, public_url(str(client.base_url)), None, *settings), client
+        return ModelConfig(provider, deployment, api, public_url(str(client.base_url)), None, *settings,
+                           reasoning=is_reasoning_model(deployment, settings[2])), client
     base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
     if not (base_url or key):
         return ModelConfig(problem=NOT_CONFIGURED), None
     client = AsyncOpenAI(api_key=key or NO_KEY_PLACEHOLDER, base_url=base_url, max_retries=0)
     provider = f"openai-compatible ({public_url(base_url)})" if base_url else "openai"
-    return ModelConfig(provider, get_default_model(), api, public_url(str(client.base_url)), None, *settings), client
+    model = get_default_model()
+    return ModelConfig(provider, model, api, public_url(str(client.base_url)), None, *settings,
+                       reasoning=is_reasoning_model(model, settings[2])), client
 
 
 def configure_model() -> ModelConfig:
@@ -198,12 +238,32 @@ def model_status() -> str:
 
 def apply_model_settings(model_settings: dict[str, Any]) -> dict[str, Any]:
     """A model call's settings (the Agents SDK's `ModelSettings` as JSON) with the configured max output
-    tokens and temperature filled in where the agent set none."""
+    tokens, temperature and reasoning effort filled in where the agent set none, in the form the configured
+    model takes (reasoning models: see the module docstring)."""
+    config = _current
     filled = dict(model_settings)
-    if filled.get("max_tokens") is None and _current.max_output_tokens is not None:
-        filled["max_tokens"] = _current.max_output_tokens
-    if filled.get("temperature") is None and _current.temperature is not None:
-        filled["temperature"] = _current.temperature
+    if filled.get("max_tokens") is None and config.max_output_tokens is not None:
+        filled["max_tokens"] = config.max_output_tokens
+    if not config.reasoning:
+        if filled.get("temperature") is None and config.temperature is not None:
+            filled["temperature"] = config.temperature
+        return filled
+    reasoning = dict(filled.get("reasoning") or {})
+    if reasoning.get("effort") is None and config.reasoning_effort is not None:
+        reasoning["effort"] = config.reasoning_effort
+        filled["reasoning"] = reasoning
+    if filled.get("temperature") is None and config.temperature is not None and reasoning.get("effort") == "none":
+        filled["temperature"] = config.temperature
+    if config.api == "chat_completions":
+        if filled.get("max_tokens") is not None:
+            filled["extra_args"] = {"max_completion_tokens": filled["max_tokens"], **(filled.get("extra_args") or {})}
+            filled["max_tokens"] = None
+        return filled
+    if filled.get("store") is None:
+        filled["store"] = False
+    include = list(filled.get("response_include") or [])
+    if filled["store"] is False and ENCRYPTED_REASONING not in include:
+        filled["response_include"] = [*include, ENCRYPTED_REASONING]
     return filled
 
 

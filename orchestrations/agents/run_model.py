@@ -1,13 +1,17 @@
 """Our own `run_model` activity: the model call behind every durable agent turn.
 
 Registered before the first `durable_openai_agent_orchestrator`, with the app's
-`_is_durable_openai_agent_setup` flag set so the SDK does not register its own. It does three
-things the SDK's activity does not:
+`_is_durable_openai_agent_setup` flag set so the SDK does not register its own. It does what
+the SDK's activity does not:
 
 1. Drops `None` fields from the returned output items. With openai 3.x / openai-agents 0.2x, a
    replayed `function_call` item carries `namespace: null`, which the next turn's request model
    rejects, so every durable agent that calls a tool failed on its second model call
-   (reference/durable-protocol.md §4). Runs identically on Azure.
+   (reference/durable-protocol.md §4). Runs identically on Azure. Nothing a later turn needs is
+   null: a reasoning model's `reasoning` item keeps its id, `summary` (a list, possibly empty) and
+   `encrypted_content` (a string, when asked for), which go back with the turn's other items; only
+   its null `encrypted_content` / `status` / `content` go, which the API reads as absent. `usage`
+   (with the reasoning token counts) is returned as the model gave it.
 2. Classifies provider errors: 429, 408/409 and 5xx (and connection errors) are retried here,
    honouring `Retry-After`/`retry-after-ms`; 400/401/403/404/422 fail at once with the
    provider's message. The OpenAI client is built with max_retries=0, and durable agent
@@ -17,9 +21,12 @@ things the SDK's activity does not:
 4. Makes a request a server refuses in a way a different request can avoid (too long for the context
    window, a tool call it could not parse) again, smaller or with a nudge (`recovery.py`), instead of
    retrying it unchanged or failing the step.
-5. Fills in the configured model settings (max output tokens, temperature) where the agent set
-   none, so they apply to every agent of every workflow (model_config.apply_model_settings).
-5. Keeps the answer under the Durable payload limit (model_payloads.bounded_answer).
+5. Fills in the configured model settings (max output tokens, temperature, reasoning effort) where
+   the agent set none, in the form the model takes, so they apply to every agent of every workflow:
+   for reasoning models no temperature unless the effort is none, `max_completion_tokens` on Chat
+   Completions, and stateless Responses calls carrying the encrypted reasoning
+   (model_config.apply_model_settings).
+6. Keeps the answer under the Durable payload limit (model_payloads.bounded_answer).
 """
 from __future__ import annotations
 
