@@ -7,8 +7,9 @@ the `openai` client, the Agents SDK and the durable `run_model` activity run unm
 Endpoints (non-streaming; `stream: true` gets a 400 that says so):
   POST /v1/responses          Responses API: `output` items `message` / `function_call`
   POST /v1/chat/completions   Chat Completions: `choices[0].message.content` / `.tool_calls`
+  POST /openai/v1/responses, /openai/v1/chat/completions   the same, on Azure OpenAI's v1 API routes
   POST /openai/responses, /openai/deployments/{deployment}/chat/completions   the same, on Azure OpenAI's
-                              routes, so an `AsyncAzureOpenAI` client can be pointed at the server
+                              dated-API routes, so an `AsyncAzureOpenAI` client can be pointed at the server
   GET  /v1/models
   GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reasoning
                      /_fake/forget_stored_items  /_fake/reset
@@ -704,6 +705,8 @@ def create_app(state: FakeModelState) -> Starlette:
     return Starlette(routes=[
         Route("/v1/responses", model_endpoint(RESPONSES), methods=["POST"]),
         Route("/v1/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
+        Route("/openai/v1/responses", model_endpoint(RESPONSES), methods=["POST"]),
+        Route("/openai/v1/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
         Route("/openai/responses", model_endpoint(RESPONSES), methods=["POST"]),
         Route("/openai/deployments/{deployment}/chat/completions", model_endpoint(CHAT_COMPLETIONS), methods=["POST"]),
         Route("/v1/models", models),

@@ -22,7 +22,7 @@ from agents.tracing.traces import NoOpTrace
 from openai import AsyncAzureOpenAI
 
 from orchestrations.agents import model_config
-from orchestrations.agents.model_config import (DEFAULT_AZURE_API_VERSION, DEFAULT_MAX_OUTPUT_TOKENS,
+from orchestrations.agents.model_config import (DEFAULT_MAX_OUTPUT_TOKENS,
                                                 ModelNotConfiguredError, apply_model_settings, configure_model,
                                                 model_status, require_model)
 from orchestrations.agents.run_model import provider_message
@@ -142,10 +142,9 @@ def test_azure_with_an_api_key(monkeypatch):
     configure_model()
     assert model_status() == ("configured: azure-openai (https://contoso.openai.azure.com/, api key), model gpt-prod, "
                               f"api responses, max output tokens {DEFAULT_MAX_OUTPUT_TOKENS}")
-    client = default_client()
-    assert isinstance(client, AsyncAzureOpenAI) and client.max_retries == 0
-    assert str(client.base_url) == "https://contoso.openai.azure.com/openai/"
-    assert client.default_query == {"api-version": DEFAULT_AZURE_API_VERSION}
+    client = default_client()  # the v1 API: the plain OpenAI client, no api-version (Azure's docs' examples)
+    assert not isinstance(client, AsyncAzureOpenAI) and client.max_retries == 0
+    assert str(client.base_url) == "https://contoso.openai.azure.com/openai/v1/" and not client.default_query
     assert OpenAIProvider().get_model(None).model == "gpt-prod"
 
 
@@ -160,6 +159,10 @@ def test_azure_with_managed_identity_and_api_version(monkeypatch):
     client = default_client()
     assert client.default_query == {"api-version": "2025-03-01-preview"}
     assert callable(client._azure_ad_token_provider)  # not called: no token is fetched at import
+    monkeypatch.delenv("AZURE_OPENAI_API_VERSION")  # the v1 API takes the token as its key, asked per request
+    configure_model()
+    client = default_client()
+    assert str(client.base_url) == "https://contoso.openai.azure.com/openai/v1/" and callable(client._api_key_provider)
 
 
 def test_azure_without_a_deployment_says_so(monkeypatch):
@@ -210,7 +213,7 @@ async def test_configured_defaults_drive_a_plain_agent(fake, monkeypatch, api):
 
 async def test_azure_defaults_drive_a_plain_agent(fake, monkeypatch):
     fake.reset()
-    fake.script({"gpt-prod": [{"text": "from azure"}, {"text": "from azure chat"}]})
+    fake.script({"gpt-prod": [{"text": "from azure"}, {"text": "from azure chat"}, {"text": "from azure dated"}]})
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake.url)
     monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "gpt-prod")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
@@ -219,10 +222,14 @@ async def test_azure_defaults_drive_a_plain_agent(fake, monkeypatch):
     monkeypatch.setenv("OPENAI_API_MODE", "chat_completions")
     configure_model()
     assert (await Runner.run(Agent(name="a", instructions="Answer."), "hi")).final_output == "from azure chat"
-    paths = [call.path for call in fake.stats().requests]
-    assert paths == [f"/openai/responses?api-version={DEFAULT_AZURE_API_VERSION}",
-                     f"/openai/deployments/gpt-prod/chat/completions?api-version={DEFAULT_AZURE_API_VERSION}"]
-    assert fake.stats().requests[0].auth == {"api-key": "azure-key"}
+    monkeypatch.setenv("AZURE_OPENAI_API_VERSION", "2025-04-01-preview")  # a dated API version, when pinned
+    configure_model()
+    assert (await Runner.run(Agent(name="a", instructions="Answer."), "hey")).final_output == "from azure dated"
+    calls = fake.stats().requests
+    assert [call.path for call in calls] == [
+        "/openai/v1/responses", "/openai/v1/chat/completions",
+        "/openai/deployments/gpt-prod/chat/completions?api-version=2025-04-01-preview"]
+    assert [call.auth for call in calls] == [{"authorization": "Bearer azure-key"}] * 2 + [{"api-key": "azure-key"}]
 
 
 async def test_client_does_not_retry_so_the_durable_policy_owns_backoff(fake, monkeypatch):

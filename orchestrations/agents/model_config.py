@@ -7,10 +7,13 @@ So the choice is made process-wide through the Agents SDK's defaults (`set_defau
 
 - Azure OpenAI: `AZURE_OPENAI_ENDPOINT` and `AZURE_OPENAI_DEPLOYMENT`, authenticated with
   `AZURE_OPENAI_API_KEY` or else a managed identity / developer login (`DefaultAzureCredential`).
-  `AZURE_OPENAI_API_VERSION` (or `OPENAI_API_VERSION`) defaults to `DEFAULT_AZURE_API_VERSION`, the
-  first preview with the Responses API. The deployment is the default model (written to
-  `OPENAI_DEFAULT_MODEL`, overriding it); the client is not pinned to it, so an agent that names a model
-  names another deployment, in both APIs.
+  By default the v1 API (`<endpoint>/openai/v1/`, no api-version) with the plain OpenAI client: Azure's
+  docs say it is required for the latest features ("Use the Azure OpenAI Responses API": API support;
+  "API version lifecycle": API evolution), and its examples for reasoning models and encrypted reasoning
+  items use it. `AZURE_OPENAI_API_VERSION` (or `OPENAI_API_VERSION`) pins a dated API version instead
+  (the Azure client, `<endpoint>/openai/...?api-version=`). The deployment is the default model (written
+  to `OPENAI_DEFAULT_MODEL`, overriding it); the client is not pinned to it, so an agent that names a
+  model names another deployment, in both APIs.
 - OpenAI, or any OpenAI-compatible server (Ollama, vLLM, LM Studio): `OPENAI_API_KEY` and/or
   `OPENAI_BASE_URL`; a server that needs no key gets a placeholder one.
   Model: `OPENAI_DEFAULT_MODEL`, else the SDK's own default (`agents.models.get_default_model()`,
@@ -70,7 +73,7 @@ DEFAULT_MAX_OUTPUT_TOKENS = 8192
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 O_SERIES = re.compile(r"^o\d")
-DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
+AZURE_V1_PATH = "/openai/v1/"
 AZURE_TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 NO_KEY_PLACEHOLDER = "not-needed"  # OpenAI-compatible servers without auth still get a syntactically valid key
 
@@ -165,22 +168,27 @@ def is_reasoning_model(model: str, effort: str | None) -> bool:
     return effort is not None or gpt_5_reasoning_settings_required(name) or bool(O_SERIES.match(name))
 
 
-def _azure_client() -> tuple[AsyncAzureOpenAI, str]:
-    """An Azure OpenAI client and how it authenticates (key, else a token from DefaultAzureCredential)."""
-    options = {
-        "azure_endpoint": _env("AZURE_OPENAI_ENDPOINT"),
-        "api_version": _env("AZURE_OPENAI_API_VERSION") or _env("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
-        "max_retries": 0,
-    }
-    key = _env("AZURE_OPENAI_API_KEY")
-    if key:
-        return AsyncAzureOpenAI(api_key=key, **options), "api key"
-    # The synchronous credential, as in the official durable sample: it is not bound to an event loop,
-    # and it caches the token, so it blocks only on a refresh.
-    from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+def _azure_client() -> tuple[AsyncOpenAI, str]:
+    """An Azure OpenAI client and how it authenticates (key, else a token from DefaultAzureCredential): the v1
+    API by default, a dated API version when one is set."""
+    endpoint, key = _env("AZURE_OPENAI_ENDPOINT") or "", _env("AZURE_OPENAI_API_KEY")
+    version = _env("AZURE_OPENAI_API_VERSION") or _env("OPENAI_API_VERSION")
+    token_provider = None
+    if not key:
+        # The synchronous credential, as in the official durable sample: it is not bound to an event loop,
+        # and it caches the token, so it blocks only on a refresh.
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
-    token_provider = get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)
-    return AsyncAzureOpenAI(azure_ad_token_provider=token_provider, **options), "managed identity"
+        token_provider = get_bearer_token_provider(DefaultAzureCredential(), AZURE_TOKEN_SCOPE)
+    auth = "api key" if key else "managed identity"
+    if version:
+        return AsyncAzureOpenAI(azure_endpoint=endpoint, api_version=version, api_key=key,
+                                azure_ad_token_provider=token_provider, max_retries=0), auth
+
+    async def token() -> str:
+        return token_provider()
+
+    return AsyncOpenAI(base_url=endpoint.rstrip("/") + AZURE_V1_PATH, api_key=key or token, max_retries=0), auth
 
 
 def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
