@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import httpx
 
 from orchestrations.agents.model_config import DEFAULT_MAX_OUTPUT_TOKENS
+from testing.agent_runs import calculator_turns, killed_during_second_read, two_reads_script
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
 AGENT = "fake-model"  # no [agent:...] marker in run_agent's instructions: scripts are keyed by model
-
-
-def calculator_turns() -> list:
-    return [
-        {"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+3"}}]},
-        lambda request: {"tool_calls": [{"name": "calculate",
-                                         "arguments": {"expression": f"{request.tool_outputs()[-1]}*7"}}]},
-        lambda request: {"text": f"The answer is {request.tool_outputs()[-1]}."},
-    ]
 
 
 async def test_agent_calls_tools_over_several_turns(host, model):
@@ -181,26 +172,9 @@ async def test_rate_limit_storm_still_completes(host, model):
 
 async def test_crash_between_model_calls_repeats_no_recorded_call(tmp_path, model, site):
     model.reset()
-    model.script({AGENT: [
-        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/fast-crash"}}]},
-        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/slow-crash"}}]},
-        lambda request: {"text": "read: " + " | ".join(request.tool_outputs())},
-    ]})
+    model.script({AGENT: two_reads_script(site.base, "/fast-crash", "/slow-crash")})
     host = project_host(tmp_path / "state", model, site).start()
-    try:
-        async with connect(host) as client:
-            job = await call(client, "run_agent", task="Read two pages", tools=["fetch_url"])
-        deadline = time.monotonic() + 30
-        while site.hits.get("/slow-crash", 0) == 0:  # the job is inside its 2nd tool call
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
-        calls_before = model.stats().by_agent[AGENT]
-        host.kill()
-        host.start()
-        async with connect(host) as client:
-            done = await wait_until(client, job["job_id"])
-    finally:
-        host.stop()
+    done, calls_before = await killed_during_second_read(host, model, site, AGENT, "/slow-crash")
     assert done["status"] == "completed", done
     assert "page /fast-crash" in done["output"]["final_output"]
     assert calls_before == 2

@@ -9,12 +9,11 @@ as max_completion_tokens. MODEL_TEMPERATURE (set for every host here) must not b
 """
 from __future__ import annotations
 
-import asyncio
-import time
 
 import pytest
 
 from orchestrations.agents.model_config import DEFAULT_MAX_OUTPUT_TOKENS
+from testing.agent_runs import calculator_turns, killed_during_second_read, two_reads_script
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import project_host
 from testing.mcp_client import call, connect, wait_until
@@ -47,15 +46,6 @@ def host(tmp_path_factory, thinker, site, api):
     process = reasoning_host(tmp_path_factory.mktemp(f"reasoning-{api}") / "state", thinker, site, api).start()
     yield process
     process.stop()
-
-
-def calculator_turns() -> list:
-    return [
-        {"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+3"}}]},
-        lambda request: {"tool_calls": [{"name": "calculate",
-                                         "arguments": {"expression": f"{request.tool_outputs()[-1]}*7"}}]},
-        lambda request: {"text": f"The answer is {request.tool_outputs()[-1]}."},
-    ]
 
 
 def reasoning_items(body: dict) -> list[dict]:
@@ -145,27 +135,10 @@ async def test_sigkill_between_turns_repeats_no_recorded_call(tmp_path, thinker,
     on Azure OpenAI, and an approval or a retry_job can come later than that): the reasoning the next turn needs
     comes from the durable history."""
     thinker.reset()
-    thinker.script({AGENT: [
-        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/fast-{api}"}}]},
-        {"tool_calls": [{"name": "fetch_url", "arguments": {"url": f"{site.base}/slow-{api}"}}]},
-        lambda request: {"text": "read: " + " | ".join(request.tool_outputs())},
-    ]})
+    thinker.script({AGENT: two_reads_script(site.base, f"/fast-{api}", f"/slow-{api}")})
     host = reasoning_host(tmp_path / "state", thinker, site, api).start()
-    try:
-        async with connect(host) as client:
-            job = await call(client, "run_agent", task="Read two pages", tools=["fetch_url"])
-        deadline = time.monotonic() + 30
-        while site.hits.get(f"/slow-{api}", 0) == 0:  # the job is inside its 2nd tool call
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
-        calls_before = thinker.stats().by_agent[AGENT]
-        host.kill()
-        thinker.forget_stored_items()
-        host.start()
-        async with connect(host) as client:
-            done = await wait_until(client, job["job_id"])
-    finally:
-        host.stop()
+    done, calls_before = await killed_during_second_read(host, thinker, site, AGENT, f"/slow-{api}",
+                                                         while_down=thinker.forget_stored_items)
     assert done["status"] == "completed", done
     assert f"page /fast-{api}" in done["output"]["final_output"]
     stats = thinker.stats()
