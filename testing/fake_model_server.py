@@ -11,8 +11,8 @@ Endpoints (non-streaming; `stream: true` gets a 400 that says so):
   POST /openai/responses, /openai/deployments/{deployment}/chat/completions   the same, on Azure OpenAI's
                               dated-API routes, so an `AsyncAzureOpenAI` client can be pointed at the server
   GET  /v1/models
-  GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/reasoning
-                     /_fake/forget_stored_items  /_fake/reset
+  GET  /_fake/stats  POST /_fake/script  /_fake/fail_next  /_fake/fail_randomly  /_fake/stall_next
+                     /_fake/reasoning  /_fake/forget_stored_items  /_fake/reset
 The `/_fake/*` control routes take the same JSON as the in-process methods of `FakeModelServer`,
 so a test can drive a server in another process (`python -m testing.fake_model_server`).
 
@@ -53,6 +53,9 @@ Faults are served before the script and do not consume a turn: `fail_next(agent,
 queues failures for one agent (or `"*"` for any), `fail_randomly(probability, ...)` fails a seeded
 fraction of calls. Error bodies follow OpenAI's `{"error": {message, type, param, code}}`, and
 `retry_after` adds `retry-after` (seconds) and `retry-after-ms` headers.
+`stall_next(agent, count, seconds)` makes a model that hangs: the next `count` calls of the agent get no answer
+until the client gives up (recorded with status `CLIENT_GAVE_UP`, 499, and no turn used), or, after `seconds`,
+the answer a slow model finally gives.
 
 Run standalone: `python -m testing.fake_model_server --port 8001 --script demo` where `--script` is a
 JSON file, a module path `package.module[:ATTRIBUTE]` (attribute defaults to `SCRIPT`), or a bare
@@ -61,6 +64,7 @@ name looked up as `testing.model_scripts.<name>`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import importlib
@@ -84,6 +88,8 @@ from .background_server import BackgroundServer, listening_socket, uvicorn_serve
 
 AGENT_MARKER = re.compile(r"\[agent:([A-Za-z0-9_.\-]+)\]")
 ANY_AGENT = "*"
+CLIENT_GAVE_UP = 499  # a stalled request whose client closed the connection first (nginx's "client closed request")
+STALL_POLL_SECONDS = 0.05
 AUTH_HEADERS = ("authorization", "api-key")
 RESPONSES = "responses"
 CHAT_COMPLETIONS = "chat_completions"
@@ -505,13 +511,14 @@ class FakeModelState:
             self.set_script(script)
 
     def reset(self) -> None:
-        """Forget scripts, faults, stored answers, issued reasoning items and counts."""
+        """Forget scripts, faults, stalls, stored answers, issued reasoning items and counts."""
         with self._lock:
             self._reasoning = ReasoningModel()
             self._script: dict[str, list[Turn]] = {}
             self._served: Counter[str] = Counter()
             self._answers: dict[str, dict[str, dict[str, Any]]] = {}  # script key -> request -> answer body
             self._faults: dict[str, deque[Fault]] = {}
+            self._stalls: dict[str, deque[float]] = {}
             self._random: RandomFaults | None = None
             self._calls: list[RecordedCall] = []
 
@@ -540,6 +547,23 @@ class FakeModelState:
         with self._lock:
             self._random = None if probability == 0 else RandomFaults(
                 probability, Fault(status, retry_after), random.Random(seed), frozenset(agents) if agents else None)
+
+    def stall_next(self, agent: str, count: int = 1, seconds: float = 600.0) -> None:
+        """The next `count` calls of `agent` (`"*"`: of any agent) hang: no answer for `seconds` (default the
+        openai client's own timeout, 600 s), or none at all when the client gives up first."""
+        if not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        with self._lock:
+            self._stalls.setdefault(agent, deque()).extend([float(seconds)] * count)
+
+    def take_stall(self, agent: str) -> float | None:
+        """How long to hold this call of `agent` before answering, if it is one to stall."""
+        with self._lock:
+            for key in (agent, ANY_AGENT):
+                queue = self._stalls.get(key)
+                if queue:
+                    return queue.popleft()
+        return None
 
     def set_reasoning(self, enabled: bool) -> None:
         """Serve a reasoning model (True) or a plain one (False) from now on."""
@@ -649,6 +673,16 @@ def agent_key(api: str, body: dict[str, Any]) -> str:
 # HTTP
 
 
+async def _client_gave_up(request: Request, seconds: float) -> bool:
+    """Hold a request up to `seconds`; True as soon as its client closes the connection."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await request.is_disconnected():
+            return True
+        await asyncio.sleep(STALL_POLL_SECONDS)
+    return False
+
+
 def _json_response(reply: Reply) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
@@ -667,6 +701,10 @@ def create_app(state: FakeModelState) -> Starlette:
                 reply = error_reply(400, "request body must be a JSON object")
                 return _json_response(state.record(api, None, reply, body, request))
             agent = agent_key(api, body)
+            stall = state.take_stall(agent)
+            if stall is not None and await _client_gave_up(request, stall):
+                reply = error_reply(CLIENT_GAVE_UP, f"fake model server: the client gave up on stalled agent {agent!r}")
+                return _json_response(state.record(api, agent, reply, body, request))
             if body.get("stream"):
                 reply = error_reply(400, "the fake model server does not implement streaming; send stream=false")
             else:
@@ -690,6 +728,7 @@ def create_app(state: FakeModelState) -> Starlette:
             "script": lambda: state.set_script(payload),
             "fail_next": lambda: state.fail_next(**payload),
             "fail_randomly": lambda: state.fail_randomly(**payload),
+            "stall_next": lambda: state.stall_next(**payload),
             "reasoning": lambda: state.set_reasoning(**payload),
             "forget_stored_items": state.forget_stored_items,
             "reset": state.reset,
@@ -748,6 +787,9 @@ class FakeModelServer(BackgroundServer):
     def fail_randomly(self, probability: float, status: int = 429, *, seed: int = 0,
                       retry_after: float | None = None, agents: Iterable[str] | None = None) -> None:
         self.state.fail_randomly(probability, status, seed=seed, retry_after=retry_after, agents=agents)
+
+    def stall_next(self, agent: str, count: int = 1, seconds: float = 600.0) -> None:
+        self.state.stall_next(agent, count, seconds)
 
     def reasoning(self, enabled: bool = True) -> None:
         """Answer as a reasoning model (see `ReasoningModel`), or as a plain one with False."""

@@ -6,6 +6,7 @@ subprocess controlled over `/_fake/*`.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from openai.types.responses import Response
 from pydantic import BaseModel
 
 from testing.fake_model_server import (
+    CLIENT_GAVE_UP,
+    STALL_POLL_SECONDS,
     CallStats,
     FakeModelServer,
     ScriptError,
@@ -210,6 +213,29 @@ async def test_error_statuses_have_openai_error_bodies(fake, client, status, err
         await client.chat.completions.create(model="m", messages=[{"role": "system", "content": "[agent:a]"}])
     assert caught.value.status_code == status
     assert caught.value.body["message"] == f"boom {status}" and "type" in caught.value.body
+
+
+async def test_a_stalled_call_hangs_until_the_client_gives_up_and_keeps_the_turn(fake, client):
+    fake.script({"a": [{"text": "answered"}]})
+    fake.stall_next("a")
+    impatient = AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0, timeout=openai.Timeout(0.5))
+    with pytest.raises(openai.APITimeoutError):
+        await impatient.responses.create(model="m", instructions="[agent:a]", input="x")
+    assert (await client.responses.create(model="m", instructions="[agent:a]", input="x")).output_text == "answered"
+    for _ in range(200):  # the server notices the closed connection on its next poll
+        if CLIENT_GAVE_UP in fake.stats().by_status:
+            break
+        await asyncio.sleep(STALL_POLL_SECONDS)
+    assert fake.stats().by_status == {CLIENT_GAVE_UP: 1, 200: 1}
+
+
+async def test_a_stalled_call_gets_its_answer_late_from_a_patient_client(fake, client):
+    fake.script({"a": [{"text": "slowly"}]})
+    fake.stall_next("*", seconds=0.2)
+    assert (await client.responses.create(model="m", instructions="[agent:a]", input="x")).output_text == "slowly"
+    assert fake.stats().by_status == {200: 1}
+    with pytest.raises(ValueError, match="positive"):
+        fake.stall_next("a", seconds=0)
 
 
 def test_random_faults_are_seeded_and_counted(fake):

@@ -31,6 +31,7 @@ NOT_SET_ON_AZURE = {
     "MODEL_MAX_RETRY_DELAY_SECONDS": "retry tuning; the default fits",
     "MODEL_MAX_OUTPUT_TOKENS": "the app's default cap fits; set it in the app settings to change it",
     "MODEL_TEMPERATURE": "the model's default",
+    "MODEL_REQUEST_TIMEOUT_SECONDS": "the default fits the function timeout (tests/test_model_config.py checks it)",
     "MODEL_CONTEXT_TOKENS": "the default window (128,000 tokens) fits Azure OpenAI's models; set it for a smaller one",
     "FETCH_URL_ALLOWED_HOSTS": "lets fetch_url reach private hosts; none are allowed on Azure",
     "APP_DATA_DIR": "the local files store; on Azure the APP_STORAGE__* connection is used",

@@ -6,6 +6,7 @@ against the fake model server with no explicit client, proving the defaults are 
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -25,15 +26,17 @@ from orchestrations.agents import model_config
 from orchestrations.agents.model_config import (DEFAULT_MAX_OUTPUT_TOKENS,
                                                 ModelNotConfiguredError, apply_model_settings, configure_model,
                                                 model_status, require_model)
+from orchestrations.agents import run_model
 from orchestrations.agents.run_model import provider_message
-from testing.fake_model_server import FakeModelServer
-from testing.host_process import PROJECT_ROOT
+from testing.fake_model_server import CLIENT_GAVE_UP, FakeModelServer
+from testing.host_process import PROJECT_ROOT, project_host
+from testing.mcp_client import call, connect, wait_until
 
 MODEL_ENV = (
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL", "OPENAI_API_MODE", "OPENAI_API_VERSION",
     "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
     "AZURE_OPENAI_AD_TOKEN", "OPENAI_AGENTS_DISABLE_TRACING", "MODEL_MAX_OUTPUT_TOKENS", "MODEL_TEMPERATURE",
-    "MODEL_REASONING_EFFORT",
+    "MODEL_REASONING_EFFORT", "MODEL_REQUEST_TIMEOUT_SECONDS",
 )
 
 
@@ -265,12 +268,82 @@ def test_model_settings_from_the_environment(monkeypatch):
          "MODEL_MAX_OUTPUT_TOKENS must be a whole number (0 for no cap), not 'lots'"),
         ("MODEL_TEMPERATURE", "hot", "MODEL_TEMPERATURE must be a number from 0 to 2, not 'hot'"),
         ("MODEL_TEMPERATURE", "3", "MODEL_TEMPERATURE must be a number from 0 to 2, not '3'"),
+        ("MODEL_REQUEST_TIMEOUT_SECONDS", "soon",
+         "MODEL_REQUEST_TIMEOUT_SECONDS must be a number of seconds above 0, not 'soon'"),
+        ("MODEL_REQUEST_TIMEOUT_SECONDS", "0", "MODEL_REQUEST_TIMEOUT_SECONDS must be a number of seconds above 0, "
+         "not '0'"),
         ("MODEL_REASONING_EFFORT", "extreme", "MODEL_REASONING_EFFORT must be one of none, minimal, low, medium, "
          "high, xhigh (or unset for a model that does not reason), not 'extreme'"),
     ]:
         monkeypatch.setenv(name, value)
         assert not configure_model().configured and model_status() == message
         monkeypatch.delenv(name)
+
+
+def read_timeout(client) -> tuple[float, float]:
+    """(seconds to connect, seconds to wait for the answer) of a model client."""
+    timeout = client.timeout
+    return (timeout.connect, timeout.read) if isinstance(timeout, openai.Timeout) else (timeout, timeout)
+
+
+def test_every_model_client_has_a_bounded_request_timeout(monkeypatch):
+    """MODEL_REQUEST_TIMEOUT_SECONDS bounds each model request of every provider (a stalled local model held a
+    model call for the openai client's default 600 s)."""
+    monkeypatch.setenv("MODEL_REQUEST_TIMEOUT_SECONDS", "42.5")
+    for provider in ({"OPENAI_API_KEY": "sk-test"}, {"OPENAI_BASE_URL": "http://localhost:11434/v1"},
+                     {"AZURE_OPENAI_ENDPOINT": "https://contoso.openai.azure.com", "AZURE_OPENAI_DEPLOYMENT": "d",
+                      "AZURE_OPENAI_API_KEY": "k"},
+                     {"AZURE_OPENAI_API_VERSION": "2025-04-01-preview"}):
+        for name, value in provider.items():
+            monkeypatch.setenv(name, value)
+        config = configure_model()
+        assert config.request_timeout == 42.5 and model_status().endswith(", request timeout 42.5 s")
+        assert read_timeout(default_client()) == (5.0, 42.5), provider
+    monkeypatch.delenv("MODEL_REQUEST_TIMEOUT_SECONDS")
+    configure_model()
+    assert read_timeout(default_client())[1] == model_config.DEFAULT_REQUEST_TIMEOUT_SECONDS
+    assert "request timeout" not in model_status()
+
+
+def test_a_model_call_that_never_answers_ends_within_azures_function_timeout(monkeypatch):
+    """With the defaults, run_model's worst case against a model that never answers (MODEL_MAX_ATTEMPTS request
+    timeouts and the longest waits between them) ends within the function timeout of Flex Consumption (host.json
+    sets none, so Azure's default applies): past it Azure stops the execution and restarts the worker process,
+    with every other function it runs (MS Learn "Function app timeout duration"). 6 x 600 s did not fit."""
+    facts = json.loads((PROJECT_ROOT / "tests" / "data" / "azure_facts.json").read_text(encoding="utf-8"))
+    host_json = json.loads((PROJECT_ROOT / "host.json").read_text(encoding="utf-8"))
+    assert "functionTimeout" not in host_json, "the limit is then host.json's functionTimeout"
+    limit = facts["function_timeout"]["flex_consumption_default_minutes"] * 60
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")  # as infra/ configures it
+    monkeypatch.setenv("AZURE_OPENAI_DEPLOYMENT", "agents")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
+    configure_model()
+    connect_seconds, answer_seconds = read_timeout(default_client())
+    attempts, longest_wait = run_model.MAX_ATTEMPTS, run_model.MAX_DELAY_SECONDS
+    worst = attempts * (connect_seconds + answer_seconds) + (attempts - 1) * longest_wait
+    assert worst < limit, f"{attempts} x ({connect_seconds:g} + {answer_seconds:g}) s + {attempts - 1} x " \
+                          f"{longest_wait:g} s is more than {limit} s"
+
+
+async def test_a_model_that_hangs_is_given_up_on_and_asked_again(tmp_path, model, site):
+    """A model server that takes a request and never answers: the host's model call gives up after
+    MODEL_REQUEST_TIMEOUT_SECONDS, says so in its log, asks again, and the job completes (before: the call
+    waited the openai client's 600 s)."""
+    model.reset()
+    model.script({"stalled-model": [{"text": "answered when asked again"}]})
+    model.stall_next("stalled-model")
+    host = project_host(tmp_path / "state", model, site, MODEL_REQUEST_TIMEOUT_SECONDS="5").start()
+    try:
+        async with connect(host) as client:
+            job = await call(client, "run_agent", task="answer", model="stalled-model")
+            done = await wait_until(client, job["job_id"], timeout=120)
+    finally:
+        host.stop()
+    assert done["status"] == "completed" and done["output"]["final_output"] == "answered when asked again", done
+    assert model.stats().by_status.get(CLIENT_GAVE_UP, 0) >= 1, model.stats().by_status
+    assert f"model call failed (model request failed: no answer from {model.base_url}/ within 5 s " \
+           "(MODEL_REQUEST_TIMEOUT_SECONDS)); retry 1 of 5 in " in host.log()
+    assert "request timeout 5 s" in host.log()
 
 
 def test_reasoning_model_settings(monkeypatch):

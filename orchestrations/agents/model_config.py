@@ -44,6 +44,14 @@ models, "Not Supported" and "API & feature support"):
 
 Clients get `max_retries=0`: the durable retry policy of the
 `run_model` activity is the single source of backoff (client retries would multiply with it).
+They also get a bounded request timeout, `MODEL_REQUEST_TIMEOUT_SECONDS` (default
+`DEFAULT_REQUEST_TIMEOUT_SECONDS`, 180 s; connecting: at most `CONNECT_TIMEOUT_SECONDS`): the longest a model
+call waits to connect, send, or for the next part of the answer (the openai client's own default is 600 s, in
+which a stalled local model held a job's model call). `run_model` retries a timed-out call like any other
+answer that never came, so its worst case is `MODEL_MAX_ATTEMPTS` timeouts plus the waits between them; with the
+defaults (6 x 180 s + 5 x 60 s = 23 min) that fits the 30 minutes Azure gives a function on Flex Consumption
+(MS Learn "Function app timeout duration": default 30 min; host.json sets no `functionTimeout`), after which the
+worker process is restarted with every other function it runs; 6 x 600 s did not.
 Tracing export is turned off (it would upload to OpenAI, and warn without an OpenAI key) unless
 `OPENAI_AGENTS_DISABLE_TRACING` is set to `false` or `0`.
 
@@ -62,6 +70,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import agents
+import openai
 from agents.models import get_default_model, gpt_5_reasoning_settings_required
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
@@ -69,6 +78,8 @@ log = logging.getLogger(__name__)
 
 API_MODES = ("responses", "chat_completions")
 DEFAULT_MAX_OUTPUT_TOKENS = 8192
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 180.0
+CONNECT_TIMEOUT_SECONDS = 5.0  # the openai client's own connect timeout (openai._constants.DEFAULT_TIMEOUT)
 # Azure OpenAI reasoning models, "NEW GPT-5 reasoning features": reasoning_effort options
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -98,6 +109,7 @@ class ModelConfig:
     temperature: float | None = None
     reasoning_effort: str | None = None
     reasoning: bool = False
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
 
     @property
     def configured(self) -> bool:
@@ -113,6 +125,8 @@ class ModelConfig:
             settings += f", temperature {self.temperature:g}"
             if self.reasoning:
                 settings += " (sent only with reasoning effort none: reasoning models refuse it otherwise)"
+        if self.request_timeout != DEFAULT_REQUEST_TIMEOUT_SECONDS:
+            settings += f", request timeout {self.request_timeout:g} s"
         return f"configured: {self.provider}, model {self.model}, api {self.api}, {settings}"
 
 
@@ -162,13 +176,33 @@ def _model_settings() -> tuple[int | None, float | None, str | None]:
     return tokens, temperature, effort
 
 
+def _request_timeout() -> float:
+    """`MODEL_REQUEST_TIMEOUT_SECONDS` in seconds, else the default; `ValueError` saying what is allowed."""
+    raw = _env("MODEL_REQUEST_TIMEOUT_SECONDS")
+    if raw is None:
+        return DEFAULT_REQUEST_TIMEOUT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"MODEL_REQUEST_TIMEOUT_SECONDS must be a number of seconds above 0, not {raw!r}")
+    return seconds
+
+
+def client_timeout(seconds: float) -> openai.Timeout:
+    """The model client's timeout: `seconds` to send, to wait for each part of the answer and for a pooled
+    connection, and at most `CONNECT_TIMEOUT_SECONDS` to connect."""
+    return openai.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_SECONDS))
+
+
 def is_reasoning_model(model: str, effort: str | None) -> bool:
     """A reasoning effort is set, or the name is one the Agents SDK treats as a GPT-5 model, or an o-series one."""
     name = model.lower()
     return effort is not None or gpt_5_reasoning_settings_required(name) or bool(O_SERIES.match(name))
 
 
-def _azure_client() -> tuple[AsyncOpenAI, str]:
+def _azure_client(timeout: openai.Timeout) -> tuple[AsyncOpenAI, str]:
     """An Azure OpenAI client and how it authenticates (key, else a token from DefaultAzureCredential): the v1
     API by default, a dated API version when one is set."""
     endpoint, key = _env("AZURE_OPENAI_ENDPOINT") or "", _env("AZURE_OPENAI_API_KEY")
@@ -183,12 +217,13 @@ def _azure_client() -> tuple[AsyncOpenAI, str]:
     auth = "api key" if key else "managed identity"
     if version:
         return AsyncAzureOpenAI(azure_endpoint=endpoint, api_version=version, api_key=key,
-                                azure_ad_token_provider=token_provider, max_retries=0), auth
+                                azure_ad_token_provider=token_provider, max_retries=0, timeout=timeout), auth
 
     async def token() -> str:
         return token_provider()
 
-    return AsyncOpenAI(base_url=endpoint.rstrip("/") + AZURE_V1_PATH, api_key=key or token, max_retries=0), auth
+    return AsyncOpenAI(base_url=endpoint.rstrip("/") + AZURE_V1_PATH, api_key=key or token, max_retries=0,
+                       timeout=timeout), auth
 
 
 def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
@@ -196,27 +231,28 @@ def _build() -> tuple[ModelConfig, AsyncOpenAI | None]:
     if api not in API_MODES:
         return ModelConfig(problem=f"OPENAI_API_MODE must be one of {', '.join(API_MODES)}, not {api!r}"), None
     try:
-        settings = _model_settings()
+        settings, seconds = _model_settings(), _request_timeout()
     except ValueError as exc:
         return ModelConfig(problem=str(exc)), None
+    timeout = client_timeout(seconds)
     if _env("AZURE_OPENAI_ENDPOINT"):
         deployment = _env("AZURE_OPENAI_DEPLOYMENT")
         if not deployment:
             return ModelConfig(problem="AZURE_OPENAI_ENDPOINT is set but AZURE_OPENAI_DEPLOYMENT is not: set it to "
                                        "the name of the model deployment the agents should use"), None
-        client, auth = _azure_client()
+        client, auth = _azure_client(timeout)
         os.environ["OPENAI_DEFAULT_MODEL"] = deployment
         provider = f"azure-openai ({public_url(_env('AZURE_OPENAI_ENDPOINT'))}, {auth})"
         return ModelConfig(provider, deployment, api, public_url(str(client.base_url)), None, *settings,
-                           reasoning=is_reasoning_model(deployment, settings[2])), client
+                           reasoning=is_reasoning_model(deployment, settings[2]), request_timeout=seconds), client
     base_url, key = _env("OPENAI_BASE_URL"), _env("OPENAI_API_KEY")
     if not (base_url or key):
         return ModelConfig(problem=NOT_CONFIGURED), None
-    client = AsyncOpenAI(api_key=key or NO_KEY_PLACEHOLDER, base_url=base_url, max_retries=0)
+    client = AsyncOpenAI(api_key=key or NO_KEY_PLACEHOLDER, base_url=base_url, max_retries=0, timeout=timeout)
     provider = f"openai-compatible ({public_url(base_url)})" if base_url else "openai"
     model = get_default_model()
     return ModelConfig(provider, model, api, public_url(str(client.base_url)), None, *settings,
-                       reasoning=is_reasoning_model(model, settings[2])), client
+                       reasoning=is_reasoning_model(model, settings[2]), request_timeout=seconds), client
 
 
 def configure_model() -> ModelConfig:

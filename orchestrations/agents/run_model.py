@@ -110,10 +110,14 @@ def is_retryable(error: Exception) -> bool:
 
 def provider_message(error: Exception) -> str:
     """One sentence for a failed model request: the HTTP status and the provider's message, or, when no
-    answer came (connection refused, timeout), where the model was asked."""
+    answer came (connection refused, timeout), where the model was asked (and, for a timeout, how long)."""
     status = getattr(error, "status_code", None)
     if not isinstance(status, int):
-        where = require_model().base_url or "the configured endpoint"
+        config = require_model()
+        where = config.base_url or "the configured endpoint"
+        if isinstance(error, openai.APITimeoutError):
+            return (f"model request failed: no answer from {where} within {config.request_timeout:g} s "
+                    f"(MODEL_REQUEST_TIMEOUT_SECONDS)")
         return f"model request failed: no answer from {where} ({error})"
     body = getattr(error, "body", None)
     detail = body.get("message") if isinstance(body, dict) else None
