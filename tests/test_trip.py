@@ -229,6 +229,34 @@ async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_i
     assert len(bookings_of(app_data, job_id)) == 1
 
 
+def manage(host, job_id: str, operation: str) -> None:
+    response = httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}/{operation}",
+                          params={"code": host.durable_key, "reason": "operator"})
+    assert response.status_code == 202, response.text
+
+
+async def test_a_suspended_job_that_asked_says_so_and_takes_input_once_resumed(host, model, app_data):
+    """Issue 21 §1.5: input sent to a suspended job that had asked was refused as 'has not asked for input'."""
+    model.reset()
+    model.script(trip_script())
+    async with connect(host) as client:
+        job = await waiting_trip(client)
+        job_id = job["job_id"]
+        manage(host, job_id, "suspend")
+        suspended = await wait_until(client, job_id, statuses=("suspended",))
+        refused = await call_error(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
+        manage(host, job_id, "resume")
+        again = await wait_until(client, job_id, statuses=("waiting_for_input",))
+        await call(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
+        done = await wait_until(client, job_id)
+    assert refused == (f"Job {job_id} is suspended: it asked for input (event 'approval') and takes it once it is "
+                       "resumed. Allowed: input once its status is waiting_for_input again."), refused
+    assert "input_request" not in suspended and suspended["progress"]["message"] == \
+        "suspended while waiting for input ('approval'); it takes input once resumed", suspended
+    assert again["input_request"]["event"] == "approval"
+    assert done["status"] == "completed" and len(bookings_of(app_data, job_id)) == 1
+
+
 async def test_custom_status_stays_far_below_16_kb_whatever_the_agents_write(host, model):
     """Azure fails an orchestration whose custom status passes 16 KB in UTF-16; the proposal is kept as a
     step's output and shown as input_request.details instead (issue 8.9)."""

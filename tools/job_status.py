@@ -250,6 +250,8 @@ def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
         progress = Progress(stage=status, message=f"job is {status.replace('_', ' ')}")
     elif status in TERMINAL:
         progress = _ended(status, progress, custom, event_data(raw.get("output")))
+    elif status == "suspended":
+        progress = _suspended(progress, pending_request(raw))
     return {"job_id": raw.get("instanceId"), "workflow": workflow_of(raw.get("name")), "status": status,
             "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
 
@@ -267,6 +269,25 @@ def _ended(status: str, progress: Progress, custom: dict[str, Any], output: Any)
     if progress.stage not in (status, "waiting_for_input"):
         ended = ended.replace(status, f"{status} at step '{progress.stage}'", 1)
     return progress.model_copy(update={"stage": status, "message": shorten(ended, MAX_MESSAGE_CHARS)})
+
+
+def _suspended(progress: Progress, request: dict[str, Any] | None) -> Progress:
+    """A suspended job does nothing until it is resumed (Durable management API), whatever the workflow
+    wrote last: its message says so, and what it waits for when it had asked for input (it takes no
+    input while suspended: send_job_input says so too)."""
+    if request is not None:
+        message = f"suspended while waiting for input ('{request.get('event')}'); it takes input once resumed"
+    else:
+        message = f"suspended at step '{progress.stage}': {progress.message}"
+    return progress.model_copy(update={"message": shorten(message, MAX_MESSAGE_CHARS)})
+
+
+def pending_request(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The input request a live job's custom status holds (a suspended job's too), or None."""
+    if STATUS_MAP.get(raw.get("runtimeStatus") or "Pending", "running") in TERMINAL:
+        return None
+    request = _custom(raw).get("input_request")
+    return request if isinstance(request, dict) else None
 
 
 def status_object(raw: dict[str, Any], links: Links | None = None, details: Any = None) -> JobStatus:

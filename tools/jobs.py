@@ -18,7 +18,7 @@ from .arguments import Arg, ToolError
 from .caller import Caller
 from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
-                         client_status, links_for, orchestrator_of, status_object)
+                         client_status, links_for, orchestrator_of, pending_request, status_object)
 from .job_steps import cancel_steps
 from .progress import report_progress
 from .tool import READ_ONLY, job_tool
@@ -45,20 +45,25 @@ def unknown_job(job_id: str) -> ToolError:
 async def fetch_job(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> JobStatus:
     """The job's status object; `ToolError` when there is no such job, or it is not the caller's to see
     (tools/caller.py: checked on the id, before the backend is asked)."""
+    return (await _fetch(client, job_id, caller))[0]
+
+
+async def _fetch(client: df.DurableOrchestrationClient, job_id: str,
+                 caller: Caller) -> tuple[JobStatus, dict[str, Any]]:
+    """The job's status object and the management API's status payload it was built from."""
     if not caller.may_see(job_id):
         raise unknown_job(job_id)
     status = await client.get_status(job_id)
     if not status or not status.instance_id:
         raise unknown_job(job_id)
     raw = client_status(status)
-    return status_object(raw, links_for(client, job_id), await _input_details(client, raw))
+    return status_object(raw, links_for(client, job_id), await _input_details(client, raw)), raw
 
 
 async def _input_details(client: df.DurableOrchestrationClient, raw: dict[str, Any]) -> Any:
     """The data an input request refers to (`details_ref`: the id of a step whose output holds it)."""
-    custom = raw.get("customStatus")
-    request = custom.get("input_request") if isinstance(custom, dict) else None
-    ref = request.get("details_ref") if isinstance(request, dict) else None
+    request = pending_request(raw)
+    ref = request.get("details_ref") if request is not None else None
     if raw.get("runtimeStatus") != "Running" or not isinstance(ref, str):
         return None
     step = await client.get_status(ref)
@@ -134,9 +139,13 @@ async def send_job_input(client: df.DurableOrchestrationClient, job_id: str, eve
                          data: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """Send the input a job asked for (its input_request: event, prompt, schema). The data is checked
     against the schema; returns the job's status object once the job has taken the input."""
-    job = await fetch_job(client, job_id, caller)
+    job, raw = await _fetch(client, job_id, caller)
     if job.status in TERMINAL:
         raise ToolError(f"Job {job_id} is {job.status}; it takes no more input.")
+    asked = pending_request(raw)
+    if job.status == "suspended" and asked is not None:
+        raise ToolError(f"Job {job_id} is suspended: it asked for input (event '{asked.get('event')}') and takes it "
+                        f"once it is resumed. Allowed: input once its status is waiting_for_input again.")
     if job.input_request is None:
         raise ToolError(f"Job {job_id} is {job.status} and has not asked for input. Allowed: input once its "
                         f"status is waiting_for_input (wait_for_job returns then).")
