@@ -69,7 +69,7 @@ async def test_tool_listing_mirrors_the_extension_schema(host, kind):
     async with connect(host, kind) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {"greet", "echo_context", "echo", "forecast", "two_blocks", "explode", "count_up",
-                              "wait_until_cancelled", "wait_state"}
+                              "wait_until_cancelled", "wait_state", "read_count"}
         assert tools["greet"].description == "Greets a city."
         assert tools["greet"].input_schema == {
             "type": "object",
@@ -197,7 +197,8 @@ async def test_resources_static_template_and_binary(host, kind):
         assert listed["info://server"].mime_type == "application/json"
         assert listed["info://server"].meta == {"cache": {"ttlSeconds": 60}}
         templates = (await client.list_resource_templates()).resource_templates
-        assert [(t.uri_template, t.name) for t in templates] == [("snippet://{name}", "snippet")]
+        assert [(t.uri_template, t.name) for t in templates] == [("snippet://{name}", "snippet"),
+                                                                 ("counted://{name}", "counted")]
 
         info = (await client.read_resource("info://server")).contents[0]
         assert json.loads(info.text) == {"server": "mcp-test", "uri": "info://server"}

@@ -23,6 +23,7 @@ from starlette.requests import Request
 
 from host.bounded import bounded
 from host.http.bodies import parse_json
+from host.mcp.sessions import sse_key
 
 SESSION_HEADER = "mcp-session-id"
 PRINCIPAL_ID_HEADER = "x-ms-client-principal-id"  # host/identity/client_principal.py
@@ -52,13 +53,19 @@ def new_session_id(client_info: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
+def _session_state(session_id: str) -> dict[str, Any] | None:
+    """The token's state (`id`, `client`), or None when this host never issued it."""
     try:
         padded = session_id + "=" * (-len(session_id) % 4)
         state = parse_json(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidClientState(session_id) from exc
-    if not isinstance(state, dict) or not isinstance(state.get("id"), str):
+    except (binascii.Error, ValueError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("id"), str) else None
+
+
+def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
+    state = _session_state(session_id)
+    if state is None:
         raise InvalidClientState(session_id)
     client = state.get("client")
     return client if isinstance(client, dict) else None
@@ -79,6 +86,21 @@ def _transport(request: Request | None) -> tuple[dict[str, Any], str | None]:
     if session_id:
         transport["sessionId"] = session_id
     return transport, session_id
+
+
+def session_key(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """Which session a request belongs to (host/mcp/sessions.py): `sse:<id>` for a legacy SSE connection (the
+    `session_id` its endpoint event named, normalised as the SDK reads it), `http:<id>` for a Streamable HTTP
+    client that keeps its `Mcp-Session-Id` (the random id inside the token); None for a request of no session."""
+    request = ctx.request if isinstance(ctx.request, Request) else None
+    if request is None:
+        return None
+    if request.url.path.endswith(SSE_MESSAGE_SUFFIX):
+        session_id = request.query_params.get("session_id")
+        return sse_key(session_id) if session_id else None
+    token = request.headers.get(SESSION_HEADER)
+    state = _session_state(token) if token else None
+    return f"http:{state['id']}" if state is not None else None
 
 
 def _client_info(ctx: ServerRequestContext[Any, Any], session_id: str | None, transport: dict[str, Any]) -> Any:

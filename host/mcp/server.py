@@ -36,7 +36,8 @@ from host.mcp.subscriptions import Subscriptions
 from host.mcp.subscriptions import install as install_subscriptions
 from host.mcp.task_store import TaskStore
 from host.mcp.tasks import Tasks
-from host.mcp.transport import GatedEndpoint, SseConnection, SseMessages, StreamableHttp, UnansweredCalls
+from host.mcp.sessions import Sessions, SseSessions
+from host.mcp.transport import GatedEndpoint, SseConnection, SseMessages, StreamableHttp
 
 MCP_PATH = "/runtime/webhooks/mcp"
 SSE_PATH = f"{MCP_PATH}/sse"
@@ -93,7 +94,8 @@ class McpEndpoint:
             **prompts,
         )
         self.server.middleware.append(ReadableParamsErrors())
-        self.subscriptions = Subscriptions(handlers.read_resource)
+        self.sessions = Sessions()
+        self.subscriptions = Subscriptions(handlers.read_resource, self.sessions)
         install_subscriptions(self.server, self.subscriptions)
         self.task_store = TaskStore(settings.state_dir / TASKS_FILE)
         job_tools = JobTools(self.catalog, handlers.call_tool)
@@ -118,16 +120,18 @@ class McpEndpoint:
             async with self._json_responses.run(), self._sse_responses.run():
                 yield
         finally:
+            self.sessions.close()
             self.subscriptions.close()
             self.task_store.close()
 
     def routes(self) -> list[Route]:
         streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
-        calls = UnansweredCalls()
+        sse_sessions = SseSessions(self.sessions)
         return [
             Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),
-            Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse, calls))),
-            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST", SseMessages(self._legacy_sse.handle_post_message, calls))),
+            Route(SSE_PATH, GatedEndpoint(self._keys, "GET", SseConnection(self._serve_sse, sse_sessions))),
+            Route(MESSAGE_PATH, GatedEndpoint(self._keys, "POST",
+                                              SseMessages(self._legacy_sse.handle_post_message, sse_sessions))),
             Route(f"{PROGRESS_PATH}/{{token}}", GatedEndpoint(None, "POST", self._report_progress, jsonrpc=False)),
         ]
 

@@ -10,8 +10,10 @@ input request or steps. Two ways to subscribe:
 - 2026-07-28: `subscriptions/listen` with `resourceSubscriptions` (the SDK's `ListenHandler` and
   an in-process `SubscriptionBus`); the stream is the listen request's response.
 - 2025-11-25: `resources/subscribe` / `resources/unsubscribe` on a connection that carries
-  notifications to the client: the legacy SSE transport. On the stateless Streamable HTTP endpoint
-  (like Azure's) there is no such channel, and the request is refused with an error that says so.
+  notifications to the client: the legacy SSE transport. The subscription belongs to the session and
+  ends with it, unsubscribed or not (host/mcp/sessions.py). On the stateless Streamable HTTP endpoint
+  (like Azure's) there is no such channel: the initialize result does not declare `subscribe` there
+  (host/mcp/capabilities.py), and the request is refused with an error that says where it works.
 
 Per caller (issue 20): a watcher reads a resource as the caller who subscribed (host/mcp/context.caller_key),
 one watcher per caller and URI, and a listen stream hears only its own caller's watchers; so another
@@ -32,7 +34,8 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 
-from host.mcp.context import caller_key
+from host.mcp.context import caller_key, session_key
+from host.mcp.sessions import Session, Sessions
 
 log = logging.getLogger("host.mcp")
 
@@ -89,6 +92,9 @@ class ResourceWatch:
                     log.debug("dropping a subscription to %s: %s", uri, error)
                     self.remove(key, owner)
 
+    def __len__(self) -> int:
+        return len(self._watchers)
+
     def close(self) -> None:
         for watcher in self._watchers.values():
             watcher.cancel()
@@ -97,25 +103,43 @@ class ResourceWatch:
 
 
 class Subscriptions:
-    """The subscription methods of both eras, over one `ResourceWatch`; listen streams get a bus per caller."""
+    """The subscription methods of both eras, over one `ResourceWatch`; listen streams get a bus per caller.
+    A `resources/subscribe` belongs to its session (host/mcp/sessions.py) and ends with it, unsubscribed or
+    not (issue 21 §1.3)."""
 
-    def __init__(self, read: ReadResource):
+    def __init__(self, read: ReadResource, sessions: Sessions):
         self.watch = ResourceWatch(read)
+        self.sessions = sessions
+        sessions.on_end(self._session_ended)
         self._buses: dict[str, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
         self._listeners: dict[WatchKey, int] = {}  # open listen streams per caller and URI
 
     async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        if not ctx.session.can_send_request:
+        session = self.sessions.get(session_key(ctx))
+        if session is None or not ctx.session.can_send_request:
             raise MCPError(code=types.METHOD_NOT_FOUND, message=(
                 "resources/subscribe needs a connection that carries notifications to the client: use the "
                 "legacy SSE endpoint (/runtime/webhooks/mcp/sse), or subscriptions/listen (2026-07-28)"))
-        session = ctx.session
-        self.watch.add(ctx, params.uri, session, session.send_resource_updated)
+        notify = ctx.session.send_resource_updated  # the connection's own channel, not this request's
+        session.subscriptions[(caller_key(ctx), params.uri)] = notify
+        self.watch.add(ctx, params.uri, session.key, notify)
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        self.watch.remove((caller_key(ctx), params.uri), ctx.session)
+        key = (caller_key(ctx), params.uri)
+        session = self.sessions.get(session_key(ctx))
+        if session is not None and session.subscriptions.pop(key, None) is not None:
+            self.watch.remove(key, session.key)
         return types.EmptyResult()
+
+    def _session_ended(self, session: Session) -> None:
+        for key in session.subscriptions:
+            self.watch.remove(key, session.key)
+        session.subscriptions.clear()
+
+    def watched(self) -> int:
+        """How many (caller, URI) pairs are being re-read (every `CHECK_SECONDS`) for someone."""
+        return len(self.watch)
 
     def _bus(self, caller: str) -> tuple[InMemorySubscriptionBus, ListenHandler]:
         if caller not in self._buses:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp_types import PARSE_ERROR, RequestId
@@ -46,7 +46,8 @@ from host.mcp.context import (
     new_session_id,
 )
 from host.mcp.message_shape import shape_error
-from host.mcp.wire import SERVER_ERROR, answered_ids, error_message, sse_message_event
+from host.mcp.sessions import SseSessions
+from host.mcp.wire import SERVER_ERROR, error_message, sse_message_event
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -59,18 +60,20 @@ def jsonrpc_error(status: int, message: str, code: int = SERVER_ERROR,
                     media_type="application/json")
 
 
-def replaying(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that yields the already-read body once, then defers to the real one (disconnects)."""
-    sent = False
+class Replaying:
+    """A `receive` that yields the already-read body once, then defers to the real one (disconnects);
+    `raw` is the real one, for whoever watches for the client going away while the app has the request."""
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+    def __init__(self, body: bytes, receive: Receive):
+        self.body = body
+        self.raw = receive
+        self._sent = False
 
-    return replay
+    async def __call__(self) -> Message:
+        if not self._sent:
+            self._sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        return await self.raw()
 
 
 class GatedEndpoint:
@@ -96,7 +99,7 @@ class GatedEndpoint:
         body = b""
         if error is None and self.method == "POST":
             error, body = await self._post_body(request)
-            request = Request(scope, replaying(body, receive))
+            request = Request(scope, Replaying(body, receive))
         if error is not None:
             await error(scope, receive, send)
             return
@@ -181,6 +184,22 @@ def _with_header(send: Send, name: bytes, value: bytes) -> Send:
     return sender
 
 
+async def _until_done_or_gone(answer: Awaitable[None], receive: Receive) -> None:
+    """Run `answer` until it ends or the client disconnects, whichever comes first: what a request holds
+    (a wait, a tool call, a `tasks/result`) ends with the client that asked (issue 21 §1.3). The body was
+    read before, so the only message the client's side of the connection can still bring is its end."""
+    raw = receive.raw if isinstance(receive, Replaying) else receive
+    async with anyio.create_task_group() as group:
+        async def gone() -> None:
+            while (await raw())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        group.start_soon(gone)
+        await answer
+        group.cancel_scope.cancel()
+
+
 class StreamableHttp:
     """`POST /runtime/webhooks/mcp`: Accept check, client state, and the JSON-or-SSE routing."""
 
@@ -218,61 +237,14 @@ class StreamableHttp:
             return
         response = ResponseWatch(send)
         _end_stream_with_errors(scope, lambda: [request_id] if response.sse else [])
-        if not session_id:
-            await app(scope, receive, response.send)
-            return
-        with self.in_flight.track(session_id, request_id) as cancel_scope:
-            await app(scope, receive, response.send)
-        if cancel_scope.cancelled_caught:
+        tracked = self.in_flight.track(session_id, request_id) if session_id else contextlib.nullcontext(None)
+        with tracked as cancelled_by_client:
+            if app is self.json_app:  # the SDK's JSON mode does not notice the client leaving: the call ran on
+                await _until_done_or_gone(app(scope, receive, response.send), receive)
+            else:
+                await app(scope, receive, response.send)
+        if cancelled_by_client is not None and cancelled_by_client.cancelled_caught:
             await response.end_cancelled(request_id)
-
-
-class UnansweredCalls:
-    """The requests posted to each open legacy SSE session (by its `session_id`) whose answer its stream has
-    not carried yet: when the host stops, the stream answers them with the error before it ends."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[str, dict[RequestId, None]] = {}
-
-    @contextlib.contextmanager
-    def stream(self, scope: Scope) -> Iterator[Callable[[Send], Send]]:
-        """While one SSE stream is served: yields a `send` wrapper that learns its session from the
-        `endpoint` event and drops each request its `message` events answer."""
-        owed: dict[RequestId, None] = {}
-        session_ids: list[str] = []
-
-        def watching(send: Send) -> Send:
-            async def sender(message: Message) -> None:
-                body = message.get("body", b"") if message["type"] == "http.response.body" else b""
-                found = None if session_ids else _SESSION_IN_ENDPOINT.search(body)
-                if found:
-                    session_ids.append(found.group(1).decode())
-                    self._sessions[session_ids[0]] = owed
-                for request_id in answered_ids(body):
-                    owed.pop(request_id, None)
-                await send(message)
-
-            return sender
-
-        _end_stream_with_errors(scope, lambda: list(owed))
-        try:
-            yield watching
-        finally:
-            if session_ids:
-                self._sessions.pop(session_ids[0], None)
-
-    def posted(self, session_id: str, request_id: RequestId) -> None:
-        """A request was posted to this session (nothing when the session is not open)."""
-        owed = self._sessions.get(session_id)
-        if owed is not None:
-            owed[request_id] = None
-
-    def refused(self, session_id: str, request_id: RequestId) -> None:
-        """The session's message endpoint refused the request: its stream owes no answer."""
-        self._sessions.get(session_id, {}).pop(request_id, None)
-
-
-_SESSION_IN_ENDPOINT = re.compile(rb"[?&]session_id=([0-9A-Za-z_-]+)")
 
 
 class SseConnection:
@@ -280,19 +252,21 @@ class SseConnection:
 
     Azure's `endpoint` event repeats the `code` query parameter so a client authenticated by URL
     can post its messages; the SDK's does not, so it is added to the event here. The stream's
-    requests still unanswered when the host stops get their error on it (`UnansweredCalls`).
+    requests still unanswered when the host stops get their error on it, and the session ends with the
+    stream (host/mcp/sessions.py).
     """
 
-    def __init__(self, serve: Handler, calls: UnansweredCalls):
+    def __init__(self, serve: Handler, sessions: SseSessions):
         self.serve = serve
-        self.calls = calls
+        self.sessions = sessions
 
     async def __call__(self, request: Request, send: Send, _body: bytes) -> None:
         code = request.query_params.get("code")
         if code:
             send = _with_code_in_endpoint(send, quote(code, safe="").encode())
-        with self.calls.stream(request.scope) as watching:
-            await self.serve(request.scope, request.receive, watching(send))
+        with self.sessions.stream() as stream:
+            _end_stream_with_errors(request.scope, stream.owed)
+            await self.serve(request.scope, request.receive, stream.wrap(send))
 
 
 def _with_code_in_endpoint(send: Send, code: bytes) -> Send:
@@ -318,22 +292,22 @@ class SseMessages:
     HINT = ("Please connect to the /sse endpoint to initiate your session, and post to the URL its endpoint "
             "event names.")
 
-    def __init__(self, serve: Handler, calls: UnansweredCalls):
+    def __init__(self, serve: Handler, sessions: SseSessions):
         self.serve = serve
-        self.calls = calls
+        self.sessions = sessions
 
     async def __call__(self, request: Request, send: Send, body: bytes) -> None:
         refused: Message | None = None
         session_id, request_id = request.query_params.get("session_id", ""), _request_id(_peek(body))
         if request_id is not None:
-            self.calls.posted(session_id, request_id)
+            self.sessions.posted(session_id, request_id)
 
         async def sender(message: Message) -> None:
             nonlocal refused
             if message["type"] == "http.response.start" and message["status"] >= 400:
                 refused = message
                 if request_id is not None:
-                    self.calls.refused(session_id, request_id)
+                    self.sessions.refused(session_id, request_id)
                 return
             if refused is None:
                 await send(message)

@@ -137,6 +137,28 @@ def snippet(context: str) -> str:
     return f"snippet {name}"
 
 
+READS: dict[str, int] = {}
+
+
+@app.mcp_resource_trigger(
+    arg_name="context",
+    uri="counted://{name}",
+    resource_name="counted",
+    description="Counts its reads (read_count says how many)",
+    mime_type="text/plain",
+)
+def counted(context: str) -> str:
+    name = json.loads(context)["uri"].split("://", 1)[1]
+    READS[name] = READS.get(name, 0) + 1
+    return f"read {READS[name]} times"
+
+
+@app.mcp_tool()
+def read_count(name: str) -> str:
+    """How many times counted://<name> was read (by anyone: a client, or the host watching it)."""
+    return str(READS.get(name, 0))
+
+
 @app.mcp_resource_trigger(arg_name="context", uri="blob://logo", resource_name="logo", mime_type="image/png")
 def logo(context: str) -> bytes:
     return b"\x89PNG-not-really"
