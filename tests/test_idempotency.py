@@ -12,9 +12,10 @@ import uuid
 import httpx
 from azure.durable_functions import DurableOrchestrationClient
 
+from orchestrations.job_status import event_data
 from testing.mcp_client import call, call_error, connect, wait_until
 from tools.caller import KEY_OWNER
-from tools.idempotency import WINDOW_SECONDS, start_once
+from tools.idempotency import WINDOW_SECONDS, key_prefix, start_once
 
 AGENT = "fake-model"
 
@@ -76,3 +77,51 @@ async def test_the_key_holds_for_24_hours_and_never_overwrites_an_older_job(host
     assert next_day == first, "within 24 hours, also across the midnight of the id's day"
     assert later != first, "after 24 hours the key starts a new job"
     assert (await client.get_status(first)).instance_id == first, "the older job is kept"
+
+
+ROUNDS = 15
+
+
+async def test_racing_launches_with_one_key_never_share_a_job(host, model):
+    """Issue 21 §1.4: two launches with one key and other arguments at the same instant shared one job in 7 of
+    10 rounds. Now, round after round of truly concurrent launches (two requests, one of them sent twice; MCP and
+    the HTTP starter), at most one request is accepted, every accepted launch got the job of its own arguments,
+    the same request got one job, and nothing of a withdrawn launch remains."""
+    model.reset()
+    model.script({AGENT: [{"text": "raced", "repeat": True}]})
+    sdk = sdk_client(host)
+    url = f"{host.base_url}/api/jobs/run_agent"
+    async with connect(host) as client, httpx.AsyncClient(timeout=60) as http:
+        async def by_mcp(task: str, key: str) -> tuple[str, str | None]:
+            result = await client.call_tool("run_agent", {"task": task, "idempotency_key": key})
+            text = result.content[0].text
+            if result.is_error:
+                assert "idempotency_key" in text, text
+                return task, None
+            return task, json.loads(text)["job_id"]
+
+        async def by_http(task: str, key: str) -> tuple[str, str | None]:
+            response = await http.post(url, json={"task": task}, headers={
+                "x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"], "Idempotency-Key": key})
+            assert response.status_code in (202, 400), response.text
+            if response.status_code == 400:
+                assert "idempotency_key" in response.json()["error"], response.text
+            return task, response.json()["id"] if response.status_code == 202 else None
+
+        accepted_rounds = 0
+        for round_ in range(ROUNDS):
+            key = str(uuid.uuid4())
+            launches = await asyncio.gather(by_mcp("task A", key), by_mcp("task B", key), by_http("task A", key),
+                                            by_http("task B", key) if round_ % 2 else by_mcp("task A", key))
+            accepted = {(task, job_id) for task, job_id in launches if job_id is not None}
+            assert len({task for task, _ in accepted}) <= 1, (round_, launches)  # one request, or none, won
+            assert len({job_id for _, job_id in accepted}) <= 1, (round_, launches)  # and it has one job
+            for task, job_id in accepted:
+                status = await sdk.get_status(job_id, show_input=True)
+                assert event_data(status.input_)["task"] == task, (round_, task, status.input_)
+            left = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances",
+                             params={"code": host.durable_key, "instanceIdPrefix": key_prefix("run_agent", key, KEY_OWNER)})
+            jobs_left = {job["instanceId"] for job in left.json() if job["name"] == "run_agent_workflow"}
+            assert jobs_left == {job_id for _, job_id in accepted}, (round_, launches)
+            accepted_rounds += bool(accepted)
+    assert accepted_rounds >= ROUNDS // 2, "most rounds have a winner (both withdraw only when both look last)"
