@@ -60,6 +60,7 @@ class LocalHost:
         self.http_triggers = HttpTriggers(self.app, self.invoker, self.settings)
         self.mcp = McpEndpoint(self.app, self.invoker, self.settings)
         self.timers = TimerTriggers(self.app, self.invoker, self.settings)
+        self.engine.change_hooks.append(self.mcp.tasks.before_job_changes)  # a task's outcome outlives its job's
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette):

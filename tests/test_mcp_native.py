@@ -129,12 +129,26 @@ async def waited(client: Client, job_id: str) -> types.CallToolResult:
     raise AssertionError("the job kept running")
 
 
-@pytest.mark.parametrize("transport", ["2026-07-28 streamable HTTP", "2025-11-25 SSE"])
+@contextlib.asynccontextmanager
+async def handshake_client(host, **options) -> AsyncIterator[Client]:
+    """The official client at 2025-11-25 over Streamable HTTP: it keeps the Mcp-Session-Id it is given."""
+    async with httpx2.AsyncClient(headers={"x-functions-key": host.mcp_key}, timeout=90) as http:
+        async with Client(streamable_http_client(f"{host.base_url}/runtime/webhooks/mcp", http_client=http),
+                          mode="legacy", **options) as client:
+            assert client.protocol_version == "2025-11-25"
+            yield client
+
+
+@pytest.mark.parametrize("transport", ["2026-07-28 streamable HTTP", "2025-11-25 streamable HTTP", "2025-11-25 SSE"])
 async def test_wait_for_job_asks_the_person_and_sends_the_answer(host, transport):
+    """2025-11-25 over Streamable HTTP (issue 21 §3): the question rides the stream of the wait_for_job POST, and
+    the answer comes back in a POST of its own that names the session."""
     asked: list = []
     callback = answering("accept", {"approved": True, "comment": "aisle seat"}, asked)
     if transport.startswith("2026"):
         opened = modern_client(host, elicitation_callback=callback)
+    elif "streamable" in transport:
+        opened = handshake_client(host, elicitation_callback=callback)
     else:
         opened = Client(sse_client(f"{host.base_url}/runtime/webhooks/mcp/sse?code={host.mcp_key}"),
                         mode="legacy", elicitation_callback=callback)
@@ -345,3 +359,117 @@ async def test_subscribing_on_the_stateless_endpoint_says_where_it_works(host):
     async with connect(host) as client:
         with pytest.raises(Exception, match="legacy SSE endpoint"):
             await client.subscribe_resource("job://anything")
+
+
+# ---------------------------------------------------------------------------------------------
+# A terminal task never changes state (issue 21 §1.1; MCP 2025-11-25, Tasks, Task Status Lifecycle)
+
+async def rpc(host, method: str, params: dict, version: str = "2025-11-25", extensions: bool = False) -> dict:
+    """One JSON-RPC request to the stateless endpoint; its `result` (or `error`)."""
+    if version != "2025-11-25":  # 2026-07-28: client info and capabilities ride each request
+        params = {**params, "_meta": {"io.modelcontextprotocol/protocolVersion": version,
+                                      "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                                      "io.modelcontextprotocol/clientCapabilities": {
+                                          "extensions": {"io.modelcontextprotocol/tasks": {}} if extensions else {}},
+                                      **(params.get("_meta") or {})}}
+    async with httpx2.AsyncClient(timeout=90) as http:
+        response = await http.post(f"{host.base_url}/runtime/webhooks/mcp", json={
+            "jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers={
+            "x-functions-key": host.mcp_key, "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": version, "mcp-method": method})
+    text = response.text
+    if text.startswith("event:") or "\ndata: " in text:
+        text = [line for line in text.splitlines() if line.startswith("data: ")][-1].removeprefix("data: ")
+    message = json.loads(text)
+    return message.get("result", message.get("error"))
+
+
+async def task_status(host, task_id: str, wanted: set[str], version: str = "2025-11-25") -> dict:
+    with anyio.fail_after(60):
+        while (task := await rpc(host, "tasks/get", {"taskId": task_id}, version))["status"] not in wanted:
+            await anyio.sleep(0.2)
+    return task
+
+
+async def test_a_failed_task_stays_failed_when_its_job_is_retried(host, model):
+    """A task-augmented run_agent whose job fails, then retry_job: the task went working -> failed -> completed
+    and tasks/result answered first the error, later a success (a2aproject/a2a-js#636 is the same report)."""
+    model.fail_next("*", 401, count=1)
+    created = await rpc(host, "tools/call", {"name": "run_agent", "arguments": {"task": "Say hello"},
+                                             "task": {"ttl": 600000}})
+    task_id = created["task"]["taskId"]
+    failed = await task_status(host, task_id, {"failed", "completed"})
+    first = await rpc(host, "tasks/result", {"taskId": task_id})
+    async with connect(host) as client:
+        retried = await call(client, "retry_job", job_id=task_id)
+        job = await wait_until(client, task_id)  # the retried job is followed as a job
+    after = await rpc(host, "tasks/get", {"taskId": task_id})
+    second = await rpc(host, "tasks/result", {"taskId": task_id})
+    listed = [task for task in (await rpc(host, "tasks/list", {}))["tasks"] if task["taskId"] == task_id]
+    modern = await rpc(host, "tasks/get", {"taskId": task_id}, "2026-07-28", extensions=True)
+    refused = await rpc(host, "tasks/cancel", {"taskId": task_id})
+    assert failed["status"] == "failed" and "HTTP 401" in failed["statusMessage"], failed
+    assert first["isError"] is True and first["structuredContent"]["status"] == "failed", first
+    assert retried["status"] != "failed" and job["status"] == "completed", job
+    assert after == failed, "a terminal task never changes state"
+    assert second == first and listed == [failed]
+    # 2026-07-28 reports a failed tool call as completed with its isError result: that result, not the retry's
+    assert modern["status"] == "completed" and modern["result"]["isError"] is True, modern
+    assert modern["result"]["structuredContent"]["status"] == "failed"
+    assert refused["code"] == -32602 and "already failed" in refused["message"], refused
+
+
+async def test_a_task_keeps_its_outcome_when_its_job_is_restarted_or_purged(host):
+    """The same kind, by the other paths that move a job after it ended: the management API's restart (same id)
+    replaces an ended job with a new run, and a purge removes it; the task answered from the job and moved (or
+    was lost: 'Task not found') with it. A job purged before it ended leaves its task cancelled."""
+    durable = {"code": host.durable_key}
+    base = f"{host.base_url}/runtime/webhooks/durabletask/instances"
+    done_id = (await rpc(host, "tools/call", {"name": "run_agent", "arguments": {"task": "Say hello"},
+                                              "task": {}}))["task"]["taskId"]
+    live_id = (await rpc(host, "tools/call", {"name": "plan_trip", "arguments": {"request": "A day in Ghent"},
+                                              "task": {}}))["task"]["taskId"]
+    completed = await task_status(host, done_id, {"completed"})
+    result = await rpc(host, "tasks/result", {"taskId": done_id})
+    async with httpx2.AsyncClient(timeout=60) as http:
+        restarted = await http.post(f"{base}/{done_id}/restart", params={**durable, "restartWithNewInstanceId": "false"})
+        assert restarted.status_code == 202, restarted.text
+        async with connect(host) as client:
+            await wait_until(client, done_id, statuses=("running", "pending", "completed"))
+        assert (await rpc(host, "tasks/get", {"taskId": done_id})) == completed
+        assert (await rpc(host, "tasks/result", {"taskId": done_id})) == result
+        await task_status(host, live_id, {"working", "input_required"})
+        for job_id in (done_id, live_id):
+            async with connect(host) as client:
+                await wait_until(client, job_id, statuses=("completed", "waiting_for_input"))
+            assert (await http.delete(f"{base}/{job_id}", params=durable)).status_code == 200
+    assert (await rpc(host, "tasks/get", {"taskId": done_id})) == completed
+    assert (await rpc(host, "tasks/result", {"taskId": done_id})) == result
+    purged = await rpc(host, "tasks/get", {"taskId": live_id})
+    assert purged["status"] == "cancelled" and purged["statusMessage"] == f"Job {live_id} was purged before it ended."
+    assert (await rpc(host, "tasks/result", {"taskId": live_id}))["isError"] is True
+
+
+async def test_typescript_client_is_asked_for_input_over_streamable_http(host):
+    """Issue 21 §3: VS Code, Claude Code and the TypeScript SDK speak 2025-11-25 over Streamable HTTP, where the
+    stateless endpoint could not ask them anything. A client that keeps its Mcp-Session-Id is asked on the stream
+    of its own wait_for_job POST, and its answer (a POST of its own) reaches the job."""
+    events = [event async for event in node_events(host, "ask-wait")]
+    capabilities = events[0]
+    assert capabilities["session"] is True and capabilities["resources"]["subscribe"] is False, capabilities
+    [asked] = [event for event in events if event["type"] == "asked"]
+    assert "Approve the proposed trip" in asked["message"] and asked["schema"]["properties"]["approved"]
+    final = events[-1]
+    assert final["type"] == "waited" and final["status"] == "completed", events
+    assert final["job"]["output"]["decision"] == {"approved": True, "comment": "from the TypeScript client"}
+
+
+async def test_typescript_client_is_asked_in_tasks_result(host):
+    """The same, for a task: the question rides the tasks/result stream, tied to its task (related-task)."""
+    events = [event async for event in node_events(host, "ask-task")]
+    [asked] = [event for event in events if event["type"] == "asked"]
+    created = next(event for event in events if event["type"] == "taskCreated")
+    assert asked["relatedTask"] == {"taskId": created["task"]["taskId"]}, asked
+    result = next(event for event in events if event["type"] == "result")["result"]
+    assert result["structuredContent"]["status"] == "completed", events
+    assert result["structuredContent"]["output"]["decision"]["comment"] == "from the TypeScript client"

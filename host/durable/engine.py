@@ -47,6 +47,7 @@ class Engine(Management):
         self.backend.scheduler = self.scheduler
         self.backend.activities = self.activities
         self.backend.timers = self.timers
+        self.change_hooks = []
 
     async def start(self) -> None:
         """Pick up where the last process stopped: deliver inboxes, re-run unrecorded activities, re-arm timers."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from host.durable import events as he
 from host.durable.backend import Backend
@@ -33,6 +33,14 @@ class Management:
     store: HistoryStore
     backend: Backend
     config: EngineConfig
+    # Awaited with the ids before an operation rewinds, restarts or replaces ended instances (False), or purges
+    # instances (True): whoever keeps something derived from how an instance ended records it first (the MCP
+    # tasks' outcomes, host/mcp/tasks.py, issue 21 §1.1). Set by the engine; the host adds to it.
+    change_hooks: list[Callable[[list[str], bool], Awaitable[None]]]
+
+    async def _before_change(self, instance_ids: list[str], removed: bool) -> None:
+        for hook in self.change_hooks:
+            await hook(instance_ids, removed)
 
     def check_payload(self, what: str, value: Any) -> None:
         """`PayloadTooLarge` when `value` is over the limit as Azure stores it (`payloads.stored_bytes`)."""
@@ -48,7 +56,7 @@ class Management:
         if orchestrator is None:
             raise UnknownFunction(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
-        instance_id = instance_id or uuid.uuid4().hex
+        chosen, instance_id = instance_id is not None, instance_id or uuid.uuid4().hex
         if instance_id.startswith("@") or not instance_id.strip() or len(instance_id) > 256:
             raise EngineError(f"Invalid instance id {instance_id!r}")
         self.check_payload("The orchestration input", input_value)
@@ -67,6 +75,10 @@ class Management:
                 txn.delete_instance(instance_id)
             txn.create_instance(row, started)
 
+        if chosen and replace_terminal and self.change_hooks:
+            existing = await self.get_instance(instance_id)
+            if existing is not None and existing.is_terminal:
+                await self._before_change([instance_id], False)
         await self.backend.commit(op)
         return instance_id
 
@@ -108,6 +120,7 @@ class Management:
 
     async def rewind(self, instance_id: str, reason: str | None) -> None:
         """Continue a failed instance from its failure; recorded steps are not run again."""
+        await self._before_change([instance_id], False)
         await self.backend.commit(rewind_operation(instance_id, reason, time.time()))
 
     async def restart(self, instance_id: str, new_instance_id: bool) -> str:
@@ -118,10 +131,15 @@ class Management:
         return await self.start_new(row.name, None if new_instance_id else instance_id, input_value)
 
     async def purge(self, instance_id: str) -> int:
+        await self._before_change([instance_id], True)
         return int(await self.backend.commit(lambda txn: txn.delete_instance(instance_id)))
 
     async def purge_by(self, statuses: Iterable[str] | None, created_from: float | None,
                        created_to: float | None) -> int:
+        if self.change_hooks:
+            rows = await self.query_instances(statuses, created_from, created_to, limit=-1)  # -1: no limit
+            await self._before_change([row.instance_id for row in rows], True)
+
         def op(txn: Transaction) -> int:
             ids = txn.matching(statuses, created_from, created_to)
             for instance_id in ids:

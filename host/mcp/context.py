@@ -16,6 +16,7 @@ import base64
 import binascii
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server import ServerRequestContext
@@ -26,7 +27,8 @@ from host.http.bodies import parse_json
 from host.mcp.sessions import sse_key
 
 SESSION_HEADER = "mcp-session-id"
-PRINCIPAL_ID_HEADER = "x-ms-client-principal-id"  # host/identity/client_principal.py
+PRINCIPAL_HEADER = "x-ms-client-principal"  # and the -id, -name, -idp headers: host/identity/client_principal.py
+PRINCIPAL_ID_HEADER = "x-ms-client-principal-id"
 PRINCIPAL_IDP_HEADER = "x-ms-client-principal-idp"
 SSE_MESSAGE_SUFFIX = "/message"
 STREAMABLE = "http-streamable"
@@ -47,9 +49,14 @@ def _client_summary(client_info: dict[str, Any] | None) -> dict[str, str] | None
             if key in CLIENT_INFO_FIELDS and isinstance(value, str)}
 
 
-def new_session_id(client_info: dict[str, Any] | None) -> str:
-    """The token handed out with the `initialize` response (a few hundred bytes at most)."""
-    state = {"id": secrets.token_hex(8), "client": _client_summary(client_info)}
+def new_session_id(client_info: dict[str, Any] | None, capabilities: dict[str, Any] | None = None) -> str:
+    """The token handed out with the `initialize` response (a few hundred bytes at most). Besides a random id
+    and the client's info it keeps whether the client declared elicitation (its modes, bounded), so that a
+    later request of the session may ask it (host/mcp/back_channel.py)."""
+    state: dict[str, Any] = {"id": secrets.token_hex(8), "client": _client_summary(client_info)}
+    elicitation = (capabilities or {}).get("elicitation")
+    if isinstance(elicitation, dict):
+        state["elicitation"] = {mode: {} for mode in ("form", "url") if mode in elicitation} or {"form": {}}
     return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
@@ -63,12 +70,33 @@ def _session_state(session_id: str) -> dict[str, Any] | None:
     return state if isinstance(state, dict) and isinstance(state.get("id"), str) else None
 
 
-def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class ClientState:
+    """What an `Mcp-Session-Id` token says: the session's key (host/mcp/sessions.py), the client's info, and
+    the capabilities it declared that the host uses (`{"elicitation": {...}}`; an empty declaration of
+    elicitation means form mode: MCP 2025-11-25, Elicitation, Capabilities)."""
+
+    key: str
+    client_info: dict[str, Any] | None
+    capabilities: dict[str, Any] | None
+
+    @property
+    def can_elicit(self) -> bool:
+        return bool(self.capabilities and "elicitation" in self.capabilities)
+
+
+def client_state(session_id: str) -> ClientState:
+    """The token's state; `InvalidClientState` for a token this host never issued."""
     state = _session_state(session_id)
     if state is None:
         raise InvalidClientState(session_id)
-    client = state.get("client")
-    return client if isinstance(client, dict) else None
+    client, elicitation = state.get("client"), state.get("elicitation")
+    return ClientState(f"http:{state['id']}", client if isinstance(client, dict) else None,
+                       {"elicitation": elicitation} if isinstance(elicitation, dict) else None)
+
+
+def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
+    return client_state(session_id).client_info
 
 
 def _transport(request: Request | None) -> tuple[dict[str, Any], str | None]:
@@ -88,6 +116,11 @@ def _transport(request: Request | None) -> tuple[dict[str, Any], str | None]:
     return transport, session_id
 
 
+def is_legacy_sse(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether the request came over the legacy HTTP+SSE transport (its message endpoint)."""
+    return isinstance(ctx.request, Request) and ctx.request.url.path.endswith(SSE_MESSAGE_SUFFIX)
+
+
 def session_key(ctx: ServerRequestContext[Any, Any]) -> str | None:
     """Which session a request belongs to (host/mcp/sessions.py): `sse:<id>` for a legacy SSE connection (the
     `session_id` its endpoint event named, normalised as the SDK reads it), `http:<id>` for a Streamable HTTP
@@ -99,8 +132,10 @@ def session_key(ctx: ServerRequestContext[Any, Any]) -> str | None:
         session_id = request.query_params.get("session_id")
         return sse_key(session_id) if session_id else None
     token = request.headers.get(SESSION_HEADER)
-    state = _session_state(token) if token else None
-    return f"http:{state['id']}" if state is not None else None
+    try:
+        return client_state(token).key if token else None
+    except InvalidClientState:
+        return None
 
 
 def _client_info(ctx: ServerRequestContext[Any, Any], session_id: str | None, transport: dict[str, Any]) -> Any:
@@ -127,9 +162,32 @@ def caller_key(ctx: ServerRequestContext[Any, Any]) -> str:
     return f"{request.headers.get(PRINCIPAL_IDP_HEADER, '')}|{principal_id}" if principal_id else ""
 
 
-def invocation_context(ctx: ServerRequestContext[Any, Any], fields: dict[str, Any],
+def caller_headers(ctx: ServerRequestContext[Any, Any]) -> dict[str, str]:
+    """The identity headers of this request (App Service's X-MS-CLIENT-PRINCIPAL*, set by the host's resource
+    server: host/identity), kept so that the host can later call a tool as this caller (`OnBehalf`); {} for a
+    caller let in by a key or on an anonymous endpoint."""
+    request = ctx.request if isinstance(ctx.request, Request) else None
+    if request is None:
+        return {}
+    return {name: value for name, value in request.headers.items() if name.startswith(PRINCIPAL_HEADER)}
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """A call the host makes itself, with no client on the line, as the caller whose request set something up
+    (host/mcp/tasks.py: a task recording how its job ended): that request's identity headers (`caller_headers`),
+    so that the tool sees the same caller and answers for the same jobs (tools/caller.py)."""
+
+    headers: dict[str, str]
+
+
+def invocation_context(ctx: ServerRequestContext[Any, Any] | OnBehalf, fields: dict[str, Any],
                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The context dict: `fields` (name+arguments, or uri) plus session, client and transport."""
+    """The context dict: `fields` (name+arguments, or uri) plus session, client and transport; for a call the
+    host makes itself (`OnBehalf`), no session or client and only the identity headers it keeps."""
+    if isinstance(ctx, OnBehalf):
+        return {**fields, "transport": {"name": "unknown", "properties": {"headers": dict(ctx.headers)}},
+                **(extra or {})}
     transport, session_id = _transport(ctx.request if isinstance(ctx.request, Request) else None)
     context = dict(fields)
     if session_id:

@@ -25,7 +25,7 @@ from host.bounded import bounded
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import AppFunction
 from host.mcp.catalog import McpCatalog, missing_values
-from host.mcp.context import invocation_context
+from host.mcp.context import OnBehalf, invocation_context
 from host.mcp.progress import ProgressRelay
 from host.mcp.results import (
     ResultConversionError,
@@ -94,7 +94,8 @@ class McpHandlers:
     async def list_prompts(self, _ctx: Ctx, _params: Any) -> types.ListPromptsResult:
         return self.catalog.prompts_result
 
-    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(self, ctx: Ctx | OnBehalf, params: types.CallToolRequestParams) -> types.CallToolResult:
+        """`tools/call`; `OnBehalf` when the host calls a tool itself (see `invocation_context`)."""
         tool = self.catalog.tool(params.name)
         if tool is None:
             raise invalid_params(f"Unknown tool: '{bounded(params.name)}'")
@@ -109,9 +110,9 @@ class McpHandlers:
                 return tool_error_result(params.name, exc)
 
     @contextlib.contextmanager
-    def _progress_for(self, ctx: Ctx) -> Iterator[dict[str, Any] | None]:
+    def _progress_for(self, ctx: Ctx | OnBehalf) -> Iterator[dict[str, Any] | None]:
         """Context additions for a call whose client asked for progress: a live progress URL."""
-        if progress_token_from_params(ctx.params) is None:
+        if isinstance(ctx, OnBehalf) or progress_token_from_params(ctx.params) is None:
             yield None
             return
         with self.progress.opened(ctx.session.report_progress) as url:

@@ -4,18 +4,18 @@ elicitation, for tools whose `_meta` declares a job contract (host/mcp/job_tools
 One `Server.middleware` (the SDK's hook around every request) does it, so the app's tools and the
 edge of the server stay as they are:
 
-- `initialize` (2025-11-25): `capabilities.tasks` is declared; `tools/list`: tools with role
-  `start` list `execution.taskSupport: "optional"`; 2026-07-28 `server/discover` lists the tasks
-  extension (`Server.extensions`).
+- `tools/list` on a connection with the Tasks utility (2025-11-25; host/mcp/capabilities.py declares
+  `capabilities.tasks` there): tools with role `start` list `execution.taskSupport: "optional"`;
+  2026-07-28 `server/discover` lists the tasks extension (`Server.extensions`).
 - `tools/call` of a `start` tool that asks for a task: the task answer (host/mcp/tasks.py).
 - `tools/call` of a `wait` tool whose result is a job waiting for input, from a client that declared
   elicitation: the person is asked (form mode, the job's input schema) and a valid answer is sent
   as the job's input, then the tool runs again; decline and cancel are reported in the result and
   leave the job as it is. Over 2025-11-25 the question is an `elicitation/create` request on the
-  call's own connection (it needs one that can carry requests to the client: the legacy SSE
-  transport; the stateless Streamable HTTP endpoint cannot, so those clients see the job waiting,
-  as without elicitation). Over 2026-07-28 it is a multi-round-trip `InputRequiredResult`
-  (SEP-2322): the client answers by calling the tool again with `inputResponses`.
+  call's own connection: the legacy SSE stream, or, on Streamable HTTP, the stream of the call's own
+  POST when the client keeps its `Mcp-Session-Id` (host/mcp/back_channel.py); a client that does not
+  sees the job waiting, as without elicitation. Over 2026-07-28 it is a multi-round-trip
+  `InputRequiredResult` (SEP-2322): the client answers by calling the tool again with `inputResponses`.
 - `tasks/get|result|list|cancel|update`: request handlers.
 """
 from __future__ import annotations
@@ -33,8 +33,8 @@ from mcp.shared.exceptions import NoBackChannelError
 from host.http.bodies import parse_json
 from host.mcp.job_input import answer_data, elicitation_params, request_key
 from host.mcp.job_tools import WAITING, JobContract, JobTools, contract_of, status_of
-from host.mcp.tasks import CAPABILITY, EXTENSION_ID, TaskParams, Tasks, UpdateTaskParams, can_elicit, modern, \
-    wants_task
+from host.mcp.capabilities import has_tasks
+from host.mcp.tasks import EXTENSION_ID, TaskParams, Tasks, UpdateTaskParams, can_elicit, modern, wants_task
 
 log = logging.getLogger("host.mcp")
 
@@ -78,9 +78,7 @@ class JobsMiddleware:
             if contract is not None and contract.role == "wait":
                 return await self._wait(ctx, contract, call_next)
         result = await call_next(ctx)
-        if ctx.method == "initialize" and isinstance(result, dict) and self.jobs.starts_jobs():
-            result.setdefault("capabilities", {})["tasks"] = CAPABILITY
-        elif ctx.method == "tools/list" and isinstance(result, dict) and not modern(ctx):
+        if ctx.method == "tools/list" and isinstance(result, dict) and has_tasks(ctx.protocol_version):
             for tool in result.get("tools", []):
                 if (contract := contract_of(types.Tool.model_validate(tool))) and contract.role == "start":
                     tool["execution"] = {"taskSupport": "optional"}

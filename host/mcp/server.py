@@ -1,7 +1,9 @@
 """The app's MCP server at Azure's URLs, built on the official `mcp` SDK (2.x lowlevel `Server`).
 
   POST /runtime/webhooks/mcp           Streamable HTTP, stateless (both the 2025-11-25 handshake
-                                       era and 2026-07-28 single-exchange requests)
+                                       era and 2026-07-28 single-exchange requests); a client that
+                                       keeps its Mcp-Session-Id may be asked for input on the stream
+                                       of its own POST (host/mcp/back_channel.py)
   GET  /runtime/webhooks/mcp/sse       legacy HTTP+SSE stream ...
   POST /runtime/webhooks/mcp/message   ... and its message endpoint
   POST /runtime/webhooks/mcp/progress/<token>   progress reports from running tools (local only)
@@ -26,6 +28,8 @@ from starlette.types import Receive, Scope, Send
 from host.config import HostSettings
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import LoadedApp
+from host.mcp.back_channel import BackChannel
+from host.mcp.capabilities import DeclaredCapabilities
 from host.mcp.catalog import McpCatalog
 from host.mcp.handlers import McpHandlers
 from host.mcp.job_tools import JobTools
@@ -94,14 +98,17 @@ class McpEndpoint:
             **prompts,
         )
         self.server.middleware.append(ReadableParamsErrors())
+        job_tools = JobTools(self.catalog, handlers.call_tool)
+        self.server.middleware.append(DeclaredCapabilities(job_tools.starts_jobs()))
         self.sessions = Sessions()
         self.subscriptions = Subscriptions(handlers.read_resource, self.sessions)
         install_subscriptions(self.server, self.subscriptions)
         self.task_store = TaskStore(settings.state_dir / TASKS_FILE)
-        job_tools = JobTools(self.catalog, handlers.call_tool)
-        install_jobs(self.server, job_tools, Tasks(self.task_store, job_tools))
+        self.tasks = Tasks(self.task_store, job_tools)
+        install_jobs(self.server, job_tools, self.tasks)
         self._json_responses = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
         self._sse_responses = StreamableHTTPSessionManager(self.server, json_response=False, stateless=True)
+        self._back_channel = BackChannel(self.server)
         self._legacy_sse = SseServerTransport(MESSAGE_PATH)
         require_key = settings.mcp_auth_level.lower() != "anonymous"
         self._keys = [settings.keys["mcp_extension"], settings.keys["master"]] if require_key else None
@@ -117,7 +124,7 @@ class McpEndpoint:
         gc.collect()
         gc.freeze()
         try:
-            async with self._json_responses.run(), self._sse_responses.run():
+            async with self._json_responses.run(), self._sse_responses.run(), self._back_channel.running():
                 yield
         finally:
             self.sessions.close()
@@ -125,7 +132,8 @@ class McpEndpoint:
             self.task_store.close()
 
     def routes(self) -> list[Route]:
-        streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request)
+        streamable = StreamableHttp(self._json_responses.handle_request, self._sse_responses.handle_request,
+                                    self._back_channel)
         sse_sessions = SseSessions(self.sessions)
         return [
             Route(MCP_PATH, GatedEndpoint(self._keys, "POST", streamable)),

@@ -1,21 +1,31 @@
 """The local host's MCP task records: which job a task is, which tool started it, and its lifetime.
 
-A task's id is its job's id (an unguessable instance id), and everything else about it (status,
-result, input requests) is read from the job, so a task survives a host restart exactly as its job
-does. This table only keeps what the job does not know: the tool that started it (whose metadata
-names the job's status, input and cancel tools), when the task was created, its time to live, and who
-created it (`owner`, host/mcp/context.caller_key: "" for a key): a task is bound to its creator, and
-another caller's task is not found, as the spec requires when there is an auth context (2025-11-25
-Tasks, Security: get/result/cancel/list scoped to it).
+A task's id is its job's id (an unguessable instance id), and while the task is live everything else
+about it (status, input requests) is read from the job, so a task survives a host restart exactly as its
+job does. This table keeps what the job does not know: the tool that started it (whose metadata names the
+job's status, input and cancel tools), when the task was created, its time to live, who created it, and its
+outcome once it reached a terminal status.
+
+- Owner (`owner`, host/mcp/context.caller_key: "" for a key): a task is bound to its creator, and another
+  caller's task is not found, as the spec requires when there is an auth context (2025-11-25 Tasks, Security:
+  get/result/cancel/list scoped to it; issue 20). `principal` keeps the creator's identity headers
+  (host/mcp/context.caller_headers), so that the host can read the job as its creator when it records the
+  task's outcome with no client on the line.
+- Outcome: a terminal task must never move again (MCP 2025-11-25, Tasks, Task Status Lifecycle), while its
+  job may (`retry_job` rewinds a failed job, a restart or a launch replaces an ended one, a purge removes it:
+  issue 21 §1.1), so from then on the task answers from its outcome.
+
 One SQLite file in the state folder, `tasks.sqlite`, private to the user like the rest of it.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from host.state_folder import create_private_file
 
@@ -25,11 +35,17 @@ CREATE TABLE IF NOT EXISTS tasks (
     tool TEXT NOT NULL,
     created_at REAL NOT NULL,
     ttl_ms INTEGER,
-    owner TEXT NOT NULL DEFAULT ''
+    owner TEXT NOT NULL DEFAULT '',
+    outcome TEXT,
+    principal TEXT
 )
 """
-COLUMNS = "task_id, tool, created_at, ttl_ms, owner"
-OWNER_COLUMN = "ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT ''"  # files made before issue 20
+COLUMNS = "task_id, tool, created_at, ttl_ms, owner, outcome, principal"
+ADDED_COLUMNS = {  # tasks.sqlite files made before a column was
+    "owner": "ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT ''",  # issue 20
+    "outcome": "ALTER TABLE tasks ADD COLUMN outcome TEXT",  # issue 21
+    "principal": "ALTER TABLE tasks ADD COLUMN principal TEXT",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,8 @@ class TaskRecord:
     created_at: float  # seconds since the epoch
     ttl_ms: int | None  # None: kept as long as the job
     owner: str = ""
+    outcome: dict[str, Any] | None = None  # once terminal: {"status", "message", "updated_at", "result"}
+    principal: dict[str, str] = field(default_factory=dict)  # the creator's identity headers
 
     def expired(self, now: float) -> bool:
         return self.ttl_ms is not None and now > self.created_at + self.ttl_ms / 1000
@@ -54,24 +72,31 @@ class TaskStore:
         self._db = sqlite3.connect(create_private_file(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
-        if "owner" not in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
-            self._db.execute(OWNER_COLUMN)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}
+        for column, statement in ADDED_COLUMNS.items():
+            if column not in present:
+                self._db.execute(statement)
 
-    def add(self, task_id: str, tool: str, ttl_ms: int | None, owner: str) -> TaskRecord:
+    def add(self, task_id: str, tool: str, ttl_ms: int | None, owner: str, principal: dict[str, str]) -> TaskRecord:
         """Record `owner`'s task; the same job started again (an idempotency key) keeps its first record."""
-        record = TaskRecord(task_id, tool, time.time(), ttl_ms, owner)
+        record = TaskRecord(task_id, tool, time.time(), ttl_ms, owner, principal=principal)
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO tasks (task_id, tool, created_at, ttl_ms, owner) "
-                             "VALUES (?, ?, ?, ?, ?)",
-                             (record.task_id, record.tool, record.created_at, record.ttl_ms, record.owner))
+            self._db.execute("INSERT OR IGNORE INTO tasks (task_id, tool, created_at, ttl_ms, owner, principal) "
+                             "VALUES (?, ?, ?, ?, ?, ?)",
+                             (record.task_id, record.tool, record.created_at, record.ttl_ms, record.owner,
+                              json.dumps(principal)))
         return self.get(task_id, owner) or record
 
     def get(self, task_id: str, owner: str) -> TaskRecord | None:
         """`owner`'s live task of that id (another caller's is None, like an unknown one)."""
+        record = self.find(task_id)
+        return record if record is not None and record.owner == owner else None
+
+    def find(self, task_id: str) -> TaskRecord | None:
+        """The live task of that id, whoever created it: for the host's own bookkeeping, never for a caller."""
         with self._lock:
-            row = self._db.execute(f"SELECT {COLUMNS} FROM tasks WHERE task_id = ? AND owner = ?",
-                                   (task_id, owner)).fetchone()
-        record = TaskRecord(*row) if row else None
+            row = self._db.execute(f"SELECT {COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        record = _record(row) if row else None
         if record is not None and record.expired(time.time()):
             self.delete(task_id)
             return None
@@ -87,7 +112,14 @@ class TaskStore:
             params = (owner, after[0], after[0], after[1])
         with self._lock:
             rows = self._db.execute(query + " ORDER BY created_at, task_id LIMIT ?", (*params, limit)).fetchall()
-        return [TaskRecord(*row) for row in rows]
+        return [_record(row) for row in rows]
+
+    def settle(self, record: TaskRecord, outcome: dict[str, Any]) -> TaskRecord | None:
+        """Record the task's terminal outcome, unless it has one already: the first one stays."""
+        with self._lock:
+            self._db.execute("UPDATE tasks SET outcome = ? WHERE task_id = ? AND outcome IS NULL",
+                             (json.dumps(outcome), record.task_id))
+        return self.get(record.task_id, record.owner)
 
     def delete(self, task_id: str) -> None:
         with self._lock:
@@ -101,3 +133,9 @@ class TaskStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _record(row: tuple) -> TaskRecord:
+    task_id, tool, created_at, ttl_ms, owner, outcome, principal = row
+    return TaskRecord(task_id, tool, created_at, ttl_ms, owner, json.loads(outcome) if outcome else None,
+                      json.loads(principal) if principal else {})

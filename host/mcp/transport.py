@@ -17,6 +17,7 @@ Azure's do; a `notifications/cancelled` from the same session cancels the named 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -25,7 +26,7 @@ from urllib.parse import quote
 import anyio
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp_types import PARSE_ERROR, RequestId
+from mcp_types import DEFAULT_NEGOTIATED_VERSION, PARSE_ERROR, RequestId
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from mcp.shared.dispatcher import as_request_id
 from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
@@ -39,10 +40,12 @@ from host.http.connections import stop_answer
 from host.http.guard import is_json_content_type
 from host.keys import key_matches, presented_key
 from host.mcp.cancellation import InFlightRequests, ResponseWatch
+from host.mcp.back_channel import BackChannel
 from host.mcp.context import (
     SESSION_HEADER,
+    ClientState,
     InvalidClientState,
-    client_info_from_session_id,
+    client_state,
     new_session_id,
 )
 from host.mcp.message_shape import shape_error
@@ -201,11 +204,14 @@ async def _until_done_or_gone(answer: Awaitable[None], receive: Receive) -> None
 
 
 class StreamableHttp:
-    """`POST /runtime/webhooks/mcp`: Accept check, client state, and the JSON-or-SSE routing."""
+    """`POST /runtime/webhooks/mcp`: Accept check, client state, and the routing: to the SDK's stateless JSON or
+    SSE manager, or, for a request that may ask its client, to the back channel (host/mcp/back_channel.py), which
+    also takes the client's answers."""
 
-    def __init__(self, json_app: Handler, sse_app: Handler):
+    def __init__(self, json_app: Handler, sse_app: Handler, back_channel: BackChannel):
         self.json_app = json_app
         self.sse_app = sse_app
+        self.back_channel = back_channel
         self.in_flight = InFlightRequests()
 
     async def __call__(self, request: Request, send: Send, body: bytes) -> None:
@@ -218,18 +224,23 @@ class StreamableHttp:
                                      "text/event-stream", message_id=request_id)(scope, receive, send)
             return
         session_id = request.headers.get(SESSION_HEADER)
+        state = None
         if session_id:
             try:
-                client_info_from_session_id(session_id)
+                state = client_state(session_id)
             except InvalidClientState:
                 await jsonrpc_error(400, "Invalid client state.", message_id=request_id)(scope, receive, send)
                 return
         elif message.get("method") == "initialize":
-            client_info = _params(message).get("clientInfo")
-            token = new_session_id(client_info if isinstance(client_info, dict) else None)
+            params = _params(message)
+            client_info, capabilities = params.get("clientInfo"), params.get("capabilities")
+            token = new_session_id(client_info if isinstance(client_info, dict) else None,
+                                   capabilities if isinstance(capabilities, dict) else None)
             send = _with_header(send, SESSION_HEADER.encode(), token.encode())
-        wants_progress = progress_token_from_params(message.get("params")) is not None
-        app = self.sse_app if wants_progress or _single_exchange_era(request) else self.json_app
+        if _is_answer(message) and state is not None:
+            await self._answer(message, state, scope, receive, send)
+            return
+        app = self._app_for(request, message, state)
         if session_id and message.get("method") == "notifications/cancelled":
             self.in_flight.cancel(session_id, _params(message).get("requestId"))
         if request_id is None:
@@ -245,6 +256,38 @@ class StreamableHttp:
                 await app(scope, receive, response.send)
         if cancelled_by_client is not None and cancelled_by_client.cancelled_caught:
             await response.end_cancelled(request_id)
+
+    def _app_for(self, request: Request, message: dict[str, Any], state: ClientState | None) -> Handler:
+        """The back channel for a request that may ask its client (its session's client declared elicitation);
+        the SSE manager when the client asked for progress, and for every 2026-07-28 request; else JSON."""
+        if state is not None and state.can_elicit and message.get("method") in ASKING_METHODS \
+                and not _single_exchange_era(request):
+            return functools.partial(
+                self.back_channel.serve, session=state.key, client_info=state.client_info,
+                client_capabilities=state.capabilities,
+                protocol_version=request.headers.get(MCP_PROTOCOL_VERSION_HEADER) or DEFAULT_NEGOTIATED_VERSION)
+        wants_progress = progress_token_from_params(message.get("params")) is not None
+        return self.sse_app if wants_progress or _single_exchange_era(request) else self.json_app
+
+    async def _answer(self, message: dict[str, Any], state: ClientState, scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        """A session's answer to a request the host sent it: 202 once it reached the call that asked, else 400
+        (MCP 2025-11-25, Transports, Streamable HTTP: a response the server accepts is answered 202; one it
+        cannot accept, an HTTP error). An answer without a session reaches the SDK, which accepts and drops it."""
+        if await self.back_channel.deliver(state.key, message):
+            await Response(status_code=202)(scope, receive, send)
+            return
+        await jsonrpc_error(400, f"Bad Request: no request of this session waits for an answer with id "
+                                 f"{bounded(json.dumps(message.get('id')), 80)} (the call that asked has ended, or "
+                                 f"the host restarted since).")(scope, receive, send)
+
+
+ASKING_METHODS = ("tools/call", "tasks/result")  # the requests that may ask the person for a job's input
+
+
+def _is_answer(message: dict[str, Any]) -> bool:
+    """A JSON-RPC response (to a request the server sent), as opposed to a request or a notification."""
+    return "method" not in message and "id" in message and ("result" in message or "error" in message)
 
 
 class SseConnection:
