@@ -14,7 +14,10 @@ Rules the builder applies:
   from the Durable failure text (`failure_sentence`): which step failed, why, and what
   `retry_job` will do (issue 9.4);
 - links carry no key: status objects reach model transcripts (issue 8.2). A person adds the
-  `durabletask_extension` key (`&code=`: the links already have a query) to use them.
+  `durabletask_extension` key (`&code=`: the links already have a query) to use them;
+- every object says what to do next in one sentence (`next_step`, with the call to make and the job's id
+  filled in; issue 21 §4): wait for a running job, answer a job waiting for input, find a finished job's
+  result, what `retry_job` would do for a failed one.
 """
 from __future__ import annotations
 
@@ -135,6 +138,7 @@ class JobSummary(BaseModel):
     job_id: str
     workflow: Optional[str]
     status: Status
+    next_step: str = Field(description="what to do next, as the call to make with this job's id filled in")
     progress: Progress
     created_at: Optional[str] = None
     updated_at: Optional[str] = None
@@ -209,11 +213,41 @@ def failure_sentence(workflow: str | None, progress: Progress | None, output: An
     """"<workflow> failed at step '<stage>' (<message>): <reason>. <what retry_job does>." (issue 9.4)"""
     reason, depth = failure_reason(output)
     where = f" at step '{progress.stage}' ({progress.message})" if progress else " before its first step"
+    return f"{workflow or 'The job'} failed{where}: {reason}. {_retry_words(depth)}."
+
+
+def _retry_words(depth: int) -> str:
+    """What retry_job does for a failure `depth` functions deep (`failure_reason`)."""
     if depth >= 2:  # a step (activity or sub-orchestration) failed inside the workflow
-        retry = "retry_job runs the failed step again; the steps that finished are not repeated"
-    else:  # the workflow's own code stopped: replaying it reaches the same point
-        retry = "retry_job would stop at the same point, as the finished steps are replayed; start a new job"
-    return f"{workflow or 'The job'} failed{where}: {reason}. {retry}."
+        return "retry_job runs the failed step again; the steps that finished are not repeated"
+    # the workflow's own code stopped: replaying it reaches the same point
+    return "retry_job would stop at the same point, as the finished steps are replayed; start a new job"
+
+
+# ---------------------------------------------------------------------------------------------
+# What to do next (issue 21 §4: a client model that read "pending" said so and stopped)
+
+
+def next_step(job_id: str, status: str, request: dict[str, Any] | None, output: Any) -> str:
+    """One short sentence a client model can follow, read on every call: the call that moves the job on, with
+    its id filled in, or that there is nothing left to do; the same words in every tool that returns a job."""
+    job = json.dumps(job_id)
+    if status in ("pending", "running"):
+        return f"Next: wait_for_job(job_id={job}) returns when it ends or needs input; call it again while it runs."
+    if status == "waiting_for_input" and request is not None:
+        answer = how_to_answer(job_id, str(request.get("event", "")), request.get("schema"))
+        return f"Next: ask the person its question (input_request.prompt), then {answer}."
+    if status == "suspended":
+        return (f"Suspended: nothing to do until it is resumed (Durable management API); then "
+                f"wait_for_job(job_id={job}).")
+    if status == "failed":
+        depth = failure_reason(output)[1]
+        if depth >= 2:
+            return f"Next: retry_job(job_id={job}) {_retry_words(depth).removeprefix('retry_job ')}."
+        return f"Failed in its own logic: {_retry_words(depth)}."
+    if status == "canceled":
+        return "Canceled: nothing left to do; start a new job to run it again."
+    return f"Done: get_job(job_id={job}) shows its result (output)."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +286,9 @@ def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
         progress = _ended(status, progress, custom, event_data(raw.get("output")))
     elif status == "suspended":
         progress = _suspended(progress, pending_request(raw))
-    return {"job_id": raw.get("instanceId"), "workflow": workflow_of(raw.get("name")), "status": status,
+    job_id = raw.get("instanceId")
+    return {"job_id": job_id, "workflow": workflow_of(raw.get("name")), "status": status,
+            "next_step": next_step(str(job_id), status, pending_request(raw), event_data(raw.get("output"))),
             "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
 
 
@@ -305,10 +341,12 @@ def status_object(raw: dict[str, Any], links: Links | None = None, details: Any 
         job.input_request = InputRequest.model_validate({**request, "details": details})
     elif status == "completed":
         job.output = output
+        job.next_step = "Done: its result is in output."
         if links is not None and job.workflow in DOWNLOADS:
             origin = links.status_url.split("/runtime/webhooks/", 1)[0]
             job.links = links.model_copy(update={f"{kind}_url": f"{origin}/api/workspaces/{job.job_id}/{kind}"
                                                  for kind in DOWNLOADS[job.workflow]})
+            job.next_step += " Its files: " + ", ".join(f"links.{kind}_url" for kind in DOWNLOADS[job.workflow]) + "."
     elif status == "failed":
         job.error = failure_sentence(job.workflow, _progress(custom), output)
     elif raw.get("runtimeStatus") == "Completed":  # ended itself as canceled

@@ -86,10 +86,6 @@ class BackChannel:
                 tasks.cancel_scope.cancel()
                 self._tasks = None
 
-    def waiting(self) -> int:
-        """How many requests to clients are waiting for an answer."""
-        return len(self._waiting)
-
     async def deliver(self, session: str, message: Mapping[str, Any]) -> bool:
         """A client's answer (a JSON-RPC response) to a request of ours; False when nothing of that session waits
         for it (the call it belonged to ended, or the host restarted since)."""

@@ -79,9 +79,6 @@ class Sessions:
         for key in list(self._live):
             self.end(key)
 
-    def __len__(self) -> int:
-        return len(self._live)
-
 
 class SseStream:
     """One legacy SSE GET stream being served: `wrap(send)` learns the session its `endpoint` event names

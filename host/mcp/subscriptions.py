@@ -92,9 +92,6 @@ class ResourceWatch:
                     log.debug("dropping a subscription to %s: %s", uri, error)
                     self.remove(key, owner)
 
-    def __len__(self) -> int:
-        return len(self._watchers)
-
     def close(self) -> None:
         for watcher in self._watchers.values():
             watcher.cancel()
@@ -136,10 +133,6 @@ class Subscriptions:
         for key in session.subscriptions:
             self.watch.remove(key, session.key)
         session.subscriptions.clear()
-
-    def watched(self) -> int:
-        """How many (caller, URI) pairs are being re-read (every `CHECK_SECONDS`) for someone."""
-        return len(self.watch)
 
     def _bus(self, caller: str) -> tuple[InMemorySubscriptionBus, ListenHandler]:
         if caller not in self._buses:
