@@ -199,9 +199,14 @@ def raw_status(host, job_id: str) -> dict:
     return response.json()
 
 
+def instance_post(host, job_id: str, operation: str, **kwargs) -> httpx.Response:
+    """A POST to the management API's `instances/<job_id>/<operation>`, with the key."""
+    return httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}/{operation}",
+                      params={"code": host.durable_key, **kwargs.pop("params", {})}, **kwargs)
+
+
 def raise_event(host, job_id: str, event: str, data) -> httpx.Response:
-    return httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}/raiseEvent/{event}",
-                      params={"code": host.durable_key}, json=data)
+    return instance_post(host, job_id, f"raiseEvent/{event}", json=data)
 
 
 async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_it(host, model, app_data):
@@ -230,8 +235,7 @@ async def test_send_job_input_checks_the_schema_and_answers_after_the_job_took_i
 
 
 def manage(host, job_id: str, operation: str) -> None:
-    response = httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/instances/{job_id}/{operation}",
-                          params={"code": host.durable_key, "reason": "operator"})
+    response = instance_post(host, job_id, operation, params={"reason": "operator"})
     assert response.status_code == 202, response.text
 
 
@@ -240,9 +244,7 @@ async def test_a_suspended_job_that_asked_says_so_and_takes_input_once_resumed(h
     model.reset()
     model.script(trip_script())
     async with connect(host) as client:
-        job = await waiting_trip(client)
-        job_id = job["job_id"]
-        manage(host, job_id, "suspend")
+        manage(host, job_id := (await waiting_trip(client))["job_id"], "suspend")
         suspended = await wait_until(client, job_id, statuses=("suspended",))
         refused = await call_error(client, "send_job_input", job_id=job_id, event="approval", data={"approved": True})
         manage(host, job_id, "resume")

@@ -133,22 +133,21 @@ def server_info(context: str) -> str:
     mime_type="text/plain",
 )
 def snippet(context: str) -> str:
-    name = json.loads(context)["uri"].split("://", 1)[1]
-    return f"snippet {name}"
+    return f"snippet {template_value(context)}"
+
+
+def template_value(context: str) -> str:
+    """The `{name}` of a one-value template's URI, from a resource trigger's context."""
+    return json.loads(context)["uri"].split("://", 1)[1]
 
 
 READS: dict[str, int] = {}
 
 
-@app.mcp_resource_trigger(
-    arg_name="context",
-    uri="counted://{name}",
-    resource_name="counted",
-    description="Counts its reads (read_count says how many)",
-    mime_type="text/plain",
-)
+@app.mcp_resource_trigger(arg_name="context", uri="counted://{name}", resource_name="counted", mime_type="text/plain",
+                          description="Counts its reads (read_count says how many)")
 def counted(context: str) -> str:
-    name = json.loads(context)["uri"].split("://", 1)[1]
+    name = template_value(context)
     READS[name] = READS.get(name, 0) + 1
     return f"read {READS[name]} times"
 
