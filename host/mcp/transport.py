@@ -12,7 +12,10 @@ with an SSE stream, so progress notifications can precede the result (and, at 20
 request cancels it); everything else goes to a JSON-response manager, which is faster (the SDK drops
 notifications in JSON mode). `initialize` responses carry an `Mcp-Session-Id` client-state token, as
 Azure's do; a `notifications/cancelled` from the same session cancels the named request
-(host/mcp/cancellation.py).
+(host/mcp/cancellation.py). A request answered as JSON ends when its client disconnects (the SDK's
+JSON mode does not watch for it). A `tools/call` or `tasks/result` of a session whose client declared
+elicitation goes to the back channel (host/mcp/back_channel.py), which may ask the client on the
+POST's own stream and takes the client's answers, POSTed with the session.
 """
 from __future__ import annotations
 
