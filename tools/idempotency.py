@@ -56,6 +56,7 @@ from orchestrations.job_status import JOB_DATA, event_data
 from .arguments import Arg, ToolError
 from .caller import STARTED_BY, Caller
 from .instances import instance_page
+from .job_timeline import parse_time
 
 WINDOW_SECONDS = 24 * 3600
 MAX_PAGES = 10  # of the key's instances: a key has one job per request and period, rarely more than two
@@ -106,10 +107,8 @@ def _created(job: dict[str, Any], default: float) -> float:
     created = job.get("createdTime")
     if isinstance(created, datetime):
         return created.timestamp() if created.tzinfo else created.replace(tzinfo=timezone.utc).timestamp()
-    try:
-        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return default
+    parsed = parse_time(created)  # Azure writes up to 7 fractional digits
+    return parsed.timestamp() if parsed is not None else default
 
 
 def _same_request(job: dict[str, Any], spec: dict[str, Any]) -> bool:
