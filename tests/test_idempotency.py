@@ -119,8 +119,9 @@ async def test_racing_launches_with_one_key_never_share_a_job(host, model):
             for task, job_id in accepted:
                 status = await sdk.get_status(job_id, show_input=True)
                 assert event_data(status.input_)["task"] == task, (round_, task, status.input_)
+            prefix = key_prefix("run_agent", key, KEY_OWNER)
             left = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances",
-                             params={"code": host.durable_key, "instanceIdPrefix": key_prefix("run_agent", key, KEY_OWNER)})
+                             params={"code": host.durable_key, "instanceIdPrefix": prefix})
             jobs_left = {job["instanceId"] for job in left.json() if job["name"] == "run_agent_workflow"}
             assert jobs_left == {job_id for _, job_id in accepted}, (round_, launches)
             accepted_rounds += bool(accepted)

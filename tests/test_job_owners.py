@@ -171,6 +171,23 @@ async def test_mcp_tasks_are_bound_to_their_creator(host, issuer):
         assert (await raw(alice, "tasks/cancel", {"taskId": task_id}))["status"] == "cancelled"
 
 
+async def test_a_signed_in_callers_failed_task_stays_failed_when_the_job_is_retried(host, issuer, model):
+    """A terminal task never changes state (issue 21 §1.1) for a signed-in caller too: when the job is retried
+    before anyone read the failed task, the host records the task's outcome just before the rewind, reading
+    the job as the task's creator (it read it as nobody: 'unknown job', and the task went failed -> completed)."""
+    model.fail_next("*", 401, count=1)
+    created = task_call(host, issuer, "alice", {"name": "run_agent", "arguments": {"task": "Say hello"},
+                                                "task": {"ttl": 600000}})
+    task_id = created["task"]["taskId"]
+    async with as_user(host, issuer, "alice") as alice:
+        failed = await wait_until(alice, task_id, statuses=("failed", "completed"))  # the job, not the task
+        await call(alice, "retry_job", job_id=task_id)
+        retried = await wait_until(alice, task_id)
+        task = await raw(alice, "tasks/get", {"taskId": task_id})
+    assert failed["status"] == "failed" and retried["status"] == "completed", (failed, retried)
+    assert task["status"] == "failed" and "HTTP 401" in task["statusMessage"], task
+
+
 async def test_a_subscriber_hears_only_their_own_jobs(host, issuer):
     async with as_user(host, issuer, "alice", "auto") as alice, as_user(host, issuer, "bob", "auto") as bob:
         trip = (await alice.call_tool("plan_trip", {"request": "Two days in Haarlem"})).structured_content

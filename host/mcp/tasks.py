@@ -19,7 +19,8 @@ answer is a task whose id is the job id:
 A task that reached a terminal status keeps it, whatever its job does next (MCP 2025-11-25, Tasks, Task
 Status Lifecycle: completed, failed and cancelled "MUST NOT transition to any other status"; the same report
 against another SDK: a2aproject/a2a-js#636). The first time the host sees the job ended (any `tasks/*` read,
-or just before the engine rewinds, restarts, replaces or purges the job: `before_job_changes`), the task's
+or just before the engine rewinds, restarts, replaces or purges the job: `before_job_changes`, which reads the
+job as the task's creator, `OnBehalf` of the identity its task record keeps: issue 20), the task's
 outcome and final result are recorded (host/mcp/task_store.py) and answered from then on: a failed job that
 `retry_job` continues is followed as a job (`get_job`, `wait_for_job`), its task stays failed (issue 21 §1.1).
 A job purged before it ended leaves its task cancelled.
