@@ -15,7 +15,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from orchestrations.job_status import event_data
 from testing.mcp_client import call, call_error, connect, wait_until
 from tools.caller import KEY_OWNER
-from tools.idempotency import WINDOW_SECONDS, key_prefix, start_once
+from tools.idempotency import WINDOW_SECONDS, instance_id, key_prefix, start_once
 
 AGENT = "fake-model"
 
@@ -77,6 +77,23 @@ async def test_the_key_holds_for_24_hours_and_never_overwrites_an_older_job(host
     assert next_day == first, "within 24 hours, also across the midnight of the id's day"
     assert later != first, "after 24 hours the key starts a new job"
     assert (await client.get_status(first)).instance_id == first, "the older job is kept"
+
+
+async def test_the_steps_of_a_keys_job_are_not_another_request(host, model):
+    """A job's steps have its id as a prefix (`<job id>:<step>`), so the key's id prefix lists them too: a plan_trip
+    launch whose first step had started by the time it read the key's instances again took that step for a racing
+    request with other arguments, withdrew its own job and refused (seen under load). Here the step is there before
+    the launch reads, every time."""
+    model.reset()
+    model.script({AGENT: [{"text": "step", "repeat": True}]})
+    client = sdk_client(host)
+    spec = {"task": "steps", "instructions": None, "tools": [], "model": None}
+    key, now = str(uuid.uuid4()), time.time()
+    job_id = instance_id("run_agent", key, spec, int(now // WINDOW_SECONDS), KEY_OWNER)
+    await client.start_new("run_agent_workflow", f"{job_id}:agent-1", {**spec, "task": "a step of the job"})
+    launch = ("run_agent_workflow", "run_agent", spec, key, KEY_OWNER)
+    assert await start_once(client, *launch, now=now) == job_id
+    assert await start_once(client, *launch, now=now) == job_id
 
 
 ROUNDS = 15

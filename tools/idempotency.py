@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -59,7 +60,7 @@ from .instances import instance_page
 from .job_timeline import parse_time
 
 WINDOW_SECONDS = 24 * 3600
-MAX_PAGES = 10  # of the key's instances: a key has one job per request and period, rarely more than two
+JOB_SUFFIX = re.compile(r"[0-9a-f]{16}-[0-9]+")  # what follows the key prefix in a job's id (not a step's: `:`)
 RACE_SECONDS = 10.0  # how long a launch that raced waits for the other job to withdraw, or for its own to end
 DECIDED_SECONDS = 3 * RACE_SECONDS  # a job this old was decided on (an older one carries no mark: issue 8.8 ids)
 POLL_SECONDS = 0.1
@@ -89,14 +90,17 @@ def instance_id(workflow: str, key: str, spec: dict[str, Any], period: int, call
 
 async def _jobs_of_key(client: DurableOrchestrationClient, workflow: str, key: str, caller: Caller,
                        now: float) -> list[dict[str, Any]]:
-    """The caller's key's jobs created in the 24 hours before `now`, with their input (their accepted marks left
-    out)."""
+    """The caller's key's jobs created in the 24 hours before `now`, with their input. The id prefix also selects
+    the jobs' steps (`<job id>:<step>`) and accepted marks, which are left out: every page is read, as a job
+    with many steps can fill several before another request's job."""
     jobs: list[dict[str, Any]] = []
-    params = {"instanceIdPrefix": key_prefix(workflow, key, caller), "showInput": "true"}
+    prefix = key_prefix(workflow, key, caller)
+    since = datetime.fromtimestamp(now - WINDOW_SECONDS, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    params = {"instanceIdPrefix": prefix, "createdTimeFrom": since, "showInput": "true"}
     token = None
-    for _ in range(MAX_PAGES):
+    while True:
         page, token = await instance_page(client, params, token, "The idempotency_key's jobs could not be read")
-        jobs += [job for job in page if job.get("name") != JOB_DATA and now - _created(job, now) < WINDOW_SECONDS]
+        jobs += [job for job in page if JOB_SUFFIX.fullmatch(str(job.get("instanceId", ""))[len(prefix):])]
         if not token:
             break
     return jobs
