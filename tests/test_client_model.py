@@ -5,22 +5,11 @@ through retry_job. A small real model in the client's seat read "pending" and st
 to do next. Each run prints how many calls it took."""
 from __future__ import annotations
 
-import pytest
-
 from testing.client_model import follow
 from testing.fake_model_server import load_script
-from testing.host_process import project_host
 from testing.mcp_client import connect
 
 AGENT = "fake-model"
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory, model, site):
-    process = project_host(tmp_path_factory.mktemp("client-model"), model, site,
-                           APP_DATA_DIR=str(tmp_path_factory.mktemp("appdata"))).start()
-    yield process
-    process.stop()
 
 
 def computing() -> dict:
