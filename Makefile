@@ -17,7 +17,7 @@ SMOKE_TESTS := tests/test_agent_jobs.py
 AZURE_REPLAY_TESTS := $(sort tests/test_agent_jobs.py tests/test_swarm.py tests/test_code_swarm.py \
 	tests/test_trip.py $(SMOKE_TESTS))
 
-.PHONY: setup run test test-azure smoke bench demo clean
+.PHONY: setup run test test-azure test-job smoke bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(INTERPRETER)" || { echo "make: no Python interpreter for PYTHON='$(PYTHON)' (see above)" >&2; exit 1; }
@@ -49,6 +49,11 @@ test: $(STAMP) $(NODE_STAMP) $(INSPECTOR_STAMP)
 
 test-azure: $(STAMP) $(NODE_STAMP)
 	LOCAL_HOST_REPLAY=azure $(PY) -m pytest $(PYTEST_ARGS) $(AZURE_REPLAY_TESTS)
+
+# One job's tests: make test-job JOB=review_text (test modules name their job: pytestmark = pytest.mark.job(...)).
+test-job: $(STAMP) $(NODE_STAMP)
+	@test -n "$(JOB)" || { echo "make: say which job: make test-job JOB=<job name>" >&2; exit 2; }
+	$(PY) -m pytest --job $(JOB) $(PYTEST_ARGS)
 
 smoke: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) $(SMOKE_TESTS)

@@ -1,16 +1,16 @@
 """`plan_trip`: three agents in sequence, a human decision, then an idempotent booking.
 
-`plan_trip_workflow` is a plain generator orchestrator and each agent an `agent_step`
-sub-orchestration (see `agents/step.py`): destination recommender (`trip-destinations`), itinerary
+`plan_trip` is a job (agent_jobs; its orchestrator `plan_trip_workflow`) and each agent an `agent_step`
+sub-orchestration (`job.agent`, see `agents/step.py`): destination recommender (`trip-destinations`), itinerary
 planner (`trip-itinerary`), local recommendations (`trip-local`), each given what the previous ones
 wrote. The proposal is kept as a step's output (`keep_data`), not in custom status: Azure fails an
 orchestration whose custom status passes 16 KB, and agents write what they like (issue 8.9); the
 input request refers to it and `get_job` shows it as `input_request.details`.
 
-Then the job asks for input (`approval`, `{approved: bool, comment?}`) and waits for the event or a
-durable timer, whichever comes first; the deadline is fixed when the wait starts. Answers that do
-not match the schema (only raw HTTP callers can send them: `send_job_input` checks the schema) are
-asked for again under a new event name (`approval-2`, `approval-3`, ...), because the Durable Python
+Then the job asks for input (`job.ask`: `approval`, `{approved: bool, comment?}`) and waits for the
+event or a durable timer, whichever comes first; the deadline is fixed when the wait starts. Answers
+that do not match the schema (only raw HTTP callers can send them: `send_job_input` checks the schema)
+are asked for again under a new event name (`approval-2`, `approval-3`, ...), because the Durable Python
 SDK delivers every wait on a name after an event of that name that arrived before the first wait as
 that same event (azure-functions-durable-python#507, the same on Azure): waiting on `approval` again
 would get the rejected answer back at once, forever. So several answers sent before the job asks
@@ -28,22 +28,24 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Generator
+from typing import Annotated, Any
 
 import azure.durable_functions as df
+from pydantic import Field
 
-from orchestrations.agents.step import run_step, step_input
+from agent_jobs import Job, JobBlueprint
 from orchestrations.app_data.bookings import record_booking
-from orchestrations.job_status import event_data, keep_data, request_input, set_progress
-from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, fit, model_input_bytes, result_bytes
+from orchestrations.job_status import event_data
+from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, fit, model_input_bytes
 from orchestrations.wording import plural, shorten
 
-bp = df.Blueprint()
+bp = JobBlueprint()
 
 DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600
 MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
 APPROVAL_EVENT = "approval"
 MAX_ANSWER_CHARS = 200
+MAX_REQUEST_CHARS = 20_000
 BOOKING_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)  # safe: idempotent
 APPROVAL_SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}, "comment": {"type": "string"}},
                    "required": ["approved"], "additionalProperties": False}  # nothing the trip would drop unsaid
@@ -89,11 +91,6 @@ def valid_decision(data: Any) -> dict[str, Any] | None:
     return {"approved": decision["approved"], "comment": comment if isinstance(comment, str) else ""}
 
 
-def approval_event(ask: int) -> str:
-    """The event name of the ask-th request: `approval`, `approval-2`, ... (see the module docstring)."""
-    return APPROVAL_EVENT if ask == 1 else f"{APPROVAL_EVENT}-{ask}"
-
-
 def approval_prompt(deadline: datetime) -> str:
     """What the person reads (an elicitation form shows it as is); the proposal itself is in the input
     request's details, and how a model answers (the send_job_input call) is added by the job tools."""
@@ -101,34 +98,13 @@ def approval_prompt(deadline: datetime) -> str:
             f"{deadline:%Y-%m-%d %H:%M:%S} UTC. You may add a comment for the booking.")
 
 
-def await_decision(context: df.DurableOrchestrationContext, proposal_ref: str,
-                   timeout_seconds: int) -> Generator[Any, Any, dict[str, Any] | None]:
-    """The human's decision, or None when the deadline passes first."""
-    deadline = context.current_utc_datetime + timedelta(seconds=timeout_seconds)
-    timer = context.create_timer(deadline)
-    ask, prompt = 1, approval_prompt(deadline)
-    while True:
-        event_name = approval_event(ask)
-        request_input(context, event_name, prompt, schema=APPROVAL_SCHEMA, details_ref=proposal_ref)
-        event = context.wait_for_external_event(event_name)
-        winner = yield context.task_any([event, timer])
-        if winner is timer:
-            return None
-        decision = valid_decision(event.result)
-        if decision is not None:
-            timer.cancel()
-            return decision
-        ask += 1
-        answer = shorten(json.dumps(event_data(event.result), default=str), MAX_ANSWER_CHARS)
-        prompt = (f"The last answer ({answer}) was not a decision (approved: true or false, and an optional "
-                  f"comment). " + approval_prompt(deadline))
-
-
-def outcome(request: str, proposal: dict[str, Any], decision: dict[str, Any] | None,
-            booking: dict[str, Any] | None) -> dict[str, Any]:
-    """The job's output, under the Durable payload limit (the booking repeats the proposal)."""
-    return fit({"request": request, "proposal": proposal, "decision": decision, "booking": booking},
-               PAYLOAD_BUDGET_BYTES, result_bytes)
+def reask_prompt(deadline: datetime) -> Any:
+    """The prompt of a further request, after an answer that was not a decision."""
+    def prompt(data: Any) -> str:
+        answer = shorten(json.dumps(data, default=str), MAX_ANSWER_CHARS)
+        return (f"The last answer ({answer}) was not a decision (approved: true or false, and an optional "
+                f"comment). " + approval_prompt(deadline))
+    return prompt
 
 
 @bp.activity_trigger(input_name="booking")
@@ -138,31 +114,40 @@ def book_trip(booking: dict) -> dict:
                                               "comment": booking["comment"]})
 
 
-@bp.orchestration_trigger(context_name="context")
-def plan_trip_workflow(context: df.DurableOrchestrationContext):
-    spec = context.get_input()
+@bp.job(title="Plan a trip")
+def plan_trip(job: Job, request: Annotated[str, Field(max_length=MAX_REQUEST_CHARS)],
+              approval_timeout_seconds: Annotated[int, Field(ge=1, le=MAX_APPROVAL_TIMEOUT_SECONDS)]
+              = DEFAULT_APPROVAL_TIMEOUT_SECONDS):
+    """Start a trip-planning job: destination, itinerary and local recommendations agents, then the job
+    waits for your approval (status waiting_for_input; answer with send_job_input) and books the trip.
+    Returns at once with the job's status object.
+
+    Args:
+        request: The trip you want: who, when, budget, what you like.
+        approval_timeout_seconds: How long the job waits for your approval before it is canceled, in
+            seconds (24 hours by default).
+    """
     proposal: dict[str, str] = {}
     for number, (key, agent, message, instructions) in enumerate(AGENTS):
-        set_progress(context, key, message, number, len(AGENTS))
-        step = yield from run_step(context, step_input(
-            agent, instructions, agent_prompt(spec["request"], proposal)))
+        job.progress(key, message, number, len(AGENTS))
+        step = yield from job.agent(agent, instructions, agent_prompt(request, proposal))
         # each part goes into the next agents' prompts, then is kept and booked: half a model text each
-        proposal[key] = fit(step["output"], MODEL_TEXT_BUDGET_BYTES // 2, model_input_bytes)
+        proposal[key] = fit(step.output, MODEL_TEXT_BUDGET_BYTES // 2, model_input_bytes)
 
-    set_progress(context, "proposal", "keeping the proposal")
-    proposal_ref = yield from keep_data(context, "proposal", proposal)
-    timeout = spec["approval_timeout_seconds"]
-    decision = yield from await_decision(context, proposal_ref, timeout)
+    job.progress("proposal", "keeping the proposal")
+    proposal_ref = yield from job.keep("proposal", proposal)
+    deadline = job.context.current_utc_datetime + timedelta(seconds=approval_timeout_seconds)
+    decision = yield from job.ask(APPROVAL_EVENT, approval_prompt(deadline), schema=APPROVAL_SCHEMA,
+                                  details_ref=proposal_ref, deadline=deadline, check=valid_decision,
+                                  reask=reask_prompt(deadline))
     if decision is None:
-        reason = f"no approval decision within {describe_seconds(timeout)}"
-        set_progress(context, "canceled", reason)
-        return outcome(spec["request"], proposal, None, None)
+        job.progress("canceled", f"no approval decision within {describe_seconds(approval_timeout_seconds)}")
+        return {"request": request, "proposal": proposal, "decision": None, "booking": None}
     if not decision["approved"]:
-        set_progress(context, "completed", "the trip was rejected")
-        return outcome(spec["request"], proposal, decision, None)
-    set_progress(context, "booking", "booking the approved trip")
-    booking = yield context.call_activity_with_retry("book_trip", BOOKING_RETRY, {
-        "job_id": context.instance_id, "request": spec["request"], "proposal": proposal,
-        "comment": decision["comment"]})
-    set_progress(context, "completed", f"booked: {booking['reference']}")
-    return outcome(spec["request"], proposal, decision, booking)
+        job.progress("completed", "the trip was rejected")
+        return {"request": request, "proposal": proposal, "decision": decision, "booking": None}
+    job.progress("booking", "booking the approved trip")
+    booking = yield job.context.call_activity_with_retry("book_trip", BOOKING_RETRY, {
+        "job_id": job.id, "request": request, "proposal": proposal, "comment": decision["comment"]})
+    job.progress("completed", f"booked: {booking['reference']}")
+    return {"request": request, "proposal": proposal, "decision": decision, "booking": booking}

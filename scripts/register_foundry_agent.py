@@ -37,13 +37,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def app_tools() -> tuple[str, ...]:
-    """The MCP tools the app serves, from the app's own declarations: every tool is registered through
-    `tools/tool.py` `job_tool` (the job tools and the launchers), so a new tool is allowed without an
-    edit here. Needs the project's venv (`make` builds it), as the post-provision hook uses."""
+    """The MCP tools the app serves, from the app's own declarations: the app is imported as the worker
+    imports it, and every tool is registered through `tools/tool.py` `job_tool` (the job tools and one
+    launcher per declared job), so a new tool or job is allowed without an edit here. Needs the
+    project's venv (`make` builds it), as the post-provision hook uses."""
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
-    for module in ("tools.jobs", "tools.launchers", "tools.code_swarm_launcher"):
-        importlib.import_module(module)
+    importlib.import_module("function_app")
     return tuple(importlib.import_module("tools.tool").TOOLS)
 
 

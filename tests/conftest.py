@@ -20,10 +20,30 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--job", action="append", default=[], metavar="NAME",
+                     help="run only the tests of this job (test modules say theirs: pytestmark = pytest.mark.job(NAME))")
+
+
 def pytest_configure(config):
     """SIGTERM (what `timeout` and CI runners send) stops the run like Ctrl+C: fixtures tear down, so the
-    hosts, model servers and Azurite they started end with it instead of living on as orphans."""
+    hosts, model servers and Azurite they started end with it instead of living on as orphans. Registers
+    the `job` marker (`--job NAME`, make test-job JOB=NAME)."""
     signal.signal(signal.SIGTERM, _interrupt)
+    config.addinivalue_line("markers", "job(name): the tests of one job, selected by --job NAME (make test-job JOB=NAME)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`--job NAME`: keep the tests marked with that job, deselect the others."""
+    wanted = set(config.getoption("job"))
+    if not wanted:
+        return
+    kept = [item for item in items if {m.args[0] for m in item.iter_markers("job")} & wanted]
+    if not kept:
+        raise pytest.UsageError(f"no test is marked with job {', '.join(sorted(wanted))}: "
+                                f"mark its test module with pytestmark = pytest.mark.job(NAME)")
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 @pytest.fixture(scope="module")

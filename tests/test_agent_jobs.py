@@ -6,11 +6,14 @@ import asyncio
 import json
 
 import httpx
+import pytest
 
 from orchestrations.agents.model_config import DEFAULT_MAX_OUTPUT_TOKENS
 from testing.agent_runs import calculator_turns, killed_during_second_read, two_reads_script
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
+
+pytestmark = pytest.mark.job("run_agent")  # make test-job JOB=run_agent
 
 AGENT = "fake-model"  # no [agent:...] marker in run_agent's instructions: scripts are keyed by model
 

@@ -51,7 +51,7 @@ def normalized(bindings: list[dict]) -> list[dict]:
 
 def test_deployable_files_leave_out_what_azure_must_not_run():
     files = {path.parts[0] for path in deploy.deployable_files()}
-    assert {"function_app.py", "host.json", "requirements.txt", "tools", "orchestrations"} <= files
+    assert {"function_app.py", "host.json", "requirements.txt", "agent_jobs", "tools", "orchestrations"} <= files
     assert not files & (FORBIDDEN_PACKAGES | {".venv", ".git", ".durable", ".appdata", "node_modules"}), files
     assert not any(name.startswith(".venv") for name in files), files
 
@@ -84,7 +84,7 @@ def test_worker_imports_nothing_outside_the_app(deployed):
     worker, _ = deployed
     assert not FORBIDDEN_PACKAGES & set(worker["top_level"]), sorted(FORBIDDEN_PACKAGES & set(worker["top_level"]))
     app_packages = {name.partition(".")[0] for name in worker["modules"]}
-    assert app_packages == {"function_app", "tools", "orchestrations"}, app_packages
+    assert app_packages == {"function_app", "agent_jobs", "tools", "orchestrations"}, app_packages
 
 
 def schema_shape(schema: dict) -> dict:

@@ -37,6 +37,8 @@ from testing.host_process import TEST_KEYS, project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 from testing.model_scripts import code_swarm as todo
 
+pytestmark = pytest.mark.job("run_code_swarm")  # make test-job JOB=run_code_swarm
+
 SCRIPTED_CALLS = {"code-planner": 1, "code-worker-1": 4, "code-worker-parser_cli": 4, "code-worker-3": 4,
                   "code-integrator": 1, "code-judge": 2, "code-fixer": 4}
 

@@ -24,7 +24,6 @@ from testing.fake_model_server import load_script
 from testing.host_process import PROJECT_ROOT, project_host
 from testing.mcp_client import call, connect, wait_until
 
-LAUNCHERS = ("run_agent", "run_swarm", "plan_trip", "run_code_swarm")
 READ_ONLY = ("get_job", "wait_for_job", "list_jobs")
 
 
@@ -57,16 +56,24 @@ async def test_tools_say_what_they_take_return_and_do(host):
     assert tools["cancel_job"].annotations.destructive_hint is True
     assert tools["retry_job"].annotations.idempotent_hint is True
     assert tools["send_job_input"].annotations.idempotent_hint is False
-    for name in LAUNCHERS:
+    launchers = launcher_names(tools)  # the app's declared jobs: every tool whose _meta says it starts one
+    assert "run_agent" in launchers
+    for name in launchers:
         assert tools[name].annotations.open_world_hint is True and tools[name].annotations.read_only_hint is False
     listing = tools["list_jobs"].input_schema["properties"]
-    assert "waiting_for_input" in listing["status"]["enum"] and listing["workflow"]["enum"] == list(LAUNCHERS)
+    assert "waiting_for_input" in listing["status"]["enum"] and sorted(listing["workflow"]["enum"]) == launchers
     assert (listing["limit"]["minimum"], listing["limit"]["maximum"], listing["limit"]["default"]) == (1, 100, 20)
     swarm = tools["run_swarm"].input_schema["properties"]
     assert swarm["max_workers"]["maximum"] == 10 and swarm["quality_threshold"]["maximum"] == 100
     assert swarm["goal"]["description"].startswith("Required.")
     assert tools["wait_for_job"].input_schema["properties"]["timeout_seconds"]["maximum"] == 50
     assert tools["run_agent"].input_schema["properties"]["tools"]["items"]["enum"] == ["fetch_url", "calculate"]
+
+
+def launcher_names(tools: dict[str, Any]) -> list[str]:
+    """The launchers among the listed tools, by their `durable-job` role (tools/job_status.py)."""
+    return sorted(name for name, tool in tools.items() if ((tool.meta or {}).get("durable-job") or {}).get("role")
+                  == "start")
 
 
 async def test_results_carry_structured_content_matching_the_output_schema(host):

@@ -13,6 +13,8 @@ from testing.durable_http import DurableHttp
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
+pytestmark = pytest.mark.job("run_swarm")  # make test-job JOB=run_swarm
+
 CONTRACT = "Functions are named snake_case; every part returns one Markdown section."
 
 

@@ -15,6 +15,8 @@ from orchestrations.app_data.bookings import SqliteBookings
 from testing.host_process import project_host
 from testing.mcp_client import call, call_error, connect, wait_until
 
+pytestmark = pytest.mark.job("plan_trip")  # make test-job JOB=plan_trip
+
 TRIP_AGENTS = ("trip-destinations", "trip-itinerary", "trip-local")
 REQUEST = "A long weekend in spring, trains only, good food"
 

@@ -34,7 +34,8 @@ from orchestrations.failures import failure_reason
 from orchestrations.job_status import MAX_MESSAGE_CHARS, event_data
 from orchestrations.wording import shorten
 
-from .arguments import Arg, ToolError
+from . import job_registry
+from .arguments import Arg
 
 Status = Literal["pending", "running", "waiting_for_input", "suspended", "completed", "failed", "canceled"]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
@@ -69,9 +70,6 @@ _JOB_TOOLS = {"status": "get_job", "input": "send_job_input", "cancel": "cancel_
 VIEW_TOOL_METADATA = json.dumps(_VIEW)
 LAUNCHER_METADATA = json.dumps({**_VIEW, "durable-job": {"role": "start", **_JOB_TOOLS}})
 WAIT_METADATA = json.dumps({"durable-job": {"role": "wait", **_JOB_TOOLS}})
-WORKFLOWS = {"run_agent_workflow": "run_agent", "run_swarm_workflow": "run_swarm", "plan_trip_workflow": "plan_trip",
-             "run_code_swarm_workflow": "run_code_swarm"}
-DOWNLOADS = {"run_code_swarm": ("zip", "bundle")}  # workflows whose finished jobs can be downloaded (tools/workspaces.py)
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
 JOB_ID_ARG = Arg("job_id", "string", "The job id a launcher returned.", required=True, pattern=JOB_ID_PATTERN,
                  allowed="the job_id a launcher returned (letters, digits and : _ . -, at most 128 characters)")
@@ -155,17 +153,6 @@ class JobStatus(JobSummary):
     def public(self) -> dict[str, Any]:
         """The object as tools return it (absent fields left out)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-def workflow_of(orchestrator: str | None) -> str | None:
-    return WORKFLOWS.get(orchestrator or "", orchestrator)
-
-
-def orchestrator_of(workflow: str) -> str:
-    for orchestrator, name in WORKFLOWS.items():
-        if name == workflow:
-            return orchestrator
-    raise ToolError(f"Unknown workflow '{workflow}'. Allowed: {', '.join(WORKFLOWS.values())}.")
 
 
 def _iso(value: Any) -> str | None:
@@ -287,7 +274,7 @@ def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
     elif status == "suspended":
         progress = _suspended(progress, pending_request(raw))
     job_id = raw.get("instanceId")
-    return {"job_id": job_id, "workflow": workflow_of(raw.get("name")), "status": status,
+    return {"job_id": job_id, "workflow": job_registry.workflow_of(raw.get("name")), "status": status,
             "next_step": next_step(str(job_id), status, pending_request(raw), event_data(raw.get("output"))),
             "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
 
@@ -342,11 +329,12 @@ def status_object(raw: dict[str, Any], links: Links | None = None, details: Any 
     elif status == "completed":
         job.output = output
         job.next_step = "Done: its result is in output."
-        if links is not None and job.workflow in DOWNLOADS:
+        downloads = job_registry.downloads(job.workflow)
+        if links is not None and downloads:
             origin = links.status_url.split("/runtime/webhooks/", 1)[0]
             job.links = links.model_copy(update={f"{kind}_url": f"{origin}/api/workspaces/{job.job_id}/{kind}"
-                                                 for kind in DOWNLOADS[job.workflow]})
-            job.next_step += " Its files: " + ", ".join(f"links.{kind}_url" for kind in DOWNLOADS[job.workflow]) + "."
+                                                 for kind in downloads})
+            job.next_step += " Its files: " + ", ".join(f"links.{kind}_url" for kind in downloads) + "."
     elif status == "failed":
         job.error = failure_sentence(job.workflow, _progress(custom), output)
     elif raw.get("runtimeStatus") == "Completed":  # ended itself as canceled

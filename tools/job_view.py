@@ -34,8 +34,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from .arguments import ToolError
+from . import job_registry
 from .caller import Caller, caller_from_headers, caller_of
-from .job_status import STATUSES, VIEW_APP_URI, VIEW_ROUTE, WORKFLOWS, client_status
+from .job_status import STATUSES, VIEW_APP_URI, VIEW_ROUTE, client_status
 from .job_timeline import load_steps
 from .tool import TOOLS
 
@@ -58,8 +59,9 @@ def _static(name: str) -> str:
 
 def page(mode: str) -> str:
     """The view as one HTML document: `web` (served over HTTP) or `app` (an MCP App). Its inline
-    JSON config lists the status filter values and workflows, from the status object's definition."""
-    config = json.dumps({"statuses": list(STATUSES), "workflows": list(WORKFLOWS.values())})
+    JSON config lists the status filter values (from the status object's definition) and the workflows
+    (the app's declared jobs, tools/job_registry.py)."""
+    config = json.dumps({"statuses": list(STATUSES), "workflows": list(job_registry.names())})
     return (_static("job_view.html").replace("{{mode}}", mode).replace("{{config}}", config.replace("</", "<\\/"))
             .replace("/*{{style}}*/", _static("job_view.css")).replace("/*{{script}}*/", _static("job_view.js")))
 

@@ -14,11 +14,12 @@ import azure.durable_functions as df
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from . import job_registry
 from .arguments import Arg, ToolError
 from .caller import Caller
 from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
-from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, WORKFLOWS, JobStatus,
-                         client_status, links_for, orchestrator_of, pending_request, status_object)
+from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, JobStatus, client_status,
+                         links_for, pending_request, status_object)
 from .job_steps import cancel_steps
 from .progress import report_progress
 from .tool import READ_ONLY, job_tool
@@ -113,7 +114,7 @@ async def wait_for_job(client: df.DurableOrchestrationClient, job_id: str, timeo
 
 @job_tool(bp,
           Arg("status", "string", "Only jobs in this status.", choices=STATUSES),
-          Arg("workflow", "string", "Only jobs of this workflow.", choices=tuple(WORKFLOWS.values())),
+          Arg("workflow", "string", "Only jobs of this workflow.", choices=job_registry.names("tools/jobs.py")),
           Arg("limit", "integer", "Page size.", default=20, minimum=1, maximum=100),
           CURSOR_ARG, output=JobPage, title="List jobs", hints=READ_ONLY)
 async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str], workflow: Optional[str],
@@ -122,7 +123,7 @@ async def list_jobs(client: df.DurableOrchestrationClient, status: Optional[str]
     workflow, status, progress and times of each (get_job gives the whole status object). Page with
     next_cursor."""
     after = Cursor.decode(cursor)
-    orchestrators = {orchestrator_of(workflow)} if workflow else set(WORKFLOWS)
+    orchestrators = {job_registry.job(workflow).orchestrator} if workflow else job_registry.orchestrators()
     jobs, following = await list_jobs_page(client, orchestrators, status, limit, after, caller)
     return {"jobs": [job.model_dump(mode="json", exclude_none=True) for job in jobs],
             "next_cursor": following.encode() if following else None}

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -144,6 +145,19 @@ def _index(app_obj: func.FunctionRegister) -> dict[str, AppFunction]:
     return functions
 
 
+def load_error(script: str, app_dir: Path, error: Exception) -> str:
+    """One line for an app that raised while it was imported or indexed (the worker fails the app's
+    indexing then, with the exception's message): the message, and where in the app folder it was raised.
+    The message is the app's own; an app that refuses a mistake says the fix there."""
+    where = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename)
+        if path.is_relative_to(app_dir) and "site-packages" not in path.parts:
+            where = f" ({path.relative_to(app_dir)}:{frame.lineno})"
+    message = " ".join(str(error).split()) or "no message"
+    return f"{script} could not be loaded: {type(error).__name__}: {message}{where}"
+
+
 def load_app(app_dir: Path | str) -> LoadedApp:
     """Import and index the app in `app_dir` (a folder holding function_app.py)."""
     app_dir = Path(app_dir).resolve()
@@ -154,8 +168,13 @@ def load_app(app_dir: Path | str) -> LoadedApp:
     host_config = with_host_overrides(read_host_config(app_dir), dict(os.environ))
     if str(app_dir) not in sys.path:
         sys.path.insert(0, str(app_dir))
-    module = importlib.import_module(Path(script).stem)
-    functions = _index(_find_function_app(module))
+    try:
+        module = importlib.import_module(Path(script).stem)
+        functions = _index(_find_function_app(module))
+    except AppLoadError:
+        raise
+    except Exception as error:  # the app's own code refused to load, or the library refused to index it
+        raise AppLoadError(load_error(script, app_dir, error)) from error
     loaded = LoadedApp(app_dir, host_config, functions)
     for f in functions.values():
         key = f.durable_name.lower()

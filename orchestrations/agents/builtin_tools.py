@@ -28,6 +28,7 @@ import azure.durable_functions as df
 import httpx
 from azure.functions.decorators.function_app import FunctionBuilder
 
+from orchestrations.agents import activity_tools
 from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, cut, model_input_bytes
 
 bp = df.Blueprint()
@@ -308,4 +309,5 @@ def calculate(expression: str) -> str:
     return calculate_expression(expression)
 
 
-BUILTIN_TOOLS: dict[str, FunctionBuilder] = {"fetch_url": fetch_url, "calculate": calculate}
+BUILTIN_TOOLS: dict[str, FunctionBuilder] = {"fetch_url": activity_tools.register(fetch_url),
+                                             "calculate": activity_tools.register(calculate)}

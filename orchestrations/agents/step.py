@@ -15,25 +15,29 @@ Why every agent step is its own sub-orchestration, called from a plain generator
   parent can catch, retry with a different prompt, or report.
 
 The step input names the agent (`[agent:NAME]` is put in its instructions, so logs and a scripted
-model server can tell steps apart), its instructions, the prompt, built-in tool names, and optionally
-a structured output type registered with `@structured_output`. The result is
+model server can tell steps apart), its instructions, the prompt, the names of its activity tools
+(`agents/activity_tools.py`: the built-in ones and every `@bp.activity_tool`), and optionally a
+structured output type: a Pydantic model, named by its class name when registered with
+`@structured_output`, else by `module:QualifiedName` (imported by the step, which may run on another
+instance). The result is
 `{"output", "text", "model_calls", "tool_calls", "stopped"}`: `output` is text, or the structured answer read as
 JSON data (`structured.py`: every field required in the schema sent, the answer read leniently, and an
 agent with tools told the fields in its instructions instead of getting a schema with its tools);
 `text` is the final answer's own text when `output` was read out of it (else None);
 `stopped` says why the step was ended early (`guards.py`: a repeated tool call, the turn limit), else None.
 A call to a tool the agent does not have is answered with its tools and `unknown_tool_hint`.
-Call it with `yield from run_step(context, step_input(...))`.
+Call it with `yield from run_step(context, step_input(...))`, or from a job with `job.agent(...)` (agent_jobs).
 """
 from __future__ import annotations
 
+import importlib
 import json
-from typing import Any, Callable, Generator, TypeVar
+from typing import Any, Callable, Generator, Iterable, TypeVar
 
 from agents import Agent
 from pydantic import BaseModel
 
-from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents import activity_tools
 from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
                                           agent_output, run_durably)
 from orchestrations.agents.guards import RepetitionGuard, max_turns_handler, run_config
@@ -61,14 +65,38 @@ def structured_output(model: Model) -> Model:
     return model
 
 
-def step_input(agent: str, instructions: str, prompt: str, *, tools: list[str] | None = None,
+def output_type_name(model: type[BaseModel]) -> str:
+    """How a step input names an output type: its class name when registered, else `module:QualifiedName`."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"output_type must be a Pydantic model class, not {model!r}")
+    if OUTPUT_TYPES.get(model.__name__) is model:
+        return model.__name__
+    return f"{model.__module__}:{model.__qualname__}"
+
+
+def output_type_of(name: str) -> type[BaseModel]:
+    """The output type a step input names (see `output_type_name`)."""
+    if name in OUTPUT_TYPES:
+        return OUTPUT_TYPES[name]
+    module, _, qualname = name.partition(":")
+    found: Any = importlib.import_module(module) if qualname else None
+    for part in qualname.split(".") if qualname else ():
+        found = getattr(found, part, None)
+    if not (isinstance(found, type) and issubclass(found, BaseModel)):
+        raise TypeError(f"output type {name!r} is not a Pydantic model this app defines")
+    return found
+
+
+def step_input(agent: str, instructions: str, prompt: str, *, tools: Iterable[Any] | None = None,
                output_type: type[BaseModel] | None = None, workspace: dict[str, str] | None = None,
                max_turns: int | None = None, unknown_tool_hint: str | None = None) -> dict[str, Any]:
-    """The input of one `agent_step` sub-orchestration. `workspace` = `{job_id, branch}` gives the agent
-    the code swarm's file tools on that branch (`workspace_tools.agent_tools`); `max_turns` defaults to
-    `DEFAULT_MAX_TURNS`; `unknown_tool_hint` is what a call to a tool the agent lacks is told to do instead."""
-    request = {"agent": agent, "instructions": instructions, "prompt": prompt, "tools": list(tools or []),
-               "output_type": output_type.__name__ if output_type else None}
+    """The input of one `agent_step` sub-orchestration. `tools`: activity tools or their names
+    (`activity_tools.name_of`); `workspace` = `{job_id, branch}` gives the agent the code swarm's file
+    tools on that branch (`file_tools.agent_tools`); `max_turns` defaults to `DEFAULT_MAX_TURNS`;
+    `unknown_tool_hint` is what a call to a tool the agent lacks is told to do instead."""
+    request = {"agent": agent, "instructions": instructions, "prompt": prompt,
+               "tools": [activity_tools.name_of(tool) for tool in tools or []],
+               "output_type": output_type_name(output_type) if output_type else None}
     extras = {"workspace": workspace, "max_turns": max_turns, "unknown_tool_hint": unknown_tool_hint}
     return {**request, **{key: value for key, value in extras.items() if value}}
 
@@ -107,9 +135,9 @@ def ask_until_usable(context: Any, request_for: Callable[[str | None], dict[str,
 @agent_orchestrator(bp)
 def agent_step(context):
     spec = context.get_input()
-    output_type = OUTPUT_TYPES[spec["output_type"]] if spec.get("output_type") else None
+    output_type = output_type_of(spec["output_type"]) if spec.get("output_type") else None
     guard, stopped = RepetitionGuard(), {}
-    tools = guard.watch([context.create_activity_tool(BUILTIN_TOOLS[name]) for name in spec.get("tools") or []]
+    tools = guard.watch(activity_tools.agent_tools(context, spec.get("tools") or [])
                         + (agent_tools(context, **spec["workspace"]) if spec.get("workspace") else []))
     instructions = f"[agent:{spec['agent']}] {spec['instructions']}"
     if output_type and tools:  # never a response_format with tools (structured.py says why)

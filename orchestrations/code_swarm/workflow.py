@@ -1,7 +1,7 @@
 """`run_code_swarm`: a coding swarm that produces a real, tested codebase (issue 12; issue 22 §1 for real models).
 
-`run_code_swarm_workflow` is a plain generator orchestrator (see `agents/step.py` for why every agent is a
-sub-orchestration). The job's workspace lives in shared storage (`app_data/workspaces.py`) as branches:
+`run_code_swarm` is a job (agent_jobs; its orchestrator `run_code_swarm_workflow`; see `agents/step.py` for why
+every agent is a sub-orchestration). The job's workspace lives in shared storage (`app_data/workspaces.py`) as branches:
 
 1. planning: `code-planner` writes the contract (modules and the symbols each defines) and tasks that own
    files; `code_plan.normalise_code_plan` normalises every name once, keeps what the goal fixes (its paths
@@ -36,13 +36,17 @@ in `notes`.
 from __future__ import annotations
 
 import json
-from typing import Any, Generator
+from typing import Annotated, Any, Generator, Optional
 
 import azure.durable_functions as df
+from pydantic import Field
+
+from agent_jobs import Caller, Job, JobBlueprint, argument_error
 
 from orchestrations.agents.context_budget import prompt_chars
 from orchestrations.agents.step import ask_until_usable, run_step, step_input, with_reason
 from orchestrations.agents.structured import FENCE
+from orchestrations.app_data.workspaces import workspace_store
 from orchestrations.code_swarm.facts import capped, score_caps, test_counts
 from orchestrations.code_swarm.guardrails import resolution_problems
 from orchestrations.code_swarm.plan import CodePlan, ResolvedFile, contract_symbols, contract_text, normalise_code_plan
@@ -57,7 +61,7 @@ from orchestrations.swarm.plan import MAX_COMPLAINTS, PlanError, Verdict, normal
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS
 from orchestrations.wording import plural, shorten
 
-bp = df.Blueprint()
+bp = JobBlueprint()
 
 DEFAULT_MAX_WORKERS = 3
 MAX_WORKERS_LIMIT = 8
@@ -72,6 +76,9 @@ INTEGRATOR_PROMPT_BYTES = MODEL_INPUT_BUDGET_BYTES - 40_000  # room for the inst
 INTEGRATION = "integration"
 META_BRANCH = "meta"
 MANIFEST = "manifest.json"
+MAX_GOAL_CHARS = 20_000
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9:_.\-]{0,127}$"
+BASE_ALLOWED = "the job_id of a completed run_code_swarm job"
 
 PLANNER_INSTRUCTIONS = (
     "You are the lead of a team of Python developers who work in parallel on separate branches and cannot "
@@ -373,16 +380,40 @@ def build(context: df.DurableOrchestrationContext, spec: dict[str, Any], plan: d
                PAYLOAD_BUDGET_BYTES, result_bytes)
 
 
-@bp.orchestration_trigger(context_name="context")
-def run_code_swarm_workflow(context: df.DurableOrchestrationContext):
-    spec = context.get_input()
-    job_id = context.instance_id
+def launchable(goal: str, max_workers: int, quality_threshold: int, base: Optional[str], caller: Caller) -> None:
+    """Checked before a job is created (validate first, then act): a `base` with no finished workspace is
+    refused before any model call is spent, and another person's job in the same words (issue 20)."""
+    if base and (not caller.may_see(base) or workspace_store().read(base, META_BRANCH, MANIFEST) is None):
+        raise argument_error("base", f"names job {base}, which has no finished code swarm workspace", BASE_ALLOWED)
+
+
+@bp.job(title="Build code with a swarm", check=launchable, downloads=("zip", "bundle"))
+def run_code_swarm(job: Job, goal: Annotated[str, Field(max_length=MAX_GOAL_CHARS)],
+                   max_workers: Annotated[int, Field(ge=1, le=MAX_WORKERS_LIMIT)] = DEFAULT_MAX_WORKERS,
+                   quality_threshold: Annotated[int, Field(
+                       ge=0, le=100, description=f"The judge's score (0-100) the code must reach, with every check "
+                                                 f"passing; below it a fixer repairs it in place, at most "
+                                                 f"{MAX_FIX_ROUNDS} rounds.")] = DEFAULT_QUALITY_THRESHOLD,
+                   base: Optional[Annotated[str, Field(pattern=JOB_ID_PATTERN,
+                                                       json_schema_extra={"allowed": BASE_ALLOWED})]] = None):
+    """Start a coding swarm that produces a real, tested codebase: a planner writes the contract and
+    tasks that own files, workers write code and tests on their own branches, git merges them (an
+    integrator resolves real conflicts, checked in code), parse + ruff + the tests in a sandbox, a
+    judge and a fixer. Returns at once with the job's status object; follow it with wait_for_job. The
+    result's files: resources workspace://{job_id}/files, or the zip / git bundle download links.
+
+    Args:
+        goal: The codebase to build: what it does, its parts, and that it has tests.
+        max_workers: At most this many workers, each on its own branch.
+        base: The job_id of a finished run_code_swarm job whose final tree to start from (default: an
+            empty workspace).
+    """
+    context, spec, job_id = job.context, job.input, job.id
     plan = yield from plan_goal(context, spec)
     forked = yield context.call_activity("workspace_fork", {
-        "job_id": job_id, "target": BASE_BRANCH, "source": INTEGRATION if spec.get("base") else None,
-        "source_job": spec.get("base")})
-    if spec.get("base") and forked["files"] == 0:
-        raise PlanError(f"base job {spec['base']} has no workspace files to start from")
+        "job_id": job_id, "target": BASE_BRANCH, "source": INTEGRATION if base else None, "source_job": base})
+    if base and forked["files"] == 0:
+        raise PlanError(f"base job {base} has no workspace files to start from")
     progress: dict[str, Any] = {"parts": [], "merges": [], "latest": BASE_BRANCH}
     try:
         return (yield from build(context, spec, plan, progress))

@@ -1,7 +1,7 @@
 """`run_swarm`: a contract-first planner, specialist workers in parallel, a judge, and a bounded fixer.
 
-Structure: `run_swarm_workflow` is a plain generator orchestrator; every agent is a sub-orchestration
-(`agents/step.py` says why: the OpenAI wrapper orchestrator counts only activity completions and is
+Structure: `run_swarm` is a job (agent_jobs; its orchestrator `run_swarm_workflow`); every agent is a
+sub-orchestration (`agents/step.py` says why: the OpenAI wrapper orchestrator counts only activity completions and is
 replayed whole, so it is no place for fan-out or for many agents in a row). Steps, in order:
 
 1. planning: the planner agent returns a shared contract (names, interfaces, data shapes) and
@@ -28,28 +28,30 @@ them apart.
 """
 from __future__ import annotations
 
-from typing import Any, Generator
+from typing import Annotated, Any, Generator
 
 import azure.durable_functions as df
+from pydantic import Field
 
+from agent_jobs import Job, JobBlueprint
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
 from orchestrations.agents.step import ask_until_usable, run_step, step_input, with_reason
 from orchestrations.failures import step_failure
 from orchestrations.fan_out import finish_all
 from orchestrations.job_status import set_progress
-from orchestrations.payloads import (MODEL_TEXT_BUDGET_BYTES, PAYLOAD_BUDGET_BYTES, PLAN_BUDGET_BYTES, cut, fit,
-                                     model_input_bytes, result_bytes)
+from orchestrations.payloads import MODEL_TEXT_BUDGET_BYTES, PLAN_BUDGET_BYTES, cut, fit, model_input_bytes
 from orchestrations.step_ids import step_instance_id
 from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_verdict
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, SWARM_WORKER, contribution
 from orchestrations.wording import plural
 
-bp = df.Blueprint()
+bp = JobBlueprint()
 
 DEFAULT_MAX_WORKERS = 5
 MAX_WORKERS_LIMIT = 10
 DEFAULT_QUALITY_THRESHOLD = 80
 MAX_FIX_ROUNDS = 2
+MAX_GOAL_CHARS = 20_000
 MAX_PLAN_ATTEMPTS = 3
 MAX_VERDICT_ATTEMPTS = 2
 
@@ -133,15 +135,27 @@ def fix(context: df.DurableOrchestrationContext, goal: str, contract: str, resul
     return text, None
 
 
-@bp.orchestration_trigger(context_name="context")
-def run_swarm_workflow(context: df.DurableOrchestrationContext):
-    spec = context.get_input()
-    goal, threshold = spec["goal"], spec["quality_threshold"]
-    set_progress(context, "planning", "the planner is writing the contract and the tasks")
-    planner = PLANNER_INSTRUCTIONS.format(max_workers=spec["max_workers"], tools=", ".join(BUILTIN_TOOLS))
+@bp.job(title="Run a swarm")
+def run_swarm(job: Job, goal: Annotated[str, Field(max_length=MAX_GOAL_CHARS)],
+              max_workers: Annotated[int, Field(ge=1, le=MAX_WORKERS_LIMIT)] = DEFAULT_MAX_WORKERS,
+              quality_threshold: Annotated[int, Field(
+                  ge=0, le=100, description=f"The judge's score (0-100) the result must reach; below it a fixer "
+                                            f"repairs it, at most {MAX_FIX_ROUNDS} rounds.")]
+              = DEFAULT_QUALITY_THRESHOLD):
+    """Start a swarm job: a planner writes a shared contract and tasks, specialist agents work in parallel,
+    a judge scores the result and a fixer repairs it while the score is below the threshold. Returns at
+    once with the job's status object; follow it with wait_for_job or get_job.
+
+    Args:
+        goal: What the team of agents should produce.
+        max_workers: At most this many specialist agents.
+    """
+    context, threshold = job.context, quality_threshold
+    job.progress("planning", "the planner is writing the contract and the tasks")
+    planner = PLANNER_INSTRUCTIONS.format(max_workers=max_workers, tools=", ".join(BUILTIN_TOOLS))
     plan = yield from ask_until_usable(context, lambda reason: step_input(
         "swarm-planner", planner, with_reason(f"Goal: {goal}", reason), output_type=SwarmPlan),
-        lambda raw: fit(normalise_plan(raw, spec["max_workers"], goal), PLAN_BUDGET_BYTES, model_input_bytes),
+        lambda raw: fit(normalise_plan(raw, max_workers, goal), PLAN_BUDGET_BYTES, model_input_bytes),
         MAX_PLAN_ATTEMPTS)
 
     contributions = yield from run_workers(context, goal, plan)
@@ -153,9 +167,9 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
     if len(gaps) == len(contributions):  # nothing to judge or fix: a result without contributions never passes
         summary = (f"no worker produced a contribution ({plural(len(gaps), 'gap')}): nothing was judged, "
                    f"and the result did not pass")
-        set_progress(context, "completed", summary)
-        return fit({**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "notes": [],
-                    "summary": summary}, PAYLOAD_BUDGET_BYTES, result_bytes)
+        job.progress("completed", summary)
+        return {**outcome, "score": None, "complaints": [], "passed": False, "rounds": 0, "notes": [],
+                "summary": summary}
 
     done = len(contributions) - len(gaps)
     cap = (round(100 * done / len(contributions)), f"{plural(len(gaps), 'task')} of {len(contributions)} "
@@ -165,8 +179,8 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
     rounds = 0
     while verdict["score"] is not None and verdict["score"] < threshold and rounds < MAX_FIX_ROUNDS:
         rounds += 1
-        set_progress(context, "fixing", f"fixing round {rounds}: score {verdict['score']} is below {threshold}, "
-                                        f"{plural(len(verdict['complaints']), 'complaint')}", rounds, MAX_FIX_ROUNDS)
+        job.progress("fixing", f"fixing round {rounds}: score {verdict['score']} is below {threshold}, "
+                               f"{plural(len(verdict['complaints']), 'complaint')}", rounds, MAX_FIX_ROUNDS)
         fixed, problem = yield from fix(context, goal, plan["contract"], result, verdict["complaints"], rounds)
         if fixed is None:
             notes.append(f"{problem}: the result of the round before is kept")
@@ -187,6 +201,6 @@ def run_swarm_workflow(context: df.DurableOrchestrationContext):
     scored = (f"score {score} ({'meets' if passed else 'below'} the threshold {threshold})" if score is not None
               else "not scored (the judge failed)")
     summary = f"{scored} after {plural(rounds, 'fixing round')}, {plural(len(gaps), 'gap')}"
-    set_progress(context, "completed", summary)
-    return fit({**outcome, "result": result, "score": score, "complaints": verdict["complaints"],
-                "passed": passed, "rounds": rounds, "notes": notes, "summary": summary}, PAYLOAD_BUDGET_BYTES, result_bytes)
+    job.progress("completed", summary)
+    return {**outcome, "result": result, "score": score, "complaints": verdict["complaints"],
+            "passed": passed, "rounds": rounds, "notes": notes, "summary": summary}
