@@ -8,7 +8,9 @@ import re
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
+from orchestrations.agents.structured import answer_instructions
 from testing.app_copy import app_copy
 from testing.fake_model_server import load_script
 from testing.host_process import PROJECT_ROOT, HostProcess
@@ -97,3 +99,13 @@ def test_review_text_has_the_http_starter_and_the_job_view(host, model):
                        params={"code": host.durable_key}).json()
     assert status["name"] == "review_text_workflow" and json.loads(status["input"]) == {"text": TEXT, "focus": "tone"}
     assert '"review_text"' in page.text  # the view's workflow filter lists it
+
+
+def test_an_output_model_without_a_docstring_can_be_asked_for():
+    """An agent with tools is told its answer's fields in its instructions (orchestrations/agents/structured.py),
+    with the model's docstring when it has one: a user's model without one failed the step."""
+
+    class Bare(BaseModel):
+        score: int
+
+    assert answer_instructions(Bare).endswith('with one JSON object with the keys "score".')

@@ -129,8 +129,9 @@ class LenientOutputSchema(AgentOutputSchema):
 def answer_instructions(output_type: type[BaseModel]) -> str:
     """What an agent with tools is told about its final answer, in place of a `response_format` schema."""
     fields = ", ".join(f'"{name}"' for name in output_type.model_fields)
-    return (f" When you have finished, reply (without calling a tool) with one JSON object with the keys {fields}: "
-            f"{output_type.__doc__.strip().splitlines()[0]}")
+    said = (output_type.__doc__ or "").strip().splitlines()  # a model without a docstring says nothing more
+    return (f" When you have finished, reply (without calling a tool) with one JSON object with the keys {fields}"
+            + (f": {said[0]}" if said else "."))
 
 
 def read_answer(text: Any, output_type: type[BaseModel]) -> Any:
