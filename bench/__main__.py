@@ -3,7 +3,8 @@ import runpy
 import sys
 import traceback
 
-BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp", "bench.bench_agent", "bench.bench_code_swarm"]
+BENCHMARKS = ["bench.bench_engine", "bench.bench_mcp", "bench.bench_sessions", "bench.bench_agent",
+              "bench.bench_code_swarm"]
 
 
 def run(name: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from mcp import Client
@@ -28,8 +29,9 @@ def mcp_url(host: HostProcess) -> str:
 
 
 @contextlib.asynccontextmanager
-async def signed_in(host: HostProcess, token: str, mode: str = "legacy") -> AsyncIterator[Client]:
-    """The official client over Streamable HTTP with a bearer token (and no key)."""
+async def signed_in(host: HostProcess, token: str, mode: str = "legacy", **options: Any) -> AsyncIterator[Client]:
+    """The official client over Streamable HTTP with a bearer token (and no key); `options` go to the Client
+    (an elicitation_callback, say)."""
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=90) as http:
-        async with Client(streamable_http_client(mcp_url(host), http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(mcp_url(host), http_client=http), mode=mode, **options) as client:
             yield client

@@ -41,8 +41,8 @@ def token(host, issuer, user: str) -> str:
     return issuer.token(user, mcp_url(host))
 
 
-def as_user(host, issuer, user: str, mode: str = "legacy"):
-    return signed_in(host, token(host, issuer, user), mode)
+def as_user(host, issuer, user: str, mode: str = "legacy", **options):
+    return signed_in(host, token(host, issuer, user), mode, **options)
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +186,22 @@ async def test_a_signed_in_callers_failed_task_stays_failed_when_the_job_is_retr
         task = await raw(alice, "tasks/get", {"taskId": task_id})
     assert failed["status"] == "failed" and retried["status"] == "completed", (failed, retried)
     assert task["status"] == "failed" and "HTTP 401" in task["statusMessage"], task
+
+
+async def test_a_signed_in_person_approves_from_the_chat(host, issuer):
+    """Issue 21 §3 with sign-in (issue 20): a 2025-11-25 Streamable HTTP client that keeps its session, signed in
+    with a token and no key, is asked for its own trip's approval on the stream of its wait_for_job POST."""
+    asked: list[str] = []
+
+    async def approve(_context, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"approved": True, "comment": "from the chat"})
+
+    async with as_user(host, issuer, "alice", elicitation_callback=approve) as alice:
+        trip = await call(alice, "plan_trip", request="Two days in Leiden")
+        done = await wait_until(alice, trip["job_id"])
+    assert done["status"] == "completed" and done["output"]["decision"]["comment"] == "from the chat", done
+    assert len(asked) == 1 and "Approve the proposed trip" in asked[0], asked
 
 
 async def test_a_subscriber_hears_only_their_own_jobs(host, issuer):

@@ -171,6 +171,26 @@ async def test_wait_for_job_asks_the_person_and_sends_the_answer(host, transport
     assert question.requested_schema["properties"]["approved"]["type"] == "boolean"
 
 
+async def test_a_wait_that_may_ask_still_reports_progress(host):
+    """Issue 21 §3: progress works as before for a 2025-11-25 Streamable HTTP client that is asked for input: the
+    progress notifications and the question ride the stream of the same wait_for_job POST, progress first."""
+    events: list[str] = []
+
+    async def elicit(_context, params: types.ElicitRequestParams) -> types.ElicitResult:
+        events.append("asked")
+        return types.ElicitResult(action="accept", content={"approved": True})
+
+    async def on_progress(_value, _total, message) -> None:
+        events.append(f"progress: {message}")
+
+    async with handshake_client(host, elicitation_callback=elicit) as client:
+        job = (await client.call_tool("plan_trip", {"request": "Three days in Lyon"})).structured_content
+        result = await client.call_tool("wait_for_job", {"job_id": job["job_id"], "timeout_seconds": 50},
+                                        progress_callback=on_progress)
+    assert result.structured_content and result.structured_content["status"] == "completed", (result, events)
+    assert "asked" in events and events[0].startswith("progress: "), events
+
+
 async def test_declining_leaves_the_job_waiting(host):
     async with modern_client(host, elicitation_callback=answering("decline")) as client:
         job = (await client.call_tool("plan_trip", {"request": "A day in Bruges"})).structured_content
