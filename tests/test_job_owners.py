@@ -18,6 +18,8 @@ import anyio
 import httpx
 import mcp_types as types
 import pytest
+from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter
 
@@ -238,6 +240,36 @@ async def test_a_subscriber_hears_only_their_own_jobs(host, issuer):
             listeners.cancel_scope.cancel()
     assert heard["alice"] and set(heard["alice"]) == {uri}
     assert heard["bob"] == []
+
+
+@pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")  # the 2025-11-25 API, on purpose
+async def test_a_legacy_sse_subscriber_hears_only_their_own_jobs(host, issuer):
+    """The same over legacy SSE with a token (issue 20 with issue 21 §1.3): a resources/subscribe belongs to its
+    caller and session; bob subscribing to alice's job hears nothing of it, alice hears its change."""
+    heard: dict[str, list[str]] = {"alice": [], "bob": []}
+
+    def sse_as(user: str) -> Client:
+        async def messages(message) -> None:
+            if isinstance(message, types.ResourceUpdatedNotification):
+                heard[user].append(str(message.params.uri))
+
+        headers = {"Authorization": f"Bearer {token(host, issuer, user)}"}
+        return Client(sse_client(f"{mcp_url(host)}/sse", headers=headers), mode="legacy", message_handler=messages)
+
+    async with sse_as("alice") as alice, sse_as("bob") as bob:
+        trip = await call(alice, "plan_trip", request="Two days in Utrecht")
+        trip = await wait_until(alice, trip["job_id"], statuses=("waiting_for_input",))
+        uri = f"job://{trip['job_id']}"
+        await bob.subscribe_resource(uri)
+        await alice.subscribe_resource(uri)
+        await asyncio.sleep(2)  # each watcher has read the job once: what changes next is news
+        await call(alice, "send_job_input", job_id=trip["job_id"], event="approval", data={"approved": False})
+        await wait_until(alice, trip["job_id"])
+        with anyio.fail_after(60):
+            while not heard["alice"]:
+                await anyio.sleep(0.1)
+        await asyncio.sleep(3)  # bob's watcher, reading every second, had its chances to hear it too
+    assert set(heard["alice"]) == {uri} and heard["bob"] == []
 
 
 def view(host, issuer, user: str, path: str, method: str = "GET", **body: Any) -> httpx.Response:
