@@ -201,11 +201,19 @@ async def cancel_job(client: df.DurableOrchestrationClient, job_id: str, reason:
 async def retry_job(client: df.DurableOrchestrationClient, job_id: str, caller: Caller) -> dict[str, Any]:
     """Continue a failed job from its failure; steps that finished are not run again. A job that is
     running or completed (as a retried job is) has nothing to retry: its status comes back unchanged,
-    so repeating a call whose answer was lost is safe (the tool is idempotent)."""
+    so repeating a call whose answer was lost is safe (the tool is idempotent), also while the first call
+    is still in flight: the backend refuses a second rewind (HTTP 410: the job is no longer failed), and
+    that call answers with the status the first one's rewind gave the job (issue 21 §1.4's kind)."""
     job = await fetch_job(client, job_id, caller)
     if job.status in RETRIED:
         return job.public()
     if job.status != "failed":
         raise ToolError(f"Job {job_id} is {job.status}; only a failed job can be retried.")
-    await client.rewind(job_id, "retried by the user")
+    try:
+        await client.rewind(job_id, "retried by the user")
+    except Exception:
+        job = await fetch_job(client, job_id, caller)
+        if job.status not in RETRIED:  # not a racing retry: the backend's own refusal or failure
+            raise
+        return job.public()
     return (await settled(client, job_id, caller, lambda j: j.status != "failed")).public()
