@@ -206,6 +206,16 @@ async def test_a_signed_in_person_approves_from_the_chat(host, issuer):
     assert len(asked) == 1 and "Approve the proposed trip" in asked[0], asked
 
 
+async def alice_decides(alice, trip_id: str, heard: dict[str, list[str]]) -> None:
+    """Alice's decision changes her watched trip; returns once she has heard of it."""
+    await asyncio.sleep(2)  # each watcher has read the job once: what changes next is news
+    await call(alice, "send_job_input", job_id=trip_id, event="approval", data={"approved": False})
+    await wait_until(alice, trip_id)
+    with anyio.fail_after(60):
+        while not heard["alice"]:
+            await anyio.sleep(0.1)
+
+
 async def test_a_subscriber_hears_only_their_own_jobs(host, issuer):
     async with as_user(host, issuer, "alice", "auto") as alice, as_user(host, issuer, "bob", "auto") as bob:
         trip = (await alice.call_tool("plan_trip", {"request": "Two days in Haarlem"})).structured_content
@@ -229,12 +239,7 @@ async def test_a_subscriber_hears_only_their_own_jobs(host, issuer):
             await ready["bob"].wait()
             listeners.start_soon(listen, "alice", alice, ready["alice"], done)
             await ready["alice"].wait()
-            await asyncio.sleep(2)  # each watcher has read the job once: what changes next is news
-            await call(alice, "send_job_input", job_id=trip["job_id"], event="approval", data={"approved": False})
-            await wait_until(alice, trip["job_id"])
-            with anyio.fail_after(60):
-                while not heard["alice"]:
-                    await anyio.sleep(0.1)
+            await alice_decides(alice, trip["job_id"], heard)
             done.set()
             await asyncio.sleep(3)  # bob's watcher, reading every second, had its chances to hear it too
             listeners.cancel_scope.cancel()
@@ -262,12 +267,7 @@ async def test_a_legacy_sse_subscriber_hears_only_their_own_jobs(host, issuer):
         uri = f"job://{trip['job_id']}"
         await bob.subscribe_resource(uri)
         await alice.subscribe_resource(uri)
-        await asyncio.sleep(2)  # each watcher has read the job once: what changes next is news
-        await call(alice, "send_job_input", job_id=trip["job_id"], event="approval", data={"approved": False})
-        await wait_until(alice, trip["job_id"])
-        with anyio.fail_after(60):
-            while not heard["alice"]:
-                await anyio.sleep(0.1)
+        await alice_decides(alice, trip["job_id"], heard)
         await asyncio.sleep(3)  # bob's watcher, reading every second, had its chances to hear it too
     assert set(heard["alice"]) == {uri} and heard["bob"] == []
 
