@@ -191,13 +191,22 @@ async def test_a_wait_that_may_ask_still_reports_progress(host):
     assert "asked" in events and events[0].startswith("progress: "), events
 
 
-async def test_declining_leaves_the_job_waiting(host):
-    async with modern_client(host, elicitation_callback=answering("decline")) as client:
+@pytest.mark.parametrize("action", ["decline", "cancel"])
+@pytest.mark.parametrize("opened", [modern_client, handshake_client], ids=["2026-07-28", "2025-11-25 streamable"])
+async def test_declining_leaves_the_job_waiting(host, opened, action):
+    """A declined or dismissed question leaves the job waiting, and the result says what to do next with the job's
+    id filled in (issue 21 §4: it said "Answer later with the input tool, or ask again", naming neither)."""
+    async with opened(host, elicitation_callback=answering(action)) as client:
         job = (await client.call_tool("plan_trip", {"request": "A day in Bruges"})).structured_content
         result = await waited(client, job["job_id"])
         again = await client.call_tool("get_job", {"job_id": job["job_id"]})
+    job_id = json.dumps(job["job_id"])
     assert result.structured_content["status"] == "waiting_for_input"
-    assert "declined" in result.content[-1].text and again.structured_content["status"] == "waiting_for_input"
+    assert again.structured_content["status"] == "waiting_for_input"
+    assert result.content[-1].text == (
+        f"The person {'declined' if action == 'decline' else 'dismissed'} the job's input request (approval); the "
+        f"job is unchanged and still waits. Next: when the person decides, send_job_input(job_id={job_id}, "
+        f'event="approval", data=<their answer>) sends it; wait_for_job(job_id={job_id}) asks them again.')
 
 
 async def test_without_elicitation_wait_for_job_returns_the_waiting_job(host):

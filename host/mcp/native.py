@@ -115,7 +115,8 @@ class JobsMiddleware:
             if answer is None:
                 return result
             if answer.action != "accept":
-                return _with_note(types.CallToolResult.model_validate(result), _declined(answer.action, request))
+                return _with_note(types.CallToolResult.model_validate(result),
+                                  _declined(answer.action, request, str(params.get("name")), contract, job))
             sent = await self._send(ctx, contract, job[contract.id_field], request, answer.content)
             if sent is not None:
                 return sent
@@ -163,14 +164,21 @@ class JobsMiddleware:
         if not isinstance(request, dict) or request_key(request, job) != key or not isinstance(response, dict):
             return None  # answered already, or the job moved on: just wait on
         if response.get("action") != "accept":
-            return _with_note(result, _declined(str(response.get("action")), request))
+            return _with_note(result, _declined(str(response.get("action")), request, str(params.get("name")),
+                                                contract, job))
         return await self._send(ctx, contract, job_id, request, response.get("content"))
 
 
-def _declined(action: str, request: dict[str, Any]) -> str:
+def _declined(action: str, request: dict[str, Any], wait_tool: str, contract: JobContract,
+              job: dict[str, Any]) -> str:
+    """What a declined or dismissed question leaves, and the calls that go on from there, with the job's id and
+    event filled in, as every job result says what to do next (issue 21 §4)."""
     how = "declined" if action == "decline" else "dismissed"
+    job_id, event = json.dumps(job.get(contract.id_field)), json.dumps(request.get("event"))
+    answer = (f"{contract.input_tool}(job_id={job_id}, event={event}, data=<their answer>) sends it"
+              if contract.input_tool else "the job's input tool sends it")
     return (f"The person {how} the job's input request ({request.get('event')}); the job is unchanged and "
-            f"still waits. Answer later with the input tool, or ask again.")
+            f"still waits. Next: when the person decides, {answer}; {wait_tool}(job_id={job_id}) asks them again.")
 
 
 def install(server: Server, jobs: JobTools, tasks: Tasks) -> None:
