@@ -46,6 +46,22 @@ async def test_agent_calls_tools_over_several_turns(host, model):
     assert [body["max_output_tokens"] for body in model.stats().bodies(AGENT)] == [DEFAULT_MAX_OUTPUT_TOKENS] * 3
 
 
+async def test_an_agent_that_talks_while_calling_a_tool_reads_its_own_words_next(host, model):
+    """The model's text beside a tool call reaches its next call as it said it (it arrived as
+    "ValidatorIterator(index=0, schema=...)": run_model.call_model says why)."""
+    model.reset()
+    model.script({AGENT: [
+        {"text": "Let me compute that first.", "tool_calls": [{"name": "calculate", "arguments": {"expression": "6*7"}}]},
+        {"text": "It is 42."},
+    ]})
+    async with connect(host) as client:
+        done = await wait_until(client, (await call(client, "run_agent", task="Compute 6*7",
+                                                    tools=["calculate"]))["job_id"])
+    assert done["output"]["final_output"] == "It is 42.", done
+    said = [item for item in model.stats().bodies(AGENT)[1]["input"] if item.get("role") == "assistant"]
+    assert [part["text"] for part in said[0]["content"]] == ["Let me compute that first."], said
+
+
 async def test_job_status_over_sse_and_http_polling(host, model):
     model.reset()
     model.script({AGENT: [{"text": "plain answer"}]})

@@ -27,6 +27,9 @@ the SDK's activity does not:
    Completions, and stateless Responses calls carrying the encrypted reasoning
    (model_config.apply_model_settings).
 6. Keeps the answer under the Durable payload limit (model_payloads.bounded_answer).
+7. Hands the conversation to the model as the plain JSON data it is (`call_model`): the SDK's activity
+   sent every list inside an input item (a message's content parts, a reasoning summary) as the repr
+   of a pydantic iterator.
 """
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ from contextvars import ContextVar
 from typing import Any
 
 import openai
-from azure.durable_functions.openai_agents.orchestrator_generator import durable_openai_agent_activity
+from agents.items import ModelResponse
+from azure.durable_functions.openai_agents.model_invocation_activity import DurableModelActivityInput, ModelInvoker
 
 from orchestrations.agents.recovery import recovered_request
 from orchestrations.agents.model_config import apply_model_settings, require_model
@@ -131,6 +135,21 @@ def with_model_settings(activity_input: str) -> str:
     return json.dumps(request)
 
 
+async def call_model(activity_input: str) -> str:
+    """One model request for a `run_model` activity input (the SDK's `DurableModelActivityInput` JSON),
+    as the SDK's `durable_openai_agent_activity` makes it, but with the conversation handed on as the
+    plain JSON data it is. The SDK (azure-functions-durable 1.7, ModelInvoker.invoke_model_activity) reads
+    the validated `input` back through `json.dumps(..., default=str)`, and validation makes every list of
+    a TypedDict's `Iterable` field (a message's content parts, a reasoning summary) a lazy
+    `ValidatorIterator`, written as its repr: an agent that wrote text along with a tool call was sent
+    "ValidatorIterator(index=0, schema=...)" as its own words in the next call, and a continued
+    conversation every earlier answer so (issue 18 §2)."""
+    request = DurableModelActivityInput.from_json(activity_input)
+    request.input = json.loads(activity_input)["input"]
+    response = await ModelInvoker().invoke_model_activity(request)
+    return ModelResponse.__pydantic_serializer__.to_json(response).decode()
+
+
 async def invoke_model(activity_input: str) -> str:
     """One model call with the retries above. Logs one line per failed request: a warning with the
     wait before a retry, an error when the call fails for good (then `ModelCallFailed`)."""
@@ -140,7 +159,7 @@ async def invoke_model(activity_input: str) -> str:
     try:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return clean_model_response(await durable_openai_agent_activity(activity_input, None))
+                return clean_model_response(await call_model(activity_input))
             except openai.APIError as error:
                 changed, how = recovered_request(activity_input, getattr(error, "status_code", None),
                                                  provider_message(error))
