@@ -14,7 +14,8 @@ A module like this in `orchestrations/` is a job with the whole toolset: the MCP
 HTTP starter, idempotency keys, get/wait/list/send input/cancel/retry, progress, input requests, MCP
 Tasks, `job://` resources and the job view. See README "Add your own job".
 
-- `JobBlueprint` (blueprint.py): `job`, `agent_job`, `activity_tool`;
+- `JobBlueprint` (blueprint.py): `job`, `agent_job` (`continues=True`: it continues a finished job's
+  conversation, `continue_from`), `activity_tool`;
 - `Job`, `AgentJob`, `AgentResult` (job.py): what a job's code gets and what an agent step returns;
 - `register_packages` (app.py): how function_app.py finds every module's blueprints;
 - `ToolError`, `argument_error`: what a launch `check` raises to refuse a launch, worded like every

@@ -48,16 +48,19 @@ from pydantic_core import to_jsonable_python
 
 from orchestrations.agents import activity_tools
 from orchestrations.agents.durable import agent_output
+from orchestrations.conversations import CONTINUE_FROM, CONVERSATION
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, result_bytes
 from tools import job_registry
 from tools.caller import STARTED_BY
+from tools.idempotency import IDEMPOTENCY_ARG
 from tools.job_registry import JobDeclaration, JobDeclarationError, LaunchCheck
 from tools.signature import args_from_signature, description_of
 
 from .job import AgentJob, Job
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-RESERVED_ARGUMENTS = ("idempotency_key", "continue_from", STARTED_BY)  # launcher arguments and input entries
+# launcher arguments and input entries the launcher adds, which a job's parameter cannot shadow
+RESERVED_ARGUMENTS = (IDEMPOTENCY_ARG.name, CONTINUE_FROM, CONVERSATION, STARTED_BY)
 
 
 def job_output(value: Any) -> Any:
@@ -122,12 +125,15 @@ class JobBlueprint(df.Blueprint):
 
     def agent_job(self, function: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
                   title: Optional[str] = None, orchestrator: Optional[str] = None,
-                  check: Optional[LaunchCheck] = None) -> Any:
+                  check: Optional[LaunchCheck] = None, continues: bool = False) -> Any:
         """Declare a job that is one durable agent: its function takes the `AgentJob` handle first, builds
         an Agents SDK `Agent` and returns what `job.run(agent, input)` produced, as JSON data. Its
         orchestrator is the SDK's `durable_openai_agent_orchestrator`, so the agent runs in the job's own
-        orchestration (no step); otherwise as `job`."""
-        return self._declare(function, AgentJob, name=name, title=title, orchestrator=orchestrator, check=check)
+        orchestration (no step); otherwise as `job`. `continues=True`: the launcher also takes
+        `continue_from`, a finished job of the caller's whose conversation `job.run` continues
+        (tools/conversations.py, issue 18 §2)."""
+        return self._declare(function, AgentJob, name=name, title=title, orchestrator=orchestrator, check=check,
+                             continues=continues)
 
     # ---------------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from orchestrations.agents import activity_tools
 from orchestrations.agents.durable import DEFAULT_MAX_TURNS, ProgressHooks, run_durably
 from orchestrations.agents.step import run_step, step_input
+from orchestrations.conversations import CONTINUE_FROM, CONVERSATION, describe
 from orchestrations.job_status import event_data, keep_data, request_input, set_progress
 from orchestrations.step_ids import step_instance_id
 from orchestrations.wording import shorten
@@ -169,8 +170,28 @@ class AgentJob(_Handle):
         names): `Agent(..., tools=job.tools(count_words, "calculate"))`."""
         return activity_tools.agent_tools(self.context, tools)
 
+    @property
+    def continued_from(self) -> Optional[str]:
+        """The id of the job whose conversation this one continues (`continue_from`), or None."""
+        value = self.input.get(CONTINUE_FROM)
+        return value if isinstance(value, str) else None
+
+    @property
+    def conversation(self) -> list[Any]:
+        """The conversation this job continues (the Agents SDK's input list; empty when it continues none)."""
+        value = self.input.get(CONVERSATION)
+        return value if isinstance(value, list) else []
+
+    def continuing(self) -> str:
+        """How long the continued conversation is, for progress messages ("" when none is continued)."""
+        return describe(self.continued_from, self.conversation) if self.continued_from else ""
+
     def run(self, agent: Agent, input: Any, *, max_turns: int = DEFAULT_MAX_TURNS) -> RunResult:
         """`Runner.run_sync(agent, input)` for this job: `input` is text or an Agents SDK input list; the
         runner is bound to this job's context (safe when several run at once) and each model and tool call
-        updates the job's progress ("model call 3", "calling tool calculate")."""
+        updates the job's progress ("model call 3", "calling tool calculate"). In a job that continues a
+        conversation (`@bp.agent_job(continues=True)`), a text `input` comes after `conversation`, as the
+        next user message; a list is run as it is (build it from `job.conversation`)."""
+        if isinstance(input, str) and self.conversation:
+            input = [*self.conversation, {"role": "user", "content": input}]
         return run_durably(self.context, agent, input, hooks=self._hooks, max_turns=max_turns)

@@ -61,6 +61,13 @@ def dated(job: Job, when: datetime):
     yield job.context.call_activity("calculate", "1")
 ''', "SignatureError: Parameter 'when' of dated has a type hint a tool argument cannot take",
         "use str, int, float, bool, dict, a Literal of values"),
+    "a parameter named like what the launcher records": (HEADER + '''
+@bp.job
+def signed(job: Job, task: str, started_by: str = "me"):
+    """Would read who started the job from its own argument."""
+    yield job.context.call_activity("calculate", task)
+''', "SignatureError: Parameter 'started_by' of signed has a name the launchers use themselves",
+        "(reserved: idempotency_key, continue_from, conversation, started_by): rename it."),
     "an activity tool of two parameters": (HEADER + '''
 @bp.activity_tool
 def add(a: int, b: int) -> int:

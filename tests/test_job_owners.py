@@ -111,6 +111,22 @@ async def test_resources_of_another_persons_job_answer_as_unknown_ones(host, iss
     assert steps["job_id"] == job_id and steps["steps"]
 
 
+async def test_only_its_owner_continues_a_jobs_conversation(host, issuer, alices):
+    """continue_from (issue 18 §2): another person's finished job answers as an unknown one, and no job starts."""
+    job_id = alices["agent"]["job_id"]
+    unknown = unknown_like(job_id)
+    async with as_user(host, issuer, "bob") as bob:
+        before = (await call(bob, "list_jobs", limit=100))["jobs"]
+        same_answer(await call_error(bob, "run_agent", task="Go on", continue_from=job_id), job_id,
+                    await call_error(bob, "run_agent", task="Go on", continue_from=unknown), unknown)
+        assert (await call(bob, "list_jobs", limit=100))["jobs"] == before
+    async with as_user(host, issuer, "alice") as alice:
+        follow_up = await call(alice, "run_agent", task="Go on", continue_from=job_id)
+        follow_up = await wait_until(alice, follow_up["job_id"])
+    assert follow_up["status"] == "completed", follow_up
+    assert follow_up["output"]["continued"].startswith(f"the conversation of job {job_id}: "), follow_up
+
+
 async def test_an_admin_sees_and_manages_every_job(host, issuer, alices):
     async with as_user(host, issuer, "bob") as bob:
         bobs = await call(bob, "plan_trip", request="A week in Bergen")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .backend_errors import body_sentence, unavailable
+from .backend_errors import BackendUnavailable, body_sentence, unavailable
 from .http_client import shared_client
 
 
@@ -24,9 +24,27 @@ async def instance_page(client: Any, params: dict[str, str], token: Optional[str
     headers = {"x-ms-continuation-token": token} if token else {}
     response = await shared_client().get(f"{rpc_base(client)}instances/", params=params, headers=headers)
     if response.status_code != 200:
-        try:
-            reason = body_sentence(response.json())
-        except ValueError:
-            reason = None
-        raise unavailable(what, f"HTTP {response.status_code}" + (f": {reason}" if reason else ""))
+        raise refusal(response, what)
     return response.json(), response.headers.get("x-ms-continuation-token")
+
+
+async def instance_history(client: Any, instance_id: str, what: str) -> Optional[dict[str, Any]]:
+    """One instance's status payload with its input and its history, results included (the management
+    API's `historyEvents`, the same shape on both hosts: host/http/history_format.py); None when there is
+    no such instance. BackendUnavailable as `instance_page`."""
+    response = await shared_client().get(f"{rpc_base(client)}instances/{instance_id}", params={
+        "showHistory": "true", "showHistoryOutput": "true", "showInput": "true"})
+    if response.status_code == 404:
+        return None
+    if response.status_code not in (200, 202):
+        raise refusal(response, what)
+    return response.json()
+
+
+def refusal(response: Any, what: str) -> BackendUnavailable:
+    """"<what>: HTTP <status>: <the body's reason>. Try again later." for a management API answer."""
+    try:
+        reason = body_sentence(response.json())
+    except ValueError:
+        reason = None
+    return unavailable(what, f"HTTP {response.status_code}" + (f": {reason}" if reason else ""))

@@ -32,7 +32,7 @@ class JobDeclaration:
     `description` (the launcher's), its `orchestrator` function name, its launcher `args` (without
     `idempotency_key`), an optional `check(**values)` run before the job is started (raises `ToolError`
     to refuse the launch), `downloads` (kinds of /api/workspaces/{job_id}/<kind> a finished job offers),
-    `continues` (the launcher takes `continue_from`: see agent_jobs.conversation) and `source`
+    `continues` (the launcher takes `continue_from`: tools/conversations.py) and `source`
     (`file:line` of the declaration, for error messages)."""
 
     name: str

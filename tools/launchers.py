@@ -24,6 +24,7 @@ from . import job_registry
 from .arguments import ToolError, validate_arguments
 from .backend_errors import BackendUnavailable, backend_reason, unavailable
 from .caller import STARTED_BY, Caller, caller_from_headers
+from .conversations import CONTINUE_FROM, CONTINUE_FROM_ARG, continued_input, previous_conversation
 from .idempotency import IDEMPOTENCY_ARG, start_once
 from .job_registry import JobDeclaration, JobDeclarationError
 from .job_status import LAUNCHER_METADATA, JobStatus, without_key
@@ -37,8 +38,9 @@ LAUNCHER_HINTS = {"readOnlyHint": False, "destructiveHint": False, "idempotentHi
 
 
 def launcher_args(job: JobDeclaration) -> tuple:
-    """What the job's launcher takes: the job's own arguments, then `idempotency_key`."""
-    return (*job.args, IDEMPOTENCY_ARG)
+    """What the job's launcher takes: the job's own arguments, `continue_from` when the job continues
+    conversations (tools/conversations.py), then `idempotency_key`."""
+    return (*job.args, *((CONTINUE_FROM_ARG,) if job.continues else ()), IDEMPOTENCY_ARG)
 
 
 async def launch(client: df.DurableOrchestrationClient, job: JobDeclaration, values: dict[str, Any],
@@ -46,16 +48,21 @@ async def launch(client: df.DurableOrchestrationClient, job: JobDeclaration, val
     """Start `job` for `caller` with its checked argument `values` (or find the job of `idempotency_key`)
     and return its status object; `ToolError` when a check refuses the launch, `BackendUnavailable` when
     the Durable backend cannot start it. The orchestration's input is `values`, as the job's function
-    receives them; a signed-in caller's job gets an id in their namespace and records who started it
-    (tools/caller.py)."""
+    receives them, with the conversation of the caller's job `continue_from` when given
+    (tools/conversations.py); a signed-in caller's job gets an id in their namespace and records who
+    started it (tools/caller.py)."""
+    continue_from = values.get(CONTINUE_FROM)
+    values = {name: value for name, value in values.items() if name != CONTINUE_FROM}
     if job.check is not None:
         run_check(job, values, caller)
     try:
         require_model()
     except ModelNotConfiguredError as error:
         raise ToolError(f"No job was started: {error}") from None
-    spec = {**values, STARTED_BY: caller.record()} if caller.signed_in else values
     try:
+        conversation = await previous_conversation(client, continue_from, caller) if continue_from else None
+        spec = continued_input(values, conversation)
+        spec = {**spec, STARTED_BY: caller.record()} if caller.signed_in else spec
         if idempotency_key is None:
             job_id = await client.start_new(job.orchestrator, caller.new_job_id(), spec)
         else:

@@ -64,8 +64,8 @@ def args_from_signature(function: Callable[..., Any], skip: int = 0,
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise SignatureError(f"Parameter *{name} of {where} cannot be a tool argument: name each argument.")
         if name in reserved:
-            raise SignatureError(f"Parameter '{name}' of {where} has a name every launcher already takes: "
-                                 f"rename it (reserved: {', '.join(reserved)}).")
+            raise SignatureError(f"Parameter '{name}' of {where} has a name the launchers use themselves "
+                                 f"(reserved: {', '.join(reserved)}): rename it.")
         args.append(_arg(where, parameter, hints.get(name, str), documented.get(name)))
     return tuple(args)
 
