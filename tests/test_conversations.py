@@ -9,6 +9,7 @@ import json
 import threading
 import time
 
+import httpx
 import pytest
 
 from testing.host_process import project_host
@@ -111,6 +112,22 @@ async def test_a_failed_or_canceled_job_is_continued_from_what_it_has(host, mode
             client, "run_agent", task="What did the page say?", continue_from=reading["job_id"]))["job_id"])
     assert after_cancel["output"]["final_output"] == "It was Ada's page.", after_cancel
     assert after_cancel["output"]["continued"].startswith(f"the conversation of job {reading['job_id']}: 3 items")
+
+
+async def test_the_http_starter_continues_a_conversation_too(host, model):
+    model.reset()
+    model.script({AGENT: [{"text": "Noted: the code word is heron."},
+                          remembers("the code word is heron", "Which code word?", answer="heron")]})
+    url = f"{host.base_url}/api/jobs/run_agent"
+    headers = {"x-functions-key": host.env["FUNCTIONS_DEFAULT_KEY"]}
+    async with connect(host) as client:
+        first = await wait_until(client, (await call(client, "run_agent", task="Remember: code word heron."))["job_id"])
+        unknown = httpx.post(url, headers=headers, json={"task": "Which code word?", "continue_from": "0123456789abcdef"})
+        started = httpx.post(url, headers=headers, json={"task": "Which code word?", "continue_from": first["job_id"]})
+        assert started.status_code == 202, started.text
+        done = await wait_until(client, started.json()["id"])
+    assert unknown.status_code == 400 and unknown.json()["error"].startswith("Unknown job '0123456789abcdef'"), unknown.text
+    assert done["output"]["final_output"] == "heron", done
 
 
 async def test_continue_from_refuses_what_it_cannot_continue(host, model):
