@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from orchestrations.agents.durable import RUN_MODEL_ACTIVITY
 from orchestrations.conversations import CONTINUE_FROM, CONVERSATION
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, input_bytes
 
@@ -37,7 +38,6 @@ from .job_status import JOB_ID_PATTERN
 from .job_timeline import unwrap
 from .jobs import unknown_job
 
-MODEL_ACTIVITY = "run_model"
 CONVERSATION_BUDGET_BYTES = PAYLOAD_BUDGET_BYTES // 2  # the rest of a start input: the new task and arguments
 FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
 
@@ -77,7 +77,7 @@ def conversation_of(history: list[dict[str, Any]], job_input: Any) -> list[dict[
     last = None
     for event in history:
         name = event.get("FunctionName") or event.get("Name")
-        if name == MODEL_ACTIVITY and event.get("EventType") in ("TaskCompleted", "TaskFailed", "TaskScheduled"):
+        if name == RUN_MODEL_ACTIVITY and event.get("EventType") in ("TaskCompleted", "TaskFailed", "TaskScheduled"):
             last = event
     if last is None:
         earlier = unwrap(job_input).get(CONVERSATION) if isinstance(unwrap(job_input), dict) else None
