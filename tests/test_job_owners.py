@@ -288,6 +288,29 @@ async def test_a_legacy_sse_subscriber_hears_only_their_own_jobs(host, issuer):
     assert set(heard["alice"]) == {uri} and heard["bob"] == []
 
 
+async def test_another_persons_sse_session_answers_as_an_unknown_one(host, issuer):
+    """A legacy SSE session belongs to the person whose stream began it (the same for everything a session holds,
+    issue 21 §1.3): bob posting to alice's session, whose id he somehow learned, gets exactly the answer for a
+    session that does not exist, and nothing reaches alice's stream. (It was taken: a request of his was answered
+    on her stream, and a wait_for_job of his could ask her a question there.)"""
+    sessions: list[str] = []
+    url = f"{mcp_url(host)}/sse"
+    alice_headers = {"Authorization": f"Bearer {token(host, issuer, 'alice')}"}
+    async with Client(sse_client(url, headers=alice_headers, on_session_created=sessions.append),
+                      mode="legacy") as alice:
+        [session_id] = sessions
+        message = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                   "params": {"name": "list_jobs", "arguments": {}}}
+        bob = {"Authorization": f"Bearer {token(host, issuer, 'bob')}"}
+        theirs, unknown = (httpx.post(f"{mcp_url(host)}/message", params={"session_id": name}, json=message,
+                                      headers=bob, timeout=30) for name in (session_id, uuid.uuid4().hex))
+        mine = httpx.post(f"{mcp_url(host)}/message", params={"session_id": session_id}, json=message,
+                          headers=alice_headers, timeout=30)
+        assert (await alice.list_tools()).tools  # her session works on
+    assert (theirs.status_code, theirs.text) == (unknown.status_code, unknown.text) == (404, theirs.text), theirs.text
+    assert mine.status_code == 202, mine.text
+
+
 def view(host, issuer, user: str, path: str, method: str = "GET", **body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token(host, issuer, user)}", "x-functions-key": FUNCTION_KEY}
     return httpx.request(method, f"{host.base_url}/api/{path}", headers=headers, json=body or None, timeout=60)

@@ -14,7 +14,10 @@ With an issuer configured (`OAuthSettings`):
   (and `scope` when scopes are configured); with an invalid one the same plus `error="invalid_token"` and
   a short `error_description`. Nothing behind it runs, so nothing changes. When the issuer's keys cannot
   be read: 503 with the reason (a token cannot be judged; clients should not re-authenticate);
-- a valid token's request goes on with the caller in App Service's headers (client_principal.py).
+- a valid token's request goes on with the caller in App Service's headers (client_principal.py), and as the
+  ASGI `user` the MCP SDK reads (`AuthenticatedUser`: client, issuer, subject; not the token), so that the SDK's
+  legacy SSE transport binds a session to the person whose stream began it and answers anyone else's message to
+  it as to a session that does not exist (issue 20 with issue 21 §1.3).
 
 Accepted audiences: the configured ones, else this host's own resource URLs as the request names them (the
 origin, and the MCP endpoint's URL), which is what an RFC 8707 `resource` indicator asks the issuer for.
@@ -25,12 +28,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from host.http.guard import Refusal, Render
-from host.identity.client_principal import is_principal_header, principal_headers, provider_name
+from host.identity.client_principal import is_principal_header, principal_headers, principal_id, provider_name
 from host.identity.issuer_keys import IssuerUnavailable
 from host.identity.settings import OAuthSettings
 from host.identity.tokens import InvalidToken, TokenValidator
@@ -88,6 +93,7 @@ class ResourceServer:
             await response(scope, receive, send)
             return
         scope["headers"] = [*scope["headers"], *principal_headers(claims, self.idp)]
+        scope["user"] = authenticated_user(claims)
         await self.app(scope, receive, send)
 
     # ---- metadata and refusals --------------------------------------------------------------
@@ -138,3 +144,12 @@ class ResourceServer:
         response = self.render(scope["path"], Refusal(401, message))
         response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(challenge)
         return response
+
+
+def authenticated_user(claims: dict[str, Any]) -> AuthenticatedUser:
+    """The MCP SDK's user for a validated token's claims: the client it was issued to (`azp`, Entra v1 `appid`),
+    its issuer and the caller's id, which the SDK compares to bind sessions to their creator. The token itself is
+    not kept (empty)."""
+    client = claims.get("azp") or claims.get("appid") or claims.get("client_id") or ""
+    return AuthenticatedUser(AccessToken(token="", client_id=str(client), scopes=[], subject=principal_id(claims),
+                                         claims={"iss": claims.get("iss")}))
