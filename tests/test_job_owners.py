@@ -311,6 +311,28 @@ async def test_another_persons_sse_session_answers_as_an_unknown_one(host, issue
     assert mine.status_code == 202, mine.text
 
 
+async def test_another_persons_streamable_http_session_answers_as_an_unknown_one(host, issuer):
+    """The same for a Streamable HTTP client that keeps its Mcp-Session-Id (the session that lets the host ask
+    it for input, issue 21 §3): bob naming alice's session is answered as a session id this host never issued
+    (it was taken as hers: his answer could have reached a question put to her)."""
+    def post(user: str, message: dict, session: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token(host, issuer, user)}", "MCP-Protocol-Version": "2025-11-25",
+                   "Accept": "application/json, text/event-stream", **({"Mcp-Session-Id": session} if session else {})}
+        return httpx.post(mcp_url(host), json=message, headers=headers, timeout=30)
+
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "alice's editor", "version": "1"}}}
+    session = post("alice", initialize).headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    never_issued = "bm90LWlzc3VlZA"  # base64 of "not-issued"
+    mine, theirs = post("alice", listing, session), post("bob", listing, session)
+    unknown = post("bob", listing, never_issued)
+    assert mine.status_code == 200, mine.text
+    assert (theirs.status_code, theirs.text) == (unknown.status_code, unknown.text), theirs.status_code
+    assert theirs.status_code == 400 and "Invalid client state" in theirs.text
+
+
 def view(host, issuer, user: str, path: str, method: str = "GET", **body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token(host, issuer, user)}", "x-functions-key": FUNCTION_KEY}
     return httpx.request(method, f"{host.base_url}/api/{path}", headers=headers, json=body or None, timeout=60)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -49,11 +50,15 @@ def _client_summary(client_info: dict[str, Any] | None) -> dict[str, str] | None
             if key in CLIENT_INFO_FIELDS and isinstance(value, str)}
 
 
-def new_session_id(client_info: dict[str, Any] | None, capabilities: dict[str, Any] | None = None) -> str:
+def new_session_id(client_info: dict[str, Any] | None, capabilities: dict[str, Any] | None = None,
+                   caller: str = "") -> str:
     """The token handed out with the `initialize` response (a few hundred bytes at most). Besides a random id
     and the client's info it keeps whether the client declared elicitation (its modes, bounded), so that a
-    later request of the session may ask it (host/mcp/back_channel.py)."""
+    later request of the session may ask it (host/mcp/back_channel.py), and, for a signed-in caller
+    (`request_caller`), a digest of who they are: the session is theirs (`ClientState.belongs_to`)."""
     state: dict[str, Any] = {"id": secrets.token_hex(8), "client": _client_summary(client_info)}
+    if caller:
+        state["caller"] = _caller_digest(caller)
     elicitation = (capabilities or {}).get("elicitation")
     if isinstance(elicitation, dict):
         state["elicitation"] = {mode: {} for mode in ("form", "url") if mode in elicitation} or {"form": {}}
@@ -79,10 +84,17 @@ class ClientState:
     key: str
     client_info: dict[str, Any] | None
     capabilities: dict[str, Any] | None
+    caller: str = ""  # the digest of the signed-in caller whose initialize began the session
 
     @property
     def can_elicit(self) -> bool:
         return bool(self.capabilities and "elicitation" in self.capabilities)
+
+    def belongs_to(self, caller: str) -> bool:
+        """Whether `caller` (`request_caller`) is the one who began the session: a session is its creator's,
+        and anyone else's request naming it is answered as one with a token this host never issued (the MCP
+        SDK's rule for its stateful sessions; issue 20 with issue 21 §1.3)."""
+        return self.caller == (_caller_digest(caller) if caller else "")
 
 
 def client_state(session_id: str) -> ClientState:
@@ -90,9 +102,14 @@ def client_state(session_id: str) -> ClientState:
     state = _session_state(session_id)
     if state is None:
         raise InvalidClientState(session_id)
-    client, elicitation = state.get("client"), state.get("elicitation")
+    client, elicitation, caller = state.get("client"), state.get("elicitation"), state.get("caller")
     return ClientState(f"http:{state['id']}", client if isinstance(client, dict) else None,
-                       {"elicitation": elicitation} if isinstance(elicitation, dict) else None)
+                       {"elicitation": elicitation} if isinstance(elicitation, dict) else None,
+                       caller if isinstance(caller, str) else "")
+
+
+def _caller_digest(caller: str) -> str:
+    return hashlib.sha256(caller.encode()).hexdigest()[:32]
 
 
 def client_info_from_session_id(session_id: str) -> dict[str, Any] | None:
@@ -152,12 +169,14 @@ def _client_info(ctx: ServerRequestContext[Any, Any], session_id: str | None, tr
 
 
 def caller_key(ctx: ServerRequestContext[Any, Any]) -> str:
-    """Who made this request, for what the host keeps per caller (MCP tasks, resource watchers: issue 20):
-    the identity provider and principal id the host's resource server put in the request (host/identity;
+    """Who made this request, for what the host keeps per caller (MCP tasks, resource watchers, sessions:
+    issue 20): `request_caller` of its HTTP request."""
+    return request_caller(ctx.request) if isinstance(ctx.request, Request) else ""
+
+
+def request_caller(request: Request) -> str:
+    """The identity provider and principal id the host's resource server put in the request (host/identity;
     a client cannot send them), or "" for a caller let in by a key or on an anonymous endpoint."""
-    request = ctx.request if isinstance(ctx.request, Request) else None
-    if request is None:
-        return ""
     principal_id = request.headers.get(PRINCIPAL_ID_HEADER)
     return f"{request.headers.get(PRINCIPAL_IDP_HEADER, '')}|{principal_id}" if principal_id else ""
 

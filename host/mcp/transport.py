@@ -50,6 +50,7 @@ from host.mcp.context import (
     InvalidClientState,
     client_state,
     new_session_id,
+    request_caller,
 )
 from host.mcp.message_shape import shape_error
 from host.mcp.sessions import SseSessions
@@ -231,6 +232,8 @@ class StreamableHttp:
         if session_id:
             try:
                 state = client_state(session_id)
+                if not state.belongs_to(request_caller(request)):  # another person's session: as a forged one
+                    raise InvalidClientState(session_id)
             except InvalidClientState:
                 await jsonrpc_error(400, "Invalid client state.", message_id=request_id)(scope, receive, send)
                 return
@@ -238,7 +241,7 @@ class StreamableHttp:
             params = _params(message)
             client_info, capabilities = params.get("clientInfo"), params.get("capabilities")
             token = new_session_id(client_info if isinstance(client_info, dict) else None,
-                                   capabilities if isinstance(capabilities, dict) else None)
+                                   capabilities if isinstance(capabilities, dict) else None, request_caller(request))
             send = _with_header(send, SESSION_HEADER.encode(), token.encode())
         if _is_answer(message) and state is not None:
             await self._answer(message, state, scope, receive, send)
