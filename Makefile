@@ -13,9 +13,9 @@ NODE_STAMP := node_modules/.installed
 SMOKE_TESTS := tests/test_agent_jobs.py
 # What `make test-azure` runs again with every orchestrator episode replayed as Azure's Python worker runs it
 # (`--replay azure`, README "Durable agents on the local host"): the agent, swarm, code-swarm and trip jobs,
-# and the smoke tests.
+# budgets (checked and asked on replay) and traces (no span twice from a replay), and the smoke tests.
 AZURE_REPLAY_TESTS := $(sort tests/test_agent_jobs.py tests/test_swarm.py tests/test_code_swarm.py \
-	tests/test_trip.py $(SMOKE_TESTS))
+	tests/test_trip.py tests/test_budget.py tests/test_traces.py $(SMOKE_TESTS))
 
 .PHONY: setup run test test-azure test-job smoke bench demo clean
 

@@ -15,9 +15,11 @@ from agent_jobs import register_packages
 from orchestrations.agents.durable import AgentApp
 from orchestrations.agents.model_config import configure_model
 from orchestrations.log_levels import quiet_library_logs
+from orchestrations.tracing.export import configure_tracing
 
 quiet_library_logs()
 configure_model()
+configure_tracing()
 
 app = AgentApp(http_auth_level=func.AuthLevel.FUNCTION)  # a df.DFApp with our run_model: orchestrations/agents/durable.py
 register_packages(app, "orchestrations", "tools")

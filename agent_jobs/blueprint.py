@@ -50,6 +50,7 @@ from orchestrations.agents import activity_tools
 from orchestrations.agents.durable import agent_output
 from orchestrations.conversations import CONTINUE_FROM, CONVERSATION
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, result_bytes
+from orchestrations.usage.ending import run_agent_job, run_job
 from tools import job_registry
 from tools.caller import STARTED_BY
 from tools.idempotency import IDEMPOTENCY_ARG
@@ -60,7 +61,7 @@ from .job import AgentJob, Job
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # launcher arguments and input entries the launcher adds, which a job's parameter cannot shadow
-RESERVED_ARGUMENTS = (IDEMPOTENCY_ARG.name, CONTINUE_FROM, CONVERSATION, STARTED_BY)
+RESERVED_ARGUMENTS = (IDEMPOTENCY_ARG.name, "budget", CONTINUE_FROM, CONVERSATION, STARTED_BY)
 
 
 def job_output(value: Any) -> Any:
@@ -155,23 +156,30 @@ class JobBlueprint(df.Blueprint):
         orchestrator = options.pop("orchestrator") or f"{name}_workflow"
         title = options.pop("title") or name.replace("_", " ").capitalize()
         args = args_from_signature(function, skip=1, reserved=RESERVED_ARGUMENTS)
-        self._orchestrator(function, kind, orchestrator)
+        self._orchestrator(function, kind, orchestrator, name)
         job_registry.declare(JobDeclaration(name=name, title=title, description=description_of(function),
                                             orchestrator=orchestrator, args=args, source=_source(function),
                                             **options))
         return function
 
-    def _orchestrator(self, function: Callable[..., Any], kind: type, orchestrator: str) -> None:
-        """Register the orchestrator that calls `function` with the job handle and its arguments."""
+    def _orchestrator(self, function: Callable[..., Any], kind: type, orchestrator: str, name: str) -> None:
+        """Register the orchestrator that calls `function` with the job handle and its arguments, and ends
+        the job as every job ends (orchestrations/usage/ending.py: its usage, its trace, a budget stop)."""
         bounded = agent_output if kind is AgentJob else job_output
-        if inspect.isgeneratorfunction(function):
+        if kind is Job:
             def body(context: Any) -> Any:
+                job = kind(context)
+                steps = function(job, **_arguments(function, job))
+                return bounded(to_jsonable_python((yield from run_job(context, name, orchestrator, steps))))
+        elif inspect.isgeneratorfunction(function):
+            def body(context: Any) -> Any:  # type: ignore[misc]
                 job = kind(context)
                 return bounded(to_jsonable_python((yield from function(job, **_arguments(function, job)))))
         else:
             def body(context: Any) -> Any:  # type: ignore[misc]
                 job = kind(context)
-                return bounded(to_jsonable_python(function(job, **_arguments(function, job))))
+                return bounded(to_jsonable_python((yield from run_agent_job(
+                    context, name, orchestrator, job, lambda: function(job, **_arguments(function, job))))))
         body.__name__ = body.__qualname__ = orchestrator
         body.__doc__ = function.__doc__
         if kind is AgentJob:  # the SDK's wrapper: the local host recognises it and keeps the agent alive

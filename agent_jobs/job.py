@@ -154,11 +154,14 @@ class AgentJob(_Handle):
     def __init__(self, context: Any):
         super().__init__(context)
         self._hooks = ProgressHooks(context)
+        self.agent_name: Optional[str] = None  # the agent `run` ran (its trace span's name)
+        self.held = 0  # model calls the job's budget held back (orchestrations/usage/ending.py)
+        self.resume_from: Optional[list[Any]] = None  # the conversation to go on from once the budget is raised
 
     @property
     def model_calls(self) -> int:
         """Model calls made by `run` so far."""
-        return self._hooks.model_calls
+        return self._hooks.model_calls - self.held
 
     @property
     def tool_calls(self) -> int:
@@ -191,7 +194,11 @@ class AgentJob(_Handle):
         runner is bound to this job's context (safe when several run at once) and each model and tool call
         updates the job's progress ("model call 3", "calling tool calculate"). In a job that continues a
         conversation (`@bp.agent_job(continues=True)`), a text `input` comes after `conversation`, as the
-        next user message; a list is run as it is (build it from `job.conversation`)."""
-        if isinstance(input, str) and self.conversation:
+        next user message; a list is run as it is (build it from `job.conversation`). When the job's budget
+        was reached and raised, it goes on from the conversation the agent had (issue 19 §2)."""
+        self.agent_name = agent.name
+        if self.resume_from is not None:
+            input = self.resume_from
+        elif isinstance(input, str) and self.conversation:
             input = [*self.conversation, {"role": "user", "content": input}]
         return run_durably(self.context, agent, input, hooks=self._hooks, max_turns=max_turns)

@@ -9,7 +9,11 @@ server, in the same run. Overhead per turn = (durable - plain) / N, from the job
 the ratio durable / plain is printed beside it, and the disk's SQLite commit rate beside each figure.
 This is done on a host of each `--replay` mode: `kept` (the agent stays alive between episodes) and `azure`
 (every episode replays the agent from the start, as Azure's Python worker does: turn n re-runs the n - 1
-before it). Then `get_job` is called sequentially over Streamable HTTP with the official MCP client.
+before it). Then `get_job` is called sequentially over Streamable HTTP with the official MCP client. Last, what
+recording usage adds to a model call (issue 19), in CPU time and in this process: the activity's side (the usage
+record added to the answer) and the orchestrator's (the record read back, the ledger, the custom status with
+it), on a real answer of the scripted server, so the figure does not move with the machine's load as the
+end-to-end ones do.
 
     python -m bench.bench_agent [--runs 3] [--calls 300] [--replay kept azure]
 """
@@ -37,6 +41,7 @@ from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI
 
 from host.durable.events import parse_timestamp
+from orchestrations.usage.ledger import Ledger, record_of, with_usage_record
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import PROJECT_ROOT, HostProcess
 
@@ -161,14 +166,36 @@ def print_agent_figures(replay: str, figures: dict[int, list[tuple]]) -> None:
           f"[target <= 1.5]")
 
 
+def usage_recording_microseconds(model: FakeModelServer, repeats: int = 2000) -> float:
+    """CPU time per model call of recording its usage, in microseconds (see the module docstring)."""
+    model.reset()
+    model.script(script(2))
+    answer = httpx.post(f"{model.base_url}/chat/completions", json={
+        "model": MODEL, "messages": [{"role": "user", "content": "count " * 200}]}).json()
+    response = json.dumps({"output": [{"type": "message", "content": answer["choices"][0]["message"]["content"]}],
+                           "usage": {"requests": 1, "input_tokens": answer["usage"]["prompt_tokens"],
+                                     "output_tokens": answer["usage"]["completion_tokens"],
+                                     "input_tokens_details": {"cached_tokens": 12},
+                                     "output_tokens_details": {"reasoning_tokens": 0}}, "response_id": None})
+    ledger = Ledger()
+    start = time.process_time()
+    for _ in range(repeats):
+        recorded = with_usage_record(response, MODEL)  # run_model
+        ledger.add_call("assistant", record_of(json.loads(json.dumps(recorded))))  # the orchestrator reads it back
+        json.dumps({"progress": {"stage": "running", "message": "model call 3"}, "usage": ledger.usage()})
+    return (time.process_time() - start) / repeats * 1e6
+
+
 async def main(runs: int, calls: int, modes: list[str]) -> None:
     set_tracing_disabled(True)
     with FakeModelServer() as model, tempfile.TemporaryDirectory() as scratch:
         for replay in modes:
             print_agent_figures(replay, await agent_runs(model, Path(scratch) / replay, replay, runs))
         latencies = await get_job_figures(model, Path(scratch) / "get_job", calls)
+        recording = [usage_recording_microseconds(model) for _ in range(max(runs, 3))]
     print(f"get_job over MCP (Streamable HTTP, {calls} sequential calls): p50 {statistics.median(latencies):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms  [target p50 <= 3 ms]")
+    print(f"recording usage per model call (CPU, in process): {spread(recording, 'µs', 1)}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ instructions (Responses `instructions`, or a system/developer message), else the
                                                        raw string; optional "call_id")
   {"text": "...", "tool_calls": [...]}                 both, in that order
   any of the above with "repeat": true                 served again for every later call (last turn only)
+  any of the above with "delay": 1.5                   answered after that many seconds (calls in flight
+                                                       overlap; `stats().max_in_flight` is the most at once)
 or a callable `(ModelRequest) -> turn dict`, so a test can answer from the input it got
 (`request.tool_outputs()`, `request.user_text()`). Example, for an agent whose instructions
 contain `[agent:planner]`:
@@ -33,6 +35,11 @@ contain `[agent:planner]`:
       {"tool_calls": [{"name": "fetch_url", "arguments": {"url": "http://example.test/"}}]},
       lambda request: {"text": "fetched: " + request.tool_outputs()[-1]},
   ]}
+Usage: every answer reports token counts a test can check against what a job recorded: input tokens
+about a quarter of the request body's length, a quarter of them cached (`cached_tokens`), output tokens
+a quarter of the output's length (both APIs' usage shapes). `stats().usage(agent)` sums what the
+server's answers reported, each distinct answer once (see below).
+
 A request identical to one already answered (same API, same JSON body) gets the same answer again
 and does not consume a turn, like a deterministic model: so a `run_model` activity that is re-run
 after a crash, or retried, sees what the first attempt saw. Setting an agent's script forgets these;
@@ -162,9 +169,12 @@ def _validate_turn(agent: str, index: int, turn: Any, is_last: bool) -> None:
     where = f"turn {index} of agent {agent!r}"
     if not isinstance(turn, dict):
         raise ScriptError(f"{where} must be a dict or a callable, got {type(turn).__name__}")
-    unknown = set(turn) - {"text", "json", "tool_calls", "repeat"}
+    unknown = set(turn) - {"text", "json", "tool_calls", "repeat", "delay"}
     if unknown:
-        raise ScriptError(f"{where} has unknown keys {sorted(unknown)}; use text, json, tool_calls, repeat")
+        raise ScriptError(f"{where} has unknown keys {sorted(unknown)}; use text, json, tool_calls, repeat, delay")
+    delay = turn.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+        raise ScriptError(f"{where}: delay must be a number of seconds of at least 0")
     if not ({"text", "json", "tool_calls"} & set(turn)):
         raise ScriptError(f"{where} needs one of text, json, tool_calls")
     if "text" in turn and "json" in turn:
@@ -221,6 +231,11 @@ def _token_count(payload: Any) -> int:
     return max(1, len(json.dumps(payload)) // 4)
 
 
+def _cached_count(input_tokens: int) -> int:
+    """A stable stand-in for prompt caching: a quarter of the input tokens."""
+    return input_tokens // 4
+
+
 def render_responses(turn: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
     """A `Response` object as `POST /v1/responses` returns it (validated against openai's model in the tests)."""
     output: list[dict[str, Any]] = []
@@ -238,7 +253,8 @@ def render_responses(turn: dict[str, Any], request: ModelRequest) -> dict[str, A
         "status": "completed", "model": request.model, "output": output,
         "parallel_tool_calls": bool(request.body.get("parallel_tool_calls", True)), "tool_choice": "auto", "tools": [],
         "usage": {
-            "input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": _cached_count(input_tokens), "cache_write_tokens": 0},
             "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + output_tokens,
         },
@@ -262,12 +278,30 @@ def render_chat_completion(turn: dict[str, Any], request: ModelRequest) -> dict[
         "usage": {
             "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": _cached_count(prompt_tokens)},
+            "completion_tokens_details": {"reasoning_tokens": 0},
         },
     }
 
 
 RENDERERS = {RESPONSES: render_responses, CHAT_COMPLETIONS: render_chat_completion}
+USAGE_FIELDS = ("input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens")
+
+
+def answer_usage(api: str, body: Any) -> dict[str, int] | None:
+    """The token counts an answer body reports, in one shape for both APIs (None for an error body)."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    if api == CHAT_COMPLETIONS:
+        return {"input_tokens": usage.get("prompt_tokens", 0),
+                "cached_tokens": (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "reasoning_tokens": (usage.get("completion_tokens_details") or {}).get("reasoning_tokens", 0)}
+    return {"input_tokens": usage.get("input_tokens", 0),
+            "cached_tokens": (usage.get("input_tokens_details") or {}).get("cached_tokens", 0),
+            "output_tokens": usage.get("output_tokens", 0),
+            "reasoning_tokens": (usage.get("output_tokens_details") or {}).get("reasoning_tokens", 0)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,6 +327,7 @@ class Reply:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     repeated: bool = False
+    delay: float = 0.0
 
 
 def error_reply(status: int, message: str, *, retry_after: float | None = None, kind: str | None = None) -> Reply:
@@ -459,7 +494,8 @@ class RandomFaults:
 
 @dataclass(frozen=True)
 class RecordedCall:
-    """One request the server answered, in arrival order, with its URL path and query and its auth headers."""
+    """One request the server answered, in arrival order, with its URL path and query, its auth headers,
+    and the token counts its answer reported (`usage`, None for an error)."""
 
     seq: int
     api: str
@@ -469,6 +505,7 @@ class RecordedCall:
     path: str = ""
     auth: dict[str, str] = field(default_factory=dict)
     repeated: bool = False
+    usage: dict[str, int] | None = None
 
 
 @dataclass
@@ -480,11 +517,25 @@ class CallStats:
     by_status: dict[int, int]
     by_api: dict[str, int]
     requests: list[RecordedCall]
+    max_in_flight: int = 0
 
     def bodies(self, agent: str | None = None, status: int | None = 200) -> list[Any]:
         """Request bodies, optionally for one agent, by default only those answered with 200."""
         return [r.body for r in self.requests
                 if (agent is None or r.agent == agent) and (status is None or r.status == status)]
+
+    def usage(self, agent: str | None = None, *, repeated: bool = False) -> dict[str, int]:
+        """Token counts and `model_calls` summed over the answers (for one agent, or all), each distinct answer
+        once: a request identical to an earlier one (a model call run again after a crash, before its result
+        was recorded) got the stored answer (`repeated`), and is counted only with `repeated=True`."""
+        total = {name: 0 for name in (*USAGE_FIELDS, "model_calls")}
+        for call in self.requests:
+            if call.usage is None or (agent is not None and call.agent != agent) or (call.repeated and not repeated):
+                continue
+            for name in USAGE_FIELDS:
+                total[name] += call.usage.get(name, 0)
+            total["model_calls"] += 1
+        return total
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "by_status": {str(k): v for k, v in self.by_status.items()}}
@@ -494,7 +545,7 @@ class CallStats:
         return cls(
             total=data["total"], by_agent=dict(data["by_agent"]), by_api=dict(data["by_api"]),
             by_status={int(k): v for k, v in data["by_status"].items()},
-            requests=[RecordedCall(**r) for r in data["requests"]],
+            requests=[RecordedCall(**r) for r in data["requests"]], max_in_flight=data.get("max_in_flight", 0),
         )
 
 
@@ -521,6 +572,8 @@ class FakeModelState:
             self._stalls: dict[str, deque[float]] = {}
             self._random: RandomFaults | None = None
             self._calls: list[RecordedCall] = []
+            self._in_flight = 0
+            self._max_in_flight = 0
 
     def set_script(self, script: Mapping[str, Sequence[Turn]]) -> None:
         """Set the turns of the agents named (others keep theirs); each named agent starts from its first turn."""
@@ -584,21 +637,29 @@ class FakeModelState:
 
     def stats(self) -> CallStats:
         with self._lock:
-            calls = list(self._calls)
+            calls, most = list(self._calls), self._max_in_flight
         return CallStats(
             total=len(calls),
             by_agent=dict(Counter(c.agent for c in calls if c.agent is not None)),
             by_status=dict(Counter(c.status for c in calls)),
             by_api=dict(Counter(c.api for c in calls)),
             requests=calls,
+            max_in_flight=most,
         )
+
+    def in_flight(self, change: int) -> None:
+        """A model request begins (+1) or ends (-1); the most at once is `stats().max_in_flight`."""
+        with self._lock:
+            self._in_flight += change
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
     def record(self, api: str, agent: str | None, reply: Reply, body: Any, request: Request) -> Reply:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         auth = {name: request.headers[name] for name in AUTH_HEADERS if name in request.headers}
         with self._lock:
             seq = len(self._calls) + 1
-            self._calls.append(RecordedCall(seq, api, agent, reply.status, body, path, auth, reply.repeated))
+            self._calls.append(RecordedCall(seq, api, agent, reply.status, body, path, auth, reply.repeated,
+                                            answer_usage(api, reply.body) if reply.status == 200 else None))
         return reply
 
     def _take_fault(self, agent: str) -> Fault | None:
@@ -657,7 +718,8 @@ class FakeModelState:
                                    kind="fake_script_error")
         rendered = RENDERERS[api](turn, request)
         with self._lock:
-            reply = Reply(200, self._reasoning.answer(api, body, rendered) if self.reasoning else rendered)
+            reply = Reply(200, self._reasoning.answer(api, body, rendered) if self.reasoning else rendered,
+                          delay=float(turn.get("delay", 0)))
             self._answers.setdefault(script_key, {})[request_key] = reply.body
         return reply
 
@@ -705,10 +767,16 @@ def create_app(state: FakeModelState) -> Starlette:
             if stall is not None and await _client_gave_up(request, stall):
                 reply = error_reply(CLIENT_GAVE_UP, f"fake model server: the client gave up on stalled agent {agent!r}")
                 return _json_response(state.record(api, agent, reply, body, request))
-            if body.get("stream"):
-                reply = error_reply(400, "the fake model server does not implement streaming; send stream=false")
-            else:
-                reply = state.answer(api, body, agent, str(body.get("model") or "fake-model"))
+            state.in_flight(+1)
+            try:
+                if body.get("stream"):
+                    reply = error_reply(400, "the fake model server does not implement streaming; send stream=false")
+                else:
+                    reply = state.answer(api, body, agent, str(body.get("model") or "fake-model"))
+                if reply.delay:
+                    await asyncio.sleep(reply.delay)
+            finally:
+                state.in_flight(-1)
             return _json_response(state.record(api, agent, reply, body, request))
         return endpoint
 

@@ -91,6 +91,7 @@ class HostProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.kill()  # not left running: a fixture whose start failed never stops it
         raise RuntimeError(f"host did not start in {timeout}s:\n{self.log()}")
 
     def kill(self) -> None:

@@ -40,6 +40,17 @@ NOT_SET_ON_AZURE = {
     "PATH": "the process's search path, set by the platform (the code swarm passes it to ruff and the sandbox)",
     "CHECK_TIMEOUT_SECONDS": "the code swarm's check timeout; the default fits",
     "APP_CRASH_POINTS": "test-only fault injection (crash tests); never set where users run",
+    "MODEL_PRICES": "the default price table has the model infra deploys; set it to price another deployment",
+    "BUDGET_DEFAULT": "no budget unless a launcher sets one; set it to give every job a default budget",
+    "BUDGET_MAX": "no maximum; set it to cap what launchers and raises may ask for",
+    "MODEL_MAX_CONCURRENT_CALLS": "no limit on model calls in flight; set it to keep a burst of jobs under the "
+                                  "deployment's quota (per instance)",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "traces go to Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING); set it "
+                                   "to export to an OTLP collector too",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "as OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SDK_DISABLED": "traces are on; set it to true to turn them off",
+    "OTEL_TRACES_EXPORTER": "traces are on; set it to none to turn them off",
+    "OTEL_SERVICE_NAME": "the default service name fits",
 }
 
 # Set by infra/ for readers other than the app's code (host.json's references are found in host.json).

@@ -67,7 +67,7 @@ def signed(job: Job, task: str, started_by: str = "me"):
     """Would read who started the job from its own argument."""
     yield job.context.call_activity("calculate", task)
 ''', "SignatureError: Parameter 'started_by' of signed has a name the launchers use themselves",
-        "(reserved: idempotency_key, continue_from, conversation, started_by): rename it."),
+        "(reserved: idempotency_key, budget, continue_from, conversation, started_by): rename it."),
     "an activity tool of two parameters": (HEADER + '''
 @bp.activity_tool
 def add(a: int, b: int) -> int:

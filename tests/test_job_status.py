@@ -76,7 +76,7 @@ def test_a_terminal_job_invites_no_action(runtime, output, custom, progress):
 def test_the_status_object_is_one_json_schema():
     schema = JobStatus.model_json_schema(by_alias=True)
     assert set(schema["properties"]) == {"job_id", "workflow", "status", "next_step", "progress", "created_at",
-                                         "updated_at", "input_request", "output", "error", "links"}
+                                         "updated_at", "input_request", "output", "error", "links", "usage"}
     assert schema["properties"]["status"]["enum"] == ["pending", "running", "waiting_for_input", "suspended",
                                                       "completed", "failed", "canceled"]
     assert "schema" in schema["$defs"]["InputRequest"]["properties"]

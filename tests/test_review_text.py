@@ -70,7 +70,7 @@ async def test_review_text_runs_with_the_whole_toolset(host, model):
     properties = launcher.input_schema["properties"]
     assert properties["text"]["description"] == "Required. The text to review." and properties["text"]["maxLength"] == 50_000
     assert properties["focus"]["default"] == "clarity" and properties["focus"]["maxLength"] == 20_000
-    assert set(properties) == {"text", "focus", "idempotency_key"}
+    assert set(properties) == {"text", "focus", "budget", "idempotency_key"}
     assert tools["list_jobs"].input_schema["properties"]["workflow"]["enum"].count("review_text") == 1
     # the job: idempotent launch, two agents, the tool's result in the reviewer's answer, progress, output
     assert again["job_id"] == job["job_id"] and job["workflow"] == "review_text"
@@ -81,6 +81,9 @@ async def test_review_text_runs_with_the_whole_toolset(host, model):
     assert [item["job_id"] for item in listed["jobs"]] == [job["job_id"]]
     assert '"workflow": "review_text"' in resource.contents[0].text
     assert model.stats().by_agent == {"reviewer": 2, "editor": 1}
+    served = model.stats().usage()  # a job users add reports its usage (issue 19): what the model server returned
+    assert {name: done["usage"][name] for name in served} == served and served["input_tokens"] > 0
+    assert {agent["agent"] for agent in done["usage"]["agents"]} == {"reviewer", "editor"}
     editor_prompt = model.stats().bodies("editor")[0]["input"][-1]["content"]
     assert all(remark in str(editor_prompt) for remark in REMARKS)
 
@@ -109,3 +112,20 @@ def test_an_output_model_without_a_docstring_can_be_asked_for():
         score: int
 
     assert answer_instructions(Bare).endswith('with one JSON object with the keys "score".')
+
+
+async def test_review_text_has_a_budget_it_asks_to_raise(host, model):
+    """A job users add takes a budget and asks when it is reached (issue 19 §2); raised, it completes with
+    no call made twice."""
+    model.reset()
+    model.script(load_script("review_text"))
+    async with connect(host) as client:
+        job = await call(client, "review_text", text=TEXT, budget={"tokens": 1})
+        waiting = await wait_until(client, job["job_id"], statuses=("waiting_for_input", "completed", "failed"))
+        assert waiting["status"] == "waiting_for_input" and waiting["input_request"]["event"] == "budget", waiting
+        await call(client, "send_job_input", job_id=job["job_id"], event="budget",
+                   data={"action": "raise", "new_budget": 1_000_000})
+        done = await wait_until(client, job["job_id"])
+    assert done["status"] == "completed", done
+    assert model.stats().by_agent == {"reviewer": 2, "editor": 1}
+    assert model.stats().usage(repeated=True) == model.stats().usage()

@@ -148,8 +148,10 @@ async def test_results_carry_no_key_and_list_items_are_light(host, model):
         assert "code=" not in text
     assert set(done["links"]) == {"status_url", "send_event_url", "terminate_url", "rewind_url", "view_url"}
     listed = json.loads(texts[-2])["jobs"]
-    assert listed and all(set(item) == {"job_id", "workflow", "status", "next_step", "progress", "created_at",
-                                        "updated_at"} for item in listed)
+    assert listed and all(set(item) - {"usage"} == {"job_id", "workflow", "status", "next_step", "progress",
+                                                    "created_at", "updated_at"} for item in listed)
+    assert all(set(item.get("usage", {})) <= {"input_tokens", "cached_tokens", "output_tokens", "reasoning_tokens",
+                                              "model_calls", "cost", "currency", "cost_note"} for item in listed)
     # a person adds the management key to a link (README: "Poll a job over HTTP")
     response = httpx.get(done["links"]["status_url"], params={"code": host.durable_key})
     assert response.status_code == 200 and response.json()["runtimeStatus"] == "Completed"

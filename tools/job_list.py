@@ -9,7 +9,8 @@ The order does not depend on the backend's: the local host lists instances oldes
 Azure Storage backend by instance id. Pages are read whole; while everything read is in created
 time order, reading stops once `limit` jobs are in hand and a later second has been seen (so every
 job of the boundary second is known); otherwise every page is read and sorted here.
-Sub-orchestrations (a workflow's agent steps) are steps of a job, not jobs, and are skipped.
+Sub-orchestrations (a workflow's agent steps) are steps of a job, not jobs, and are skipped; a running
+job one of whose steps asks for input is listed as waiting for it (tools/step_requests.py).
 
 Whose jobs (issue 20): a signed-in caller's are listed by their id prefix (`instanceIdPrefix`, tools/caller.py),
 so the backend reads no one else's; the key's owner gets the jobs without an owner tag, an admin every job.
@@ -30,8 +31,10 @@ from .arguments import Arg, argument_error
 from .caller import Caller
 from .instances import instance_page
 from .job_status import RUNTIME_FILTERS, JobSummary, summary
+from .step_requests import steps_asking, with_step_request
 
 BACKEND_PAGE_SIZE = 100
+WAITING = "waiting_for_input"
 CURSOR_ARG = Arg("cursor", "string", "The next_cursor of the previous page, to get the next one.",
                  allowed="the next_cursor of the previous list_jobs page", max_length=1000)
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?")
@@ -89,7 +92,7 @@ async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[
     if after:
         params["createdTimeFrom"] = after.created
     floor = order_key(after.created, after.job_id) if after else ("", "")
-    found: list[tuple[tuple[str, str], JobSummary]] = []
+    found: list[tuple[tuple[str, str], JobSummary, dict[str, Any]]] = []
     in_order, latest, token = True, "", None
     while True:
         page, token = await instance_page(client, params, token, "Listing jobs failed")
@@ -99,9 +102,9 @@ async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[
             if item.get("name") not in orchestrators or key <= floor or not caller.may_see(key[1]):
                 continue
             job = summary(item)
-            if status is None or job.status == status:
-                found.append((key, job))
-        found.sort(key=lambda pair: pair[0])
+            if status is None or job.status == status or (status == WAITING and job.status == "running"):
+                found.append((key, job, item))
+        found.sort(key=lambda entry: entry[0])
         complete = not token
         if complete or (in_order and len(found) >= limit and latest > found[limit - 1][0][0]):
             break
@@ -109,4 +112,7 @@ async def list_jobs_page(client: DurableOrchestrationClient, orchestrators: set[
     more = len(found) > limit or not complete
     last = chosen[-1][1] if chosen else None
     following = Cursor(last.created_at or "", last.job_id) if more and last else None
-    return [job for _, job in chosen], following
+    asking = await steps_asking(client, [job.job_id for _, job, _ in chosen if job.status == "running"])
+    jobs = [summary(with_step_request(item, [asking[job.job_id]])) if job.job_id in asking else job
+            for _, job, item in chosen]
+    return [job for job in jobs if status is None or job.status == status], following

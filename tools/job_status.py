@@ -36,6 +36,7 @@ from orchestrations.wording import shorten
 
 from . import job_registry
 from .arguments import Arg
+from .job_usage import Usage, UsageCounts, summary_usage
 
 Status = Literal["pending", "running", "waiting_for_input", "suspended", "completed", "failed", "canceled"]
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
@@ -131,20 +132,24 @@ class Links(BaseModel):
 
 
 class JobSummary(BaseModel):
-    """A `list_jobs` item: the light part of the status object."""
+    """A `list_jobs` item: the light part of the status object (`usage`: the totals the job's own custom
+    status holds, tools/job_usage.py)."""
 
     job_id: str
     workflow: Optional[str]
     status: Status
     next_step: str = Field(description="what to do next, as the call to make with this job's id filled in")
     progress: Progress
+    usage: Optional[UsageCounts] = None
     created_at: Optional[str] = None
     updated_at: Optional[str] = None
 
 
 class JobStatus(JobSummary):
-    """What launchers, get_job, wait_for_job, send_job_input, cancel_job and retry_job return."""
+    """What launchers, get_job, wait_for_job, send_job_input, cancel_job and retry_job return (`usage`:
+    the job's model calls so far, in total and per agent, tools/job_usage.py)."""
 
+    usage: Optional[Usage] = None
     input_request: Optional[InputRequest] = None
     output: Optional[Any] = None
     error: Optional[str] = None
@@ -253,11 +258,6 @@ def _progress(custom: dict[str, Any]) -> Progress | None:
         return None
 
 
-def summary(raw: dict[str, Any]) -> JobSummary:
-    """A list item from a management-API status payload."""
-    return JobSummary(**_summary_fields(raw))
-
-
 def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
     runtime = raw.get("runtimeStatus") or "Pending"
     status = STATUS_MAP.get(runtime, "running")
@@ -277,6 +277,11 @@ def _summary_fields(raw: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": job_id, "workflow": job_registry.workflow_of(raw.get("name")), "status": status,
             "next_step": next_step(str(job_id), status, pending_request(raw), event_data(raw.get("output"))),
             "progress": progress, "created_at": raw.get("createdTime"), "updated_at": raw.get("lastUpdatedTime")}
+
+
+def summary(raw: dict[str, Any]) -> JobSummary:
+    """A list item from a management-API status payload."""
+    return JobSummary(**_summary_fields(raw), usage=summary_usage(raw))
 
 
 def _ended(status: str, progress: Progress, custom: dict[str, Any], output: Any) -> Progress:
@@ -313,19 +318,22 @@ def pending_request(raw: dict[str, Any]) -> dict[str, Any] | None:
     return request if isinstance(request, dict) else None
 
 
-def status_object(raw: dict[str, Any], links: Links | None = None, details: Any = None) -> JobStatus:
+def status_object(raw: dict[str, Any], links: Links | None = None, details: Any = None,
+                  usage: Usage | None = None) -> JobStatus:
     """The whole status object from a management-API status payload; `details` fills the input
-    request's details when the caller fetched them (see `orchestrations/job_status.py`)."""
+    request's details when the caller fetched them (see `orchestrations/job_status.py`), `usage` is the
+    job's usage (tools/job_usage.py)."""
     fields = _summary_fields(raw)
     status, progress = fields["status"], fields["progress"]
     custom = _custom(raw)
-    job = JobStatus(**fields, links=links)
+    job = JobStatus(**fields, links=links, usage=usage)
     output = event_data(raw.get("output"))
     if status == "waiting_for_input":
         request = dict(custom["input_request"])
         request.pop("details_ref", None)
         request["how_to_answer"] = how_to_answer(job.job_id, request.get("event", ""), request.get("schema"))
-        job.input_request = InputRequest.model_validate({**request, "details": details})
+        job.input_request = InputRequest.model_validate(
+            {**request, "details": details if details is not None else request.get("details")})
     elif status == "completed":
         job.output = output
         job.next_step = "Done: its result is in output."

@@ -24,19 +24,20 @@ SWEEP_INTERVAL_SECONDS = 0.2
 
 
 async def list_steps(client: Any, job_id: str, *, statuses: Optional[tuple[str, ...]] = None,
-                     show_input: bool = True) -> list[dict[str, Any]]:
-    """Status payloads (management API shape) of the job's sub-orchestrations, at most
-    PAGE_SIZE * MAX_PAGES of them; `statuses` filters by runtimeStatus. Raises BackendUnavailable
-    when the management API does not answer (tools/instances.py)."""
-    params = {"instanceIdPrefix": f"{job_id}:", "showInput": "true" if show_input else "false",
-              "top": str(PAGE_SIZE)}
+                     show_input: bool = True, include_job: bool = False) -> list[dict[str, Any]]:
+    """Status payloads (management API shape) of the job's sub-orchestrations (and of the job itself with
+    `include_job`), at most PAGE_SIZE * MAX_PAGES of them; `statuses` filters by runtimeStatus. Raises
+    BackendUnavailable when the management API does not answer (tools/instances.py)."""
+    params = {"instanceIdPrefix": job_id if include_job else f"{job_id}:",
+              "showInput": "true" if show_input else "false", "top": str(PAGE_SIZE)}
     if statuses:
         params["runtimeStatus"] = ",".join(statuses)
     found: list[dict[str, Any]] = []
     token = None
     for _ in range(MAX_PAGES):
         page, token = await instance_page(client, params, token, "Listing the job's steps failed")
-        found += page
+        found += [status for status in page if not include_job or status.get("instanceId") == job_id
+                  or str(status.get("instanceId")).startswith(f"{job_id}:")]
         if not token:
             break
     return found

@@ -10,9 +10,11 @@ rewrite). A job's sub-orchestrations are found by instance id: the workflows nam
 them all on either host, and a step's parent is the id before its last `:`.
 
 Step shape (JSON): {kind, name, label, status, started_at, ended_at?, duration_ms?, retries,
-input_preview?, output_preview?, error?, instance_id?, fire_at?, steps?}; `kind` is one of
+input_preview?, output_preview?, error?, instance_id?, fire_at?, usage?, steps?}; `kind` is one of
 agent, orchestration, model_call, tool_call, activity, timer, event; `status` one of running,
-completed, failed, canceled, waiting, skipped. Times are ISO 8601 UTC.
+completed, failed, canceled, waiting, skipped. Times are ISO 8601 UTC. `usage` (tools/job_usage.py
+`UsageCounts`): a model call's own, from the record its result holds; an agent step's model calls so far;
+a sub-orchestration's, the sum of the agent steps under it.
 """
 from __future__ import annotations
 
@@ -25,10 +27,13 @@ from typing import Any
 import httpx
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.usage.ending import BOOKKEEPING
+from orchestrations.usage.ledger import add_call, agent_steps_usage, empty, record_of, total_of
 
 from .http_client import shared_client
 from .instances import rpc_base
 from .job_steps import list_steps
+from .job_usage import usage_counts
 
 PREVIEW_CHARS = 160
 MODEL_ACTIVITY = "run_model"
@@ -144,7 +149,14 @@ def activity_step(name: str, input_value: Any, output: Any, error: str | None, s
                             "retries": retries, "input_preview": input_text, "output_preview": output_text}
     if error:
         step["error"] = preview(error, 400)
+    record = record_of(unwrap(output)) if kind == "model_call" else None
+    if record is not None:
+        step["usage"] = _public(add_call(empty(), record))
     return step
+
+
+def _public(usage: dict[str, Any]) -> dict[str, Any]:
+    return usage_counts(usage).model_dump(exclude_none=True)
 
 
 def _failure_text(event: dict[str, Any]) -> str:
@@ -163,7 +175,8 @@ def history_steps(events: list[dict[str, Any]], finished: bool) -> tuple[list[di
     A failed attempt followed by another call of the same activity with the same input is a Durable
     retry: the attempts become one step with `retries` counted. The extension schedules each retry
     delay as a timer in the episode that received the failure, so in history the failures of an
-    episode (its inbox events) are followed by that many timers; those are left out.
+    episode (its inbox events) are followed by that many timers; those are left out, as are the
+    activities that only keep the job's books (`BOOKKEEPING`: its usage sum as it ends).
     """
     steps: list[dict[str, Any]] = []
     sub_events: list[dict[str, Any]] = []
@@ -180,6 +193,8 @@ def history_steps(events: list[dict[str, Any]], finished: bool) -> tuple[list[di
         previous_was_inbox = kind in INBOX_EVENTS
         if kind in ("TaskCompleted", "TaskFailed", "TaskScheduled"):
             name = str(event.get("FunctionName") or event.get("Name") or "activity")
+            if name in BOOKKEEPING:
+                continue
             key = (name, json.dumps(event.get("Input"), sort_keys=True, default=str))
             started = parse_time(event.get("ScheduledTime") or event.get("Timestamp"))
             ended = None if kind == "TaskScheduled" else parse_time(event.get("Timestamp"))
@@ -255,8 +270,9 @@ def execution_times(status: dict[str, Any], events: list[dict[str, Any]]) -> tup
     return started, ended or parse_time(status.get("lastUpdatedTime"))
 
 
-def instance_step(status: dict[str, Any], events: list[dict[str, Any]], steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """A sub-orchestration as a step, with its own steps nested."""
+def instance_step(status: dict[str, Any], events: list[dict[str, Any]], steps: list[dict[str, Any]],
+                  usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A sub-orchestration as a step, with its own steps nested and its usage (`subtree_usage`)."""
     runtime = status.get("runtimeStatus") or "Pending"
     started, ended = execution_times(status, events)
     kind, label = step_label(str(status.get("name")), status.get("input"))
@@ -269,7 +285,20 @@ def instance_step(status: dict[str, Any], events: list[dict[str, Any]], steps: l
     }
     if runtime in ("Failed", "Terminated"):
         step["error"] = preview(status.get("output"), 400)
+    if usage is not None:
+        step["usage"] = usage
     return step
+
+
+def subtree_usage(instance_id: str, statuses: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The usage of the agent steps at or under `instance_id` (their ids start with `<instance_id>:`), in
+    the step shape; None when there are none."""
+    agents = agent_steps_usage(status for child_id, status in statuses.items()
+                               if child_id == instance_id or child_id.startswith(instance_id + ":"))
+    if not agents:
+        return None
+    total = total_of(agents.values())
+    return _public(total)
 
 
 def _prompt_of(instance_input: Any) -> Any:
@@ -325,8 +354,8 @@ def build_tree(instance_id: str, statuses: dict[str, dict[str, Any]],
     own, sub_events = history_steps(histories.get(instance_id, []), finished)
     children = [{"status": child, "id": child_id} for child_id, child in statuses.items()
                 if child_id.rpartition(":")[0] == instance_id]
-    steps = own + [instance_step(c["status"], histories.get(c["id"], []), build_tree(c["id"], statuses, histories))
-                   for c in children]
+    steps = own + [instance_step(c["status"], histories.get(c["id"], []), build_tree(c["id"], statuses, histories),
+                                 subtree_usage(c["id"], statuses)) for c in children]
     steps += _unmatched_sub_events(sub_events, children)
     return sorted(steps, key=_by_start)
 

@@ -20,7 +20,9 @@ from .caller import Caller
 from .job_list import CURSOR_ARG, Cursor, JobPage, list_jobs_page
 from .job_status import (JOB_ID_ARG, STATUSES, TERMINAL, VIEW_TOOL_METADATA, WAIT_METADATA, JobStatus, client_status,
                          links_for, pending_request, status_object)
-from .job_steps import cancel_steps
+from .job_steps import cancel_steps, list_steps
+from .job_usage import job_usage, needs_steps, waiting_note
+from .step_requests import instances_asking, with_step_request
 from .progress import report_progress
 from .tool import READ_ONLY, job_tool
 
@@ -58,7 +60,13 @@ async def _fetch(client: df.DurableOrchestrationClient, job_id: str,
     if not status or not status.instance_id:
         raise unknown_job(job_id)
     raw = client_status(status)
-    return status_object(raw, links_for(client, job_id), await _input_details(client, raw)), raw
+    steps = await list_steps(client, job_id, show_input=False) if needs_steps(raw) else []
+    shown = with_step_request(raw, steps)  # a running step's input request is the job's (tools/step_requests.py)
+    job = status_object(shown, links_for(client, job_id), await _input_details(client, shown), job_usage(raw, steps))
+    note = waiting_note(job_id) if job.status == "running" else None
+    if note:
+        job.progress = job.progress.model_copy(update={"message": job.progress.message + note})
+    return job, shown
 
 
 async def _input_details(client: df.DurableOrchestrationClient, raw: dict[str, Any]) -> Any:
@@ -156,7 +164,8 @@ async def send_job_input(client: df.DurableOrchestrationClient, job_id: str, eve
                         f"Allowed: event '{request.event}'.")
     if request.data_schema:
         _check_data(data, request.data_schema)
-    await client.raise_event(job_id, event, data)
+    for instance_id in await instances_asking(client, job_id, event) or [job_id]:
+        await client.raise_event(instance_id, event, data)
     taken = await settled(client, job_id, caller,
                           lambda j: j.input_request is None or j.input_request.event != event)
     return taken.public()

@@ -3,7 +3,8 @@ the HTTP starter (`POST /api/jobs/{workflow}`) that answers 202 with Azure's che
 
 One launcher per job of tools/job_registry.py, built when this module is imported (after the job
 modules: agent_jobs.register_packages imports `orchestrations` first): the MCP tool of the job's
-name, with the job's arguments plus `idempotency_key`, and the same arguments for the HTTP starter,
+name, with the job's arguments plus `budget` and `idempotency_key` (every job's: tools/budget_arg.py,
+tools/idempotency.py), and the same arguments for the HTTP starter,
 so both check input in one place (tools/arguments.py) and start jobs in one place (`launch`).
 
 `launch` is the one path every job starts through (checks, then the Durable start): what every job
@@ -23,6 +24,7 @@ from orchestrations.agents.model_config import ModelNotConfiguredError, require_
 from . import job_registry
 from .arguments import ToolError, validate_arguments
 from .backend_errors import BackendUnavailable, backend_reason, unavailable
+from .budget_arg import BUDGET_ARG, with_budget
 from .caller import STARTED_BY, Caller, caller_from_headers
 from .conversations import CONTINUE_FROM, CONTINUE_FROM_ARG, continued_input, previous_conversation
 from .idempotency import IDEMPOTENCY_ARG, start_once
@@ -39,20 +41,21 @@ LAUNCHER_HINTS = {"readOnlyHint": False, "destructiveHint": False, "idempotentHi
 
 def launcher_args(job: JobDeclaration) -> tuple:
     """What the job's launcher takes: the job's own arguments, `continue_from` when the job continues
-    conversations (tools/conversations.py), then `idempotency_key`."""
-    return (*job.args, *((CONTINUE_FROM_ARG,) if job.continues else ()), IDEMPOTENCY_ARG)
+    conversations (tools/conversations.py), then `budget` and `idempotency_key`."""
+    return (*job.args, *((CONTINUE_FROM_ARG,) if job.continues else ()), BUDGET_ARG, IDEMPOTENCY_ARG)
 
 
 async def launch(client: df.DurableOrchestrationClient, job: JobDeclaration, values: dict[str, Any],
                  idempotency_key: Optional[str], caller: Caller) -> JobStatus:
     """Start `job` for `caller` with its checked argument `values` (or find the job of `idempotency_key`)
-    and return its status object; `ToolError` when a check refuses the launch, `BackendUnavailable` when
-    the Durable backend cannot start it. The orchestration's input is `values`, as the job's function
-    receives them, with the conversation of the caller's job `continue_from` when given
-    (tools/conversations.py); a signed-in caller's job gets an id in their namespace and records who
-    started it (tools/caller.py)."""
+    and return its status object; `ToolError` when a check refuses the launch or the budget (`values`'
+    `budget`, tools/budget_arg.py), `BackendUnavailable` when the Durable backend cannot start it. The
+    orchestration's input is `values`, as the job's function receives them, with the job's budget and the
+    conversation of the caller's job `continue_from` when given (tools/conversations.py); a signed-in
+    caller's job gets an id in their namespace and records who started it (tools/caller.py)."""
     continue_from = values.get(CONTINUE_FROM)
-    values = {name: value for name, value in values.items() if name != CONTINUE_FROM}
+    budgeted = with_budget({}, values.get(BUDGET_ARG.name))
+    values = {name: value for name, value in values.items() if name not in (CONTINUE_FROM, BUDGET_ARG.name)}
     if job.check is not None:
         run_check(job, values, caller)
     try:
@@ -61,7 +64,7 @@ async def launch(client: df.DurableOrchestrationClient, job: JobDeclaration, val
         raise ToolError(f"No job was started: {error}") from None
     try:
         conversation = await previous_conversation(client, continue_from, caller) if continue_from else None
-        spec = continued_input(values, conversation)
+        spec = {**continued_input(values, conversation), **budgeted}
         spec = {**spec, STARTED_BY: caller.record()} if caller.signed_in else spec
         if idempotency_key is None:
             job_id = await client.start_new(job.orchestrator, caller.new_job_id(), spec)

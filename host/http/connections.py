@@ -140,12 +140,17 @@ class PortUnavailable(Exception):
         self.in_use = in_use
 
 
+BACKLOG = 2048  # uvicorn's default
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to (host, port), before anything else starts (issue 9 item 10: a busy port must
     fail at once with one line, not after the banner with uvicorn's traceback). Port 0 picks a free one.
 
     Raises PortUnavailable. SO_REUSEADDR, as uvicorn sets it: a port in TIME_WAIT is reused, one
-    another server listens on is not.
+    another server listens on is not. It listens at once: the engine starts (and resumes pending work) before
+    uvicorn serves, and an activity with a durable client binding that calls the management API then must
+    find its request queued, not refused ("Cannot connect to host": a job resumed after a crash failed so).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP, and
@@ -160,6 +165,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
             raise PortUnavailable(f"port {port} on {host} is already in use (another server listens there)",
                                   in_use=True) from None
         raise PortUnavailable(f"cannot listen on {host} port {port}: {exc.strerror or exc}", in_use=False) from None
+    sock.listen(BACKLOG)
     return sock
 
 

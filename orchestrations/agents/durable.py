@@ -7,16 +7,17 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from agents import Agent, RunConfig, RunContextWrapper, RunHooks, RunResult, Tool
-from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
+from agents import Agent, ItemHelpers, RunConfig, RunContextWrapper, RunHooks, RunResult, Tool
+from pydantic_core import to_jsonable_python
 
 from orchestrations.agents import runners
 from orchestrations.agents.model_payloads import bounded_model_input
 from orchestrations.agents.run_model import register_run_model
+from orchestrations.agents.usage_runner import RUN_MODEL_ACTIVITY, UsageRunner
 from orchestrations.job_status import set_progress
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, input_bytes
+from orchestrations.usage.budget import BudgetPause, BudgetReached
 
-RUN_MODEL_ACTIVITY = "run_model"  # the SDK's fixed name, registered by run_model.register_run_model
 # The SDK stops an agent after 10 turns; a long-running job is allowed more, and a spec may set its own.
 DEFAULT_MAX_TURNS = 40
 
@@ -74,14 +75,23 @@ def run_durably(context: Any, agent: Agent, prompt: str, **kwargs: Any) -> RunRe
     `run_sync` keeps only a few keyword arguments, so the run is made with its prepared configuration.
 
     Every model call's input is bounded (`model_payloads.bounded_model_input`, set on the `run_config`
-    given or a new one), so a long run stays under the Durable payload limit."""
+    given or a new one), so a long run stays under the Durable payload limit.
+
+    `prompt` is text, or an Agents SDK input list (a conversation to go on from). Raises `BudgetPause` with
+    the conversation so far when the job's budget held a model call back (orchestrations/usage/budget.py)."""
     kwargs["run_config"] = replace(kwargs.get("run_config") or RunConfig(), call_model_input_filter=bounded_model_input)
-    runner = DurableOpenAIRunner(context=context, activity_name=RUN_MODEL_ACTIVITY)
+    runner = UsageRunner(context=context, activity_name=RUN_MODEL_ACTIVITY)
     error_handlers = kwargs.pop("error_handlers", None)
-    if not error_handlers:
-        return runner.run_sync(agent, prompt, **kwargs)
-    prepared, run_config, params = runner._prepare_run_config(agent, prompt, **kwargs)
-    return runner._runner.run_sync(agent, prepared, run_config=run_config, error_handlers=error_handlers, **params)
+    try:
+        if not error_handlers:
+            return runner.run_sync(agent, prompt, **kwargs)
+        prepared, run_config, params = runner._prepare_run_config(agent, prompt, **kwargs)
+        return runner._runner.run_sync(agent, prepared, run_config=run_config, error_handlers=error_handlers, **params)
+    except BudgetReached as reached:
+        run = reached.run_data
+        conversation = [] if run is None else \
+            ItemHelpers.input_to_new_input_list(run.input) + [item.to_input_item() for item in run.new_items]
+        raise BudgetPause(reached.verdict, to_jsonable_python(conversation)) from None
 
 
 def agent_output(value: Any) -> Any:
@@ -91,8 +101,8 @@ def agent_output(value: Any) -> Any:
 
 
 class ProgressHooks(RunHooks):
-    """Turns agent events into job progress. Replays re-run them in the same order, so the custom
-    status an episode writes is the same on every replay."""
+    """Turns agent events into job progress (with the usage so far, orchestrations/job_status.py). Replays
+    re-run them in the same order, so the custom status an episode writes is the same on every replay."""
 
     def __init__(self, context: Any):
         self.context = context

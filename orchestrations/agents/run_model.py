@@ -30,6 +30,10 @@ the SDK's activity does not:
 7. Hands the conversation to the model as the plain JSON data it is (`call_model`): the SDK's activity
    sent every list inside an input item (a message's content parts, a reasoning summary) as the repr
    of a pydantic iterator.
+8. Adds the call's usage record (tokens as the API returned them, the model, the cost) to its result,
+   so the usage is part of the durable history (orchestrations/usage/ledger.py, issue 19); holds the call
+   back when the job's budget is reached (usage/budget.py), and waits for a free slot of the deployment
+   while `MODEL_MAX_CONCURRENT_CALLS` requests are in flight (usage/model_slots.py).
 """
 from __future__ import annotations
 
@@ -48,6 +52,11 @@ from azure.durable_functions.openai_agents.model_invocation_activity import Dura
 from orchestrations.agents.recovery import recovered_request
 from orchestrations.agents.model_config import apply_model_settings, require_model
 from orchestrations.agents.model_payloads import bounded_answer
+from orchestrations.code_swarm.crash_points import crash_point
+from orchestrations.usage.budget import INSTANCE_KEY
+from orchestrations.usage.budget_check import held_back
+from orchestrations.usage.ledger import with_usage_record
+from orchestrations.usage.model_slots import SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +137,6 @@ def provider_message(error: Exception) -> str:
     return f"model request failed with HTTP {status}: {detail or error}"
 
 
-def with_model_settings(activity_input: str) -> str:
-    """The activity input with the configured model settings filled in."""
-    request = json.loads(activity_input)
-    request["model_settings"] = apply_model_settings(request.get("model_settings") or {})
-    return json.dumps(request)
-
-
 async def call_model(activity_input: str) -> str:
     """One model request for a `run_model` activity input (the SDK's `DurableModelActivityInput` JSON),
     as the SDK's `durable_openai_agent_activity` makes it, but with the conversation handed on as the
@@ -150,16 +152,26 @@ async def call_model(activity_input: str) -> str:
     return ModelResponse.__pydantic_serializer__.to_json(response).decode()
 
 
-async def invoke_model(activity_input: str) -> str:
-    """One model call with the retries above. Logs one line per failed request: a warning with the
-    wait before a retry, an error when the call fails for good (then `ModelCallFailed`)."""
-    require_model()
-    activity_input = with_model_settings(activity_input)
+async def invoke_model(activity_input: str, client: Any = None) -> str:
+    """One model call with the retries above, unless the job's budget holds it back (then the result says
+    so, orchestrations/usage/budget.py). Logs one line per failed request: a warning with the wait before a
+    retry, an error when the call fails for good (then `ModelCallFailed`)."""
+    config = require_model()
+    request = json.loads(activity_input)
+    held = await held_back(client, request)
+    if held is not None:
+        return held
+    request["model_settings"] = apply_model_settings(request.get("model_settings") or {})
+    activity_input = json.dumps(request)
+    model = request.get("model_name") or config.model
     reporting = _IN_RUN_MODEL.set(True)
     try:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return clean_model_response(await call_model(activity_input))
+                async with SLOTS.slot(f"{config.base_url} {model}", request.get(INSTANCE_KEY)):
+                    response = clean_model_response(await call_model(activity_input))
+                crash_point("model_answered")  # crash tests: answered, but not recorded yet
+                return with_usage_record(response, model)
             except openai.APIError as error:
                 changed, how = recovered_request(activity_input, getattr(error, "status_code", None),
                                                  provider_message(error))
@@ -185,7 +197,8 @@ def register_run_model(app: Any) -> None:
     """Register `run_model` on the app before any durable_openai_agent_orchestrator does (`AgentApp` does)."""
 
     @app.activity_trigger(input_name="input", activity="run_model")
-    async def run_model_activity(input: str) -> str:
-        return await invoke_model(input)
+    @app.durable_client_input(client_name="client")
+    async def run_model_activity(input: str, client: Any) -> str:
+        return await invoke_model(input, client)
 
     app._is_durable_openai_agent_setup = True

@@ -37,6 +37,8 @@ from azure.durable_functions.openai_agents.model_invocation_activity import Dura
 from azure.durable_functions.openai_agents.runner import DurableOpenAIRunner
 from azure.durable_functions.openai_agents.task_tracker import TaskTracker
 
+from orchestrations.agents.usage_runner import UsageRunner
+
 # The runner of the orchestration whose code runs here: a thread's own value (the worker's pool threads
 # run items in their own context), copied into the asyncio tasks `Runner.run_sync` starts.
 _EPISODE_RUNNER: ContextVar[DurableOpenAIRunner | None] = ContextVar("episode_runner", default=None)
@@ -76,7 +78,7 @@ def bind_episode_runner(runner: DurableOpenAIRunner) -> None:
     agent_context = runner._context
     if agent_context._model_retry_options is SDK_DEFAULT_MODEL_RETRY:
         agent_context._model_retry_options = None
-    _EPISODE_RUNNER.set(runner)
+    _EPISODE_RUNNER.set(UsageRunner.of(runner))  # its calls' usage recorded and its budget checked (issue 19)
 
 
 class EpisodeTaskTracker(TaskTracker):

@@ -19,14 +19,17 @@ model server can tell steps apart), its instructions, the prompt, the names of i
 (`agents/activity_tools.py`: the built-in ones and every `@bp.activity_tool`), and optionally a
 structured output type: a Pydantic model, named by its class name when registered with
 `@structured_output`, else by `module:QualifiedName` (imported by the step, which may run on another
-instance). The result is
-`{"output", "text", "model_calls", "tool_calls", "stopped"}`: `output` is text, or the structured answer read as
-JSON data (`structured.py`: every field required in the schema sent, the answer read leniently, and an
+instance); `conversation` (an Agents SDK input list) takes the prompt's place when a step goes on from
+where a budget stopped another. The result is
+`{"output", "text", "model_calls", "tool_calls", "stopped", "usage"}`: `output` is text, or the structured answer
+read as JSON data (`structured.py`: every field required in the schema sent, the answer read leniently, and an
 agent with tools told the fields in its instructions instead of getting a schema with its tools);
 `text` is the final answer's own text when `output` was read out of it (else None);
-`stopped` says why the step was ended early (`guards.py`: a repeated tool call, the turn limit), else None.
-A call to a tool the agent does not have is answered with its tools and `unknown_tool_hint`.
-Call it with `yield from run_step(context, step_input(...))`, or from a job with `job.agent(...)` (agent_jobs).
+`stopped` says why the step was ended early (`guards.py`: a repeated tool call, the turn limit), else None;
+`usage` the step's own model calls (orchestrations/usage/ledger.py), which `run_step` adds to the calling
+orchestration's ledger. A call to a tool the agent does not have is answered with its tools and
+`unknown_tool_hint`. Call it with `yield from run_step(context, step_input(...))`, or from a job with
+`job.agent(...)` (agent_jobs).
 """
 from __future__ import annotations
 
@@ -40,11 +43,16 @@ from pydantic import BaseModel
 from orchestrations.agents import activity_tools
 from orchestrations.agents.durable import (DEFAULT_MAX_TURNS, ProgressHooks, agent_blueprint, agent_orchestrator,
                                           agent_output, run_durably)
+from orchestrations.agents.usage_runner import call_log
 from orchestrations.agents.guards import RepetitionGuard, max_turns_handler, run_config
 from orchestrations.agents.structured import LenientOutputSchema, answer_instructions, read_answer
 from orchestrations.code_swarm.file_tools import agent_tools
+from orchestrations.job_status import set_progress
 from orchestrations.payloads import cut, model_input_bytes
 from orchestrations.step_ids import step_instance_id
+from orchestrations.tracing.spans import orchestration_ended, step_failed
+from orchestrations.usage import budget
+from orchestrations.usage.ledger import ledger_of
 
 bp = agent_blueprint()
 
@@ -102,10 +110,32 @@ def step_input(agent: str, instructions: str, prompt: str, *, tools: Iterable[An
 
 
 def run_step(context: Any, request: dict[str, Any]) -> Generator[Any, Any, dict[str, Any]]:
-    """Run one agent step as a sub-orchestration and return its result as data. The OpenAI wrapper
-    serialises an orchestrator's return value to JSON text itself, so the parent gets text back."""
-    result = yield context.call_sub_orchestrator(AGENT_STEP, request, step_instance_id(context, request["agent"]))
-    return json.loads(result) if isinstance(result, str) else result
+    """Run one agent step as a sub-orchestration and return its result as data (its usage added to the
+    calling orchestration's ledger). The OpenAI wrapper serialises an orchestrator's return value to JSON
+    text itself, so the parent gets text back.
+
+    When the job's budget holds a model call back, the step ends with its conversation so far, and this
+    orchestration asks whether to raise the budget or stop (orchestrations/usage/budget.py): raised, a new
+    step goes on from that conversation (its model and tool calls are added to the result's); stopped,
+    `BudgetStopped` is raised here and by every later step of this orchestration."""
+    state = budget.state_of(context)
+    model_calls = tool_calls = 0
+    while True:
+        if state.get("stopped"):
+            raise budget.BudgetStopped("stopped: the job's budget was reached and the job was stopped")
+        step_id, started = step_instance_id(context, request["agent"]), context.current_utc_datetime
+        try:
+            result = yield context.call_sub_orchestrator(AGENT_STEP, request, step_id)
+        except Exception as error:  # the step failed: its span says so (it cannot itself: tracing/spans.py)
+            step_failed(context, step_id, request["agent"], started, error)
+            raise
+        result = json.loads(result) if isinstance(result, str) else result
+        ledger_of(context).add(result.get("usage"))
+        model_calls, tool_calls = model_calls + result["model_calls"], tool_calls + result["tool_calls"]
+        if not result.get("budget"):
+            return {**result, "model_calls": model_calls, "tool_calls": tool_calls}
+        if (yield from budget.ask(context, result["budget"]))["action"] == "raise":
+            request = {**request, "conversation": result["conversation"]}
 
 
 def with_reason(prompt: str, reason: str | None) -> str:
@@ -146,15 +176,26 @@ def agent_step(context):
                   output_type=LenientOutputSchema(output_type) if output_type and not tools else None,
                   tool_use_behavior=guard.tool_use_behavior)
     hooks = ProgressHooks(context)
-    result = run_durably(context, agent, spec["prompt"], hooks=hooks,
-                         max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS,
-                         run_config=run_config([tool.name for tool in tools], spec.get("unknown_tool_hint")),
-                         error_handlers={"max_turns": max_turns_handler(stopped)})
+    try:
+        result = run_durably(context, agent, spec.get("conversation") or spec["prompt"], hooks=hooks,
+                             max_turns=spec.get("max_turns") or DEFAULT_MAX_TURNS,
+                             run_config=run_config([tool.name for tool in tools], spec.get("unknown_tool_hint")),
+                             error_handlers={"max_turns": max_turns_handler(stopped)})
+    except budget.BudgetPause as pause:  # the held-back call started (on_llm_start) but was not made
+        set_progress(context, "paused", budget.describe(pause.verdict), hooks.model_calls - 1)
+        orchestration_ended(context, AGENT_STEP, agent=spec["agent"], calls=call_log(context).names,
+                            usage=ledger_of(context).usage())
+        return agent_output({"output": None, "text": None, "model_calls": hooks.model_calls - 1,
+                             "tool_calls": hooks.tool_calls, "stopped": None, "usage": ledger_of(context).usage(),
+                             "budget": pause.verdict, "conversation": pause.conversation})
     output = result.final_output
     text = None
     if output_type and tools:
         text, output = output, read_answer(output, output_type)
         text = text if output is not text else None  # only when the answer was read out of it (no copy)
+    set_progress(context, "completed", "the agent answered", hooks.model_calls)  # with the last call's usage
+    orchestration_ended(context, AGENT_STEP, agent=spec["agent"], calls=call_log(context).names,
+                        usage=ledger_of(context).usage())
     return agent_output({"output": output.model_dump(mode="json") if isinstance(output, BaseModel) else output,
                          "text": text, "model_calls": hooks.model_calls, "tool_calls": hooks.tool_calls,
-                         "stopped": guard.stopped or stopped.get("reason")})
+                         "stopped": guard.stopped or stopped.get("reason"), "usage": ledger_of(context).usage()})

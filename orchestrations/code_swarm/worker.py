@@ -32,6 +32,7 @@ from orchestrations.failures import step_failure
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, batches, fit, result_bytes
 from orchestrations.swarm.plan import WorkerReport, normalise_report
 from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, worker_prompt
+from orchestrations.usage.ending import finish_step
 
 bp = df.Blueprint()
 
@@ -152,7 +153,8 @@ def code_worker(context: df.DurableOrchestrationContext):
         problem, missing = attempt_problem(task, modules, step, changes, facts)
         summary = normalise_report(step.get("output"))["result"] or f"wrote {', '.join(files) or 'files'}"
         if problem is None and missing is None:
-            return contribution(task, summary, changes, attempt, problems)
+            return (yield from finish_step(context, CODE_WORKER, contribution(task, summary, changes, attempt,
+                                                                              problems)))
         if problem is None:  # usable but incomplete: kept, in case the next attempt breaks it
             usable = (summary, changes, missing)
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": f"{branch}-kept",
@@ -162,5 +164,7 @@ def code_worker(context: df.DurableOrchestrationContext):
         if problems[-1] != usable[2]:  # the last attempt left nothing usable: back to the kept one
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch,
                                                            "source": f"{branch}-kept"})
-        return contribution(task, usable[0], usable[1], MAX_ATTEMPTS, problems, incomplete=usable[2])
-    return contribution(task, None, changes, MAX_ATTEMPTS, problems)
+        return (yield from finish_step(context, CODE_WORKER, contribution(
+            task, usable[0], usable[1], MAX_ATTEMPTS, problems, incomplete=usable[2])))
+    return (yield from finish_step(context, CODE_WORKER, contribution(task, None, changes, MAX_ATTEMPTS,
+                                                                      problems)))

@@ -20,6 +20,7 @@ from orchestrations.agents.step import run_step, step_input
 from orchestrations.failures import step_failure
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, result_bytes
 from orchestrations.swarm.plan import WorkerReport, normalise_report
+from orchestrations.usage.ending import finish_step
 
 bp = df.Blueprint()
 
@@ -101,7 +102,9 @@ def swarm_worker(context: df.DurableOrchestrationContext):
         tool_calls += step["tool_calls"]
         problem, note = attempt_problem(task, step, attempt == MAX_ATTEMPTS)
         if problem is None:
-            return contribution(task, normalise_report(step["output"])["result"], attempt, tool_calls, problems,
-                                [note] if note else [])
+            return (yield from finish_step(context, SWARM_WORKER, contribution(
+                task, normalise_report(step["output"])["result"], attempt, tool_calls, problems,
+                [note] if note else [])))
         problems.append(problem)
-    return contribution(task, None, MAX_ATTEMPTS, tool_calls, problems)
+    return (yield from finish_step(context, SWARM_WORKER, contribution(task, None, MAX_ATTEMPTS, tool_calls,
+                                                                       problems)))

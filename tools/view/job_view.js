@@ -46,6 +46,20 @@
     return new Date(iso).toLocaleString();
   }
   function badge(status) { return el("span", {className: `badge status-${status}`, text: status.replace(/_/g, " ")}); }
+  // usage (tools/job_usage.py): "1,234 in (300 cached) · 456 out (100 reasoning) · 3 calls · 0.0012 USD"
+  function count(n) { return Number(n || 0).toLocaleString("en-US"); }
+  function costText(usage) {
+    return usage && usage.cost !== undefined && usage.cost !== null ? `${usage.cost.toPrecision(3)} ${usage.currency}` : null;
+  }
+  function usageText(usage, calls) {
+    if (!usage) return "";
+    return [
+      `${count(usage.input_tokens)} in` + (usage.cached_tokens ? ` (${count(usage.cached_tokens)} cached)` : ""),
+      `${count(usage.output_tokens)} out` + (usage.reasoning_tokens ? ` (${count(usage.reasoning_tokens)} reasoning)` : ""),
+      calls === false ? null : `${count(usage.model_calls)} ${usage.model_calls === 1 ? "call" : "calls"}`,
+      costText(usage),
+    ].filter(Boolean).join(" · ");
+  }
   function progressFill(bar, job) {
     const progress = job.progress || {};
     const fill = bar.firstElementChild;
@@ -239,6 +253,9 @@
       el("td", {}, badge(job.status)),
       el("td", {className: "progress-cell"},
         el("div", {className: "small clip", title: progress.message || "", text: progress.message || progress.stage || ""}), bar),
+      el("td", {className: "muted small", title: usageText(job.usage),
+                text: job.usage ? [`${count(job.usage.input_tokens + job.usage.output_tokens)} tokens`,
+                                   costText(job.usage)].filter(Boolean).join(" · ") : ""}),
       el("td", {className: "muted", title: job.updated_at, text: ago(job.updated_at)}));
   }
 
@@ -290,6 +307,7 @@
       `+${seconds(Math.max(0, start))}`,
       step.duration_ms !== null && step.duration_ms !== undefined ? seconds(step.duration_ms) : step.status,
       step.retries ? `${step.retries} ${step.retries === 1 ? "retry" : "retries"}` : null,
+      step.usage ? usageText(step.usage, step.kind !== "model_call") : null,
     ].filter(Boolean).join(" · ");
     const previews = el("div", {className: "previews"},
       step.input_preview ? el("div", {className: "in", title: step.input_preview, text: `in: ${step.input_preview}`}) : null,
@@ -306,6 +324,20 @@
       lane, previews);
     const children = (step.steps || []).map((child) => stepNode(child, span));
     return children.length ? el("div", {className: "group"}, row, el("div", {className: "children"}, children)) : row;
+  }
+
+  // The job's usage: totals, the cost or why there is none, and one row per agent.
+  function renderUsage(usage) {
+    show($("job-usage"), Boolean(usage));
+    if (!usage) return;
+    $("usage-total").textContent = usageText(usage);
+    $("usage-note").textContent = usage.cost_note || "";
+    show($("usage-note"), Boolean(usage.cost_note));
+    $("usage-agents").tBodies[0].replaceChildren(...(usage.agents || []).map((agent) => el("tr", {},
+      el("td", {className: "mono", text: agent.agent}),
+      el("td", {text: count(agent.input_tokens)}), el("td", {text: count(agent.cached_tokens)}),
+      el("td", {text: count(agent.output_tokens)}), el("td", {text: count(agent.reasoning_tokens)}),
+      el("td", {text: count(agent.model_calls)}), el("td", {text: costText(agent) || "–"}))));
   }
 
   function timeSpan(job, steps) {
@@ -420,6 +452,7 @@
     const request = job.status === "waiting_for_input" ? job.input_request : null;
     $("job-message").textContent = request && request.prompt === progress.message ? "" : (progress.message || "");
     progressFill($("job-bar"), job);
+    renderUsage(job.usage);
     renderInput(job);
     show($("cancel-button"), !TERMINAL.has(job.status));
     show($("retry-button"), job.status === "failed");
@@ -444,6 +477,7 @@
     for (const field of ["job-title", "job-stage", "job-message", "job-output"]) $(field).textContent = "";
     $("job-times").textContent = `loading job ${id}…`;  // the title shows the id once the job's data is in
     progressFill($("job-bar"), {status: "pending"});
+    renderUsage(null);
     renderInput({});
     for (const part of ["cancel-button", "retry-button", "job-result", "timeline-empty", "live"]) show($(part), false);
     $("timeline").replaceChildren();
