@@ -8,7 +8,8 @@ ran gets a span from the history's `TaskScheduled` to `TaskCompleted`/`TaskFaile
 (`gen_ai.operation.name` chat / invoke_agent / execute_tool / invoke_workflow, `gen_ai.request.model`,
 `gen_ai.provider.name`, `gen_ai.agent.name`, `gen_ai.tool.name`, `gen_ai.usage.input_tokens`,
 `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.reasoning.output_tokens`)
-plus `job.id` on every span and `job.workflow` on the job's. No prompt, answer, argument or URL is exported.
+plus `job.id` (and, for a signed-in person's job, `enduser.pseudo.id`: the owner tag) on every span and
+`job.workflow` on the job's. No prompt, answer, argument or URL is exported.
 
 Why at the end, from history: an orchestrator is replayed (on Azure every episode), so code that emitted a
 span as it went would emit it again on each replay; the end of an orchestration runs once (an ended
@@ -40,6 +41,7 @@ from opentelemetry.trace import set_span_in_context
 
 from orchestrations.agents.model_config import ModelNotConfiguredError, model_status, require_model
 from orchestrations.usage.ledger import record_of
+from tools.caller import tag_of
 
 from . import export
 
@@ -155,6 +157,13 @@ def _call_spans(history: list[Any], calls: list[str], started: datetime, trace_i
         previous = event.timestamp
 
 
+def job_attributes_of(job_id: str) -> dict[str, Any]:
+    """What every span of a job carries: `job.id`, and `enduser.pseudo.id`, the owner tag of a signed-in
+    person's job (tools/caller.py: a digest of issuer and subject, never a name or a token), which the Azure
+    Monitor exporter files as the telemetry's user id (`user_Id`), so usage can be summed per person there."""
+    return {"job.id": job_id, "enduser.pseudo.id": tag_of(job_id)}
+
+
 def _parent_of(instance: str) -> int | None:
     """A step's span is a child of its parent's first run (`<parent>` is the id before the last `:`)."""
     return span_id_of(instance.rpartition(":")[0], "0") if ":" in instance else None
@@ -184,7 +193,7 @@ def orchestration_ended(context: Any, name: str, *, workflow: str | None = None,
     execution_start = next((event.timestamp for event in history
                             if event.event_type == HistoryEventType.EXECUTION_STARTED), context.current_utc_datetime)
     ended, failure = context.current_utc_datetime, None if error is None else str(error)
-    base = {"job.id": job_id, "durable.instance_id": instance}
+    base = {**job_attributes_of(job_id), "durable.instance_id": instance}
     attributes = {**base, "durable.orchestration": name, "durable.rewinds": len(rewinds) or None,
                   **_usage_attributes(usage)}
     job_attributes = {**attributes, "gen_ai.operation.name": "invoke_workflow", "job.workflow": workflow}
@@ -218,5 +227,5 @@ def step_failed(context: Any, step_id: str, agent: str, started: datetime, error
     ended = context.current_utc_datetime
     _emit(f"invoke_agent {agent}", trace_id_of(job_id), span_id_of(step_id, "failed", ended.isoformat()),
           _parent_of(step_id), started, ended,
-          {"job.id": job_id, "durable.instance_id": step_id, "gen_ai.operation.name": "invoke_agent",
+          {**job_attributes_of(job_id), "durable.instance_id": step_id, "gen_ai.operation.name": "invoke_agent",
            "gen_ai.agent.name": agent}, str(error))
