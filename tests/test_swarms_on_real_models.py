@@ -125,6 +125,49 @@ async def test_the_green_tea_swarm_on_a_model_like_the_real_one(llama_host, mode
     assert forbidden_pairs(model) == []
 
 
+PEG_ERROR = "The model produced output that does not match the expected peg-native format"
+
+
+async def test_a_worker_whose_tool_use_goes_wrong_keeps_what_it_wrote(llama_host, model):
+    """Seen on the real model (Qwen2.5-Coder-1.5B on llama.cpp, 2026-12-07), after the fixes above: both workers of
+    the green tea swarm were gaps. The first wrote its part without calling the `calculate` its task named, was asked
+    to call it, and every tool call it tried next came back as llama.cpp's HTTP 500 (the part it had written was
+    thrown away); the second called `calculate` with the same arguments until the guard stopped it, twice."""
+    def water(request) -> dict:
+        model.fail_next("swarm-worker-1", 500, count=20, message=PEG_ERROR)  # its next calls cannot be parsed
+        return {"text": "## Water\nSoft water at 70-80 C."}
+
+    def storage(request) -> dict:
+        if request.body.get("tools"):
+            return tool_call("calculate", expression="(2 + 3) * 4 ** 2 / sqrt(16)")
+        return tea_worker("## Storage\nAirtight, dark, cool.")(request)
+
+    model.reset()
+    model.script({"swarm-planner": [{"json": {"contract": "Markdown sections with a level-2 heading each.", "tasks": [
+                      {"id": "1", "title": "Water", "instructions": "Explain the water.", "tools": ["calculate"]},
+                      {"id": "2", "title": "Storage", "instructions": "Explain storage.", "tools": ["calculate"]}]}}],
+                  "swarm-worker-1": [water],
+                  "swarm-worker-2": [storage] * 8,
+                  "swarm-judge": [tea_judge]})
+    async with connect(llama_host) as client:
+        job = await wait_until(client, (await call(client, "run_swarm", goal=TEA, max_workers=2))["job_id"])
+    assert job["status"] == "completed", job
+    out = job["output"]
+    assert [part["status"] for part in out["contributions"]] == ["done", "done"], out["contributions"]
+    assert out["gaps"] == [] and out["score"] == 85, out
+    first, second = out["contributions"]
+    assert first["result"] == "## Water\nSoft water at 70-80 C." and first["notes"][0].startswith(
+        "unverified: the task named calculate, and no tool was called (the answer of attempt 1"), first
+    assert PEG_ERROR in first["problems"][-1], first
+    assert second["attempts"] == 2 and second["notes"] == [
+        f"unverified: answered without tools after: {second['problems'][0]}"], second
+    assert second["problems"][0].startswith("it repeated the call calculate("), second
+    assert "## Storage\nAirtight, dark, cool." in out["result"]
+    assert [body for body in model.stats().bodies("swarm-worker-2") if not body.get("tools")], \
+        "the last attempt of the stopped worker ran without tools"
+    assert forbidden_pairs(model) == []
+
+
 async def test_a_failing_judge_or_fixer_keeps_the_last_good_result(llama_host, model):
     """Before: a fixer or judge step that failed (HTTP 500s after the retries) failed the whole job."""
     def script(judge: list) -> dict:

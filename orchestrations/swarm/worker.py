@@ -6,6 +6,12 @@ whose agent fails (a model error, a broken answer) or is stopped (a repeated too
 is asked again with the reason. A task the planner gave tools to is nudged once when the worker called
 none; a second answer without them is accepted and marked unverified (`notes`), because the planner may
 have named a tool the task does not need, and a plan's mistake must not empty the job (issue 22 §1).
+What a worker wrote is not thrown away for its tool use: an answer refused only for calling no tool is
+kept, and handed in (unverified) when no later attempt does better; an attempt whose tool use went wrong
+(a repeated call or the turn limit ended it, or the server could not read its tool call) is followed by
+a last attempt without tools, whose answer is marked unverified. On a real small model both workers of
+the green tea swarm were gaps otherwise: one wrote its part without a tool, was asked to use one, and its
+next tool calls could not be parsed; the other repeated `calculate` until it was stopped, twice.
 After `MAX_ATTEMPTS` the task is returned as a gap, so one bad worker never fails the swarm. Each retry
 prompt differs from the first, so a deterministic model (or a remembered answer) can change its mind.
 """
@@ -16,6 +22,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrations.agents.builtin_tools import BUILTIN_TOOLS
+from orchestrations.agents.recovery import MALFORMED_CALL
 from orchestrations.agents.step import run_step, step_input
 from orchestrations.failures import step_failure
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, fit, result_bytes
@@ -57,6 +64,12 @@ def reported_failure(step: dict[str, Any]) -> str | None:
     return None
 
 
+def tool_trouble(problem: str, step: dict[str, Any] | None) -> bool:
+    """Whether an attempt went wrong in its tool use: its step was stopped (a repeated call, the turn limit), or
+    its agent failed because the server could not read a tool call (`recovery.MALFORMED_CALL`)."""
+    return bool(step and step.get("stopped")) or (step is None and bool(MALFORMED_CALL.search(problem)))
+
+
 def attempt_problem(task: dict[str, Any], step: dict[str, Any], last: bool) -> tuple[str | None, str | None]:
     """(why the attempt is not accepted, or None; a note on an accepted one, or None). `last`: no retry follows."""
     failure = reported_failure(step)
@@ -89,22 +102,39 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     task = assignment["task"]
     problems: list[str] = []
     tool_calls = 0
-    requirement = f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] else None
+    kept: dict[str, Any] | None = None  # an answer refused only for calling no tool: {"result", "attempt"}
+    without_tools = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        tools = [] if without_tools else list(BUILTIN_TOOLS)
+        requirement = (f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] and tools
+                       else None)
         request = step_input(f"swarm-worker-{task['id']}", INSTRUCTIONS,
                              worker_prompt(assignment, problems[-1] if problems else None, requirement),
-                             tools=list(BUILTIN_TOOLS), output_type=WorkerReport, max_turns=WORKER_MAX_TURNS)
+                             tools=tools, output_type=WorkerReport, max_turns=WORKER_MAX_TURNS)
+        step = None
         try:
             step = yield from run_step(context, request)
         except Exception as error:  # a failed agent step: retried, then reported as a gap
-            problems.append(f"the agent failed ({step_failure(error, MAX_PROBLEM_CHARS)})")
-            continue
-        tool_calls += step["tool_calls"]
-        problem, note = attempt_problem(task, step, attempt == MAX_ATTEMPTS)
-        if problem is None:
-            return (yield from finish_step(context, SWARM_WORKER, contribution(
-                task, normalise_report(step["output"])["result"], attempt, tool_calls, problems,
-                [note] if note else [])))
+            problem = f"the agent failed ({step_failure(error, MAX_PROBLEM_CHARS)})"
+        else:
+            tool_calls += step["tool_calls"]
+            problem, note = attempt_problem({**task, "tools": []} if without_tools else task, step,
+                                            attempt == MAX_ATTEMPTS)
+            if problem is None:
+                notes = [note] if note else []
+                if without_tools:
+                    notes.append(f"unverified: answered without tools after: {problems[-1]}")
+                return (yield from finish_step(context, SWARM_WORKER, contribution(
+                    task, normalise_report(step["output"])["result"], attempt, tool_calls, problems, notes)))
+            if step["tool_calls"] == 0 and not step.get("stopped") and normalise_report(step["output"])["result"] \
+                    and not reported_failure(step):
+                kept = {"result": normalise_report(step["output"])["result"], "attempt": attempt}
         problems.append(problem)
+        without_tools = without_tools or tool_trouble(problem, step)
+    if kept is not None:
+        note = (f"unverified: the task named {', '.join(task['tools'])}, and no tool was called (the answer of "
+                f"attempt {kept['attempt']}; later attempts were not accepted)")
+        return (yield from finish_step(context, SWARM_WORKER, contribution(task, kept["result"], MAX_ATTEMPTS,
+                                                                           tool_calls, problems, [note])))
     return (yield from finish_step(context, SWARM_WORKER, contribution(task, None, MAX_ATTEMPTS, tool_calls,
                                                                        problems)))
