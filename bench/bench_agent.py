@@ -13,7 +13,9 @@ before it). Then `get_job` is called sequentially over Streamable HTTP with the 
 recording usage adds to a model call (issue 19), in CPU time and in this process: the activity's side (the usage
 record added to the answer) and the orchestrator's (the record read back, the ledger, the custom status with
 it), on a real answer of the scripted server, so the figure does not move with the machine's load as the
-end-to-end ones do.
+end-to-end ones do. And what tracing adds to a model call (issue 19 §3), in CPU time in this process: an agent
+step's spans made from its history as it ends (`orchestration_ended`: the step's span and one per call) and
+sent by the OTLP/HTTP exporter's batch processor to a receiver in another process (`testing/otlp_receiver.py`).
 
     python -m bench.bench_agent [--runs 3] [--calls 300] [--replay kept azure]
 """
@@ -21,11 +23,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import httpx2
@@ -39,8 +47,13 @@ from agents import (
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from host.durable.events import parse_timestamp
+from host.durable.events import EventType, parse_timestamp, to_sdk_event
+from orchestrations.tracing import export
+from orchestrations.tracing.spans import orchestration_ended
 from orchestrations.usage.ledger import Ledger, record_of, with_usage_record
 from testing.fake_model_server import FakeModelServer
 from testing.host_process import PROJECT_ROOT, HostProcess
@@ -166,6 +179,72 @@ def print_agent_figures(replay: str, figures: dict[int, list[tuple]]) -> None:
           f"[target <= 1.5]")
 
 
+class StepContext:
+    """What `orchestration_ended` reads of an orchestration context: its id, history and clock."""
+
+    def __init__(self, instance_id: str, history: list, now: datetime):
+        self.instance_id, self.histories, self.current_utc_datetime = instance_id, history, now
+
+
+def agent_step_history(calls: int) -> tuple[list, datetime]:
+    """The history of an agent step that made `calls` model calls (each with its usage record), and its end."""
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def event(kind: EventType, event_id: int, second: int, **fields: object) -> object:
+        return to_sdk_event({"EventType": int(kind), "EventId": event_id, "IsPlayed": False,
+                             "Timestamp": (start + timedelta(seconds=second)).isoformat(), **fields})
+
+    result = json.dumps(json.dumps({"output": [], "usage_record": {"model": MODEL, "input_tokens": 1200,
+                                                                   "cached_tokens": 300, "output_tokens": 80}}))
+    history = [event(EventType.ExecutionStarted, -1, 0, Name="agent_step")]
+    for number in range(calls):
+        history += [event(EventType.TaskScheduled, number, 2 * number, Name="run_model", Input="{}"),
+                    event(EventType.TaskCompleted, -1, 2 * number + 1, TaskScheduledId=number, Result=result)]
+    return history, start + timedelta(seconds=2 * calls)
+
+
+def tracing_microseconds(receiver_url: str, calls: int = 20, repeats: int = 100) -> float:
+    """CPU time per model call of tracing an agent step, in microseconds (see the module docstring)."""
+    provider = TracerProvider(id_generator=export.IDS)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{receiver_url}/v1/traces")))
+    history, ended = agent_step_history(calls)
+    saved, export.TRACER = export.TRACER, provider.get_tracer("bench")
+    try:
+        start = time.process_time()
+        for number in range(repeats):
+            orchestration_ended(StepContext(f"bench{number}:agent-0000", history, ended), "agent_step",
+                                agent="assistant", calls=["run_model"] * calls)
+        provider.force_flush()
+        return (time.process_time() - start) / (repeats * calls) * 1e6
+    finally:
+        export.TRACER = saved
+        provider.shutdown()
+
+
+@contextlib.contextmanager
+def otlp_receiver_process() -> Iterator[str]:
+    """The OTLP receiver in a process of its own (its decoding is not this process's CPU time); its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "testing.otlp_receiver", "--port", str(port)], cwd=PROJECT_ROOT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(f"{url}/v1/traces", content=b"", headers={"content-type": "application/x-protobuf"})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def usage_recording_microseconds(model: FakeModelServer, repeats: int = 2000) -> float:
     """CPU time per model call of recording its usage, in microseconds (see the module docstring)."""
     model.reset()
@@ -193,9 +272,12 @@ async def main(runs: int, calls: int, modes: list[str]) -> None:
             print_agent_figures(replay, await agent_runs(model, Path(scratch) / replay, replay, runs))
         latencies = await get_job_figures(model, Path(scratch) / "get_job", calls)
         recording = [usage_recording_microseconds(model) for _ in range(max(runs, 3))]
+    with otlp_receiver_process() as receiver:
+        tracing = [tracing_microseconds(receiver) for _ in range(max(runs, 3))]
     print(f"get_job over MCP (Streamable HTTP, {calls} sequential calls): p50 {statistics.median(latencies):.2f} ms, "
           f"p99 {percentile(latencies, 0.99):.2f} ms  [target p50 <= 3 ms]")
     print(f"recording usage per model call (CPU, in process): {spread(recording, 'µs', 1)}")
+    print(f"tracing per model call (CPU, in process, spans made and exported by OTLP/HTTP): {spread(tracing, 'µs', 1)}")
 
 
 if __name__ == "__main__":
