@@ -114,6 +114,7 @@ async def test_an_agent_job_reports_the_usage_the_model_server_returned(host, mo
     done, served = await calculator_job(host, model)
     async with connect(host) as client:
         listed = await call(client, "list_jobs", workflow="run_agent", status="completed", limit=100)
+        report = await call(client, "get_usage", since=done["created_at"])  # the key's owner: jobs with no owner tag
     assert served["model_calls"] == 3 and served["cached_tokens"] > 0
     usage = done["usage"]
     assert tokens(usage) == served
@@ -122,6 +123,7 @@ async def test_an_agent_job_reports_the_usage_the_model_server_returned(host, mo
     assert tokens(usage["agents"][0]) == served
     item = next(item for item in listed["jobs"] if item["job_id"] == done["job_id"])
     assert tokens(item["usage"]) == served
+    assert report["jobs"] == 1 and tokens(report["usage"]) == served and "owners" not in report, report
     # a plain HTTP poller sees it in the custom status
     polled = httpx.get(done["links"]["status_url"], params={"code": host.durable_key}).json()
     assert tokens(polled["customStatus"]["usage"]) == served
