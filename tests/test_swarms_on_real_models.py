@@ -26,6 +26,7 @@ from orchestrations.code_swarm.file_tools import model_arguments
 from orchestrations.code_swarm.goal_names import goal_names
 from orchestrations.code_swarm.plan import CodePlan, normalise_code_plan
 from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_report, normalise_verdict
+from orchestrations.swarm.worker import WITHOUT_TOOLS
 from testing.host_process import TEST_KEYS, project_host
 from testing.mcp_client import call, connect, wait_until
 
@@ -140,6 +141,7 @@ async def test_a_worker_whose_tool_use_goes_wrong_keeps_what_it_wrote(llama_host
     def storage(request) -> dict:
         if request.body.get("tools"):
             return tool_call("calculate", expression="(2 + 3) * 4 ** 2 / sqrt(16)")
+        assert WITHOUT_TOOLS in request.user_text() and "needs these tools" not in request.user_text()
         return tea_worker("## Storage\nAirtight, dark, cool.")(request)
 
     model.reset()

@@ -35,6 +35,8 @@ SWARM_WORKER = "swarm_worker"
 MAX_ATTEMPTS = 2
 MAX_PROBLEM_CHARS = 500
 WORKER_MAX_TURNS = 16
+WITHOUT_TOOLS = ("No tools are available this time: write your part itself, in full, as your result (the text the "
+                 "task asks for, not a calculation or a tool call).")
 
 INSTRUCTIONS = (
     "You are a specialist on a team. Do exactly your task, following the shared contract to the letter "
@@ -106,8 +108,8 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     without_tools = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
         tools = [] if without_tools else list(BUILTIN_TOOLS)
-        requirement = (f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] and tools
-                       else None)
+        requirement = (WITHOUT_TOOLS if without_tools else
+                       f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] else None)
         request = step_input(f"swarm-worker-{task['id']}", INSTRUCTIONS,
                              worker_prompt(assignment, problems[-1] if problems else None, requirement),
                              tools=tools, output_type=WorkerReport, max_turns=WORKER_MAX_TURNS)
