@@ -24,6 +24,7 @@ from orchestrations.code_swarm.facts import score_caps, tree_facts
 from orchestrations.code_swarm.fenced_files import fenced_files
 from orchestrations.code_swarm.file_tools import model_arguments
 from orchestrations.code_swarm.goal_names import goal_names
+from orchestrations.code_swarm import worker as code_worker
 from orchestrations.code_swarm.plan import CodePlan, normalise_code_plan
 from orchestrations.swarm.plan import SwarmPlan, Verdict, normalise_plan, normalise_report, normalise_verdict
 from orchestrations.swarm.worker import WITHOUT_TOOLS
@@ -203,6 +204,7 @@ async def test_a_failing_judge_or_fixer_keeps_the_last_good_result(llama_host, m
 # run_code_swarm
 
 TOKENIZER = ["import re", "", "", "def tokenize(text):", "    return re.findall(r'\\d+\\.?\\d*|[-+*/()]', text)"]
+TOKENIZER_TEXT = "\n".join(TOKENIZER) + "\n"
 STUB = "def evaluate(text):\n    pass\n"
 EVALUATOR = ("from calc.tokenizer import tokenize\n\n\ndef evaluate(text):\n"
              "    return float(eval(''.join(tokenize(text)), {'__builtins__': {}}))\n")
@@ -313,6 +315,38 @@ async def test_a_fixer_that_uses_all_its_turns_ends_its_round_not_the_job(llama_
     assert job["status"] == "completed", job
     assert job["output"]["notes"][0].startswith("fixing round 1 was stopped (it used all its turns (Max turns (24) "
                                                 "exceeded))"), job["output"]["notes"]
+
+
+async def test_a_code_worker_stopped_with_nothing_written_hands_its_files_in_as_text(llama_host, model):
+    """Seen on the real model (2026-12-07, solo calc): the worker called run_checks with its own JSON schema as the
+    arguments until the guard stopped it, on both attempts; nothing was written, the tree stayed empty and the job
+    scored 0. Now the last attempt runs without tools and asks for the files as fenced blocks."""
+    def worker(request) -> dict:
+        if request.body.get("tools"):
+            return tool_call("run_checks", type="object", properties={}, required=[], additionalProperties=False)
+        assert code_worker.WITHOUT_TOOLS in request.user_text() and not schema_of(request)
+        return {"text": f"```python\n# calc/tokenizer.py\n{TOKENIZER_TEXT}```\n\n```python\n# tests/test_tokenizer.py\n"
+                        "from calc.tokenizer import tokenize\n\n\ndef test_tokenize():\n"
+                        "    assert tokenize('1+2') == ['1', '+', '2']\n```\n"}
+
+    model.reset()
+    model.script({
+        "code-planner": [{"json": {"contract": "c", "modules": [{"path": "calc/tokenizer.py", "symbols": ["tokenize"],
+                                                                 "purpose": "tokens"}], "tasks": [
+            {"id": "1", "title": "T", "instructions": "Write calc/tokenizer.py and its tests.",
+             "files": ["calc/tokenizer.py", "tests/test_tokenizer.py"]}]}}],
+        "code-worker-1": [worker] * 8, "code-judge": [{"json": {"score": 90, "complaints": []}}] * 2})
+    async with connect(llama_host) as client:
+        job = await wait_until(client, (await call(client, "run_code_swarm", goal="A tokenizer", max_workers=1))[
+            "job_id"], timeout=240)
+    assert job["status"] == "completed", job
+    out = job["output"]
+    [branch] = out["branches"]
+    assert branch["status"] == "done" and branch["attempts"] == 2, branch["problems"]
+    assert branch["problems"][0].startswith("it stopped (it repeated the call run_checks("), branch
+    assert {entry["path"] for entry in out["tree"]} == {"calc/tokenizer.py", "tests/test_tokenizer.py"}
+    assert out["checks"]["ok"], out["checks"]
+    assert forbidden_pairs(model) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ the contract):
 - functions left as placeholders (`pass`, `...`, `NotImplementedError`), a contract module the task owns
   left unwritten or without any of its symbols: the attempt is nudged with the names; on the last attempt
   the branch is kept as `incomplete` (merged, so the fixer can finish it, and listed among the gaps);
-- a step stopped by a guard (a repeated call, the turn limit) is judged by its branch like any other.
+- a step stopped by a guard (a repeated call, the turn limit) is judged by its branch like any other; when it
+  changed nothing, or the server could not read the model's tool calls, the last attempt runs without tools
+  and asks for the files as fenced code blocks (`WITHOUT_TOOLS`): on the real model a solo worker called
+  `run_checks` with its own schema as arguments until it was stopped, twice, and the tree stayed empty.
 
 After `MAX_ATTEMPTS` a worker with nothing usable is a gap. The fork, every tool call and every write
 are activities, so a crash repeats none that finished.
@@ -31,7 +34,7 @@ from orchestrations.code_swarm.fenced_files import fenced_files
 from orchestrations.failures import step_failure
 from orchestrations.payloads import PAYLOAD_BUDGET_BYTES, batches, fit, result_bytes
 from orchestrations.swarm.plan import WorkerReport, normalise_report
-from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, worker_prompt
+from orchestrations.swarm.worker import MAX_PROBLEM_CHARS, tool_trouble, worker_prompt
 from orchestrations.usage.ending import finish_step
 
 bp = df.Blueprint()
@@ -49,6 +52,8 @@ INSTRUCTIONS = (
     "the whole file as one string; the other file tools are list_files, read_file, delete_file, search_files "
     "and run_checks."
 )
+WITHOUT_TOOLS = ("No tools are available this time: reply with each whole file of your task in a fenced code "
+                 "block whose first line is '# <its path>' (real code, no placeholders).")
 UNKNOWN_TOOL_HINT = (
     "The functions of the contract are not tools: write their code into your files with write_file(path, "
     "content), or reply with each whole file in a fenced code block whose first line is '# <its path>'."
@@ -132,16 +137,20 @@ def code_worker(context: df.DurableOrchestrationContext):
     yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch, "source": BASE_BRANCH})
     problems: list[str] = []
     changes, usable = None, None
-    requirement = f"Your files, and what each must contain:\n{files_wanted(task, modules)}" if task["files"] else None
+    wanted = f"Your files, and what each must contain:\n{files_wanted(task, modules)}" if task["files"] else None
+    without_tools = False
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        requirement = "\n".join(filter(None, [wanted, WITHOUT_TOOLS if without_tools else None])) or None
         request = step_input(f"code-worker-{task['id']}", INSTRUCTIONS,
                              worker_prompt(assignment, problems[-1] if problems else None, requirement),
-                             output_type=WorkerReport, workspace=where, max_turns=WORKER_MAX_TURNS,
+                             output_type=None if without_tools else WorkerReport,
+                             workspace=None if without_tools else where, max_turns=WORKER_MAX_TURNS,
                              unknown_tool_hint=UNKNOWN_TOOL_HINT)
         try:
             step = yield from run_step(context, request)
         except Exception as error:  # a failed agent step: retried, then reported as a gap
             problems.append(f"the agent failed ({step_failure(error, MAX_PROBLEM_CHARS)})")
+            without_tools = without_tools or tool_trouble(problems[-1], None)
             continue
         changes = yield context.call_activity("workspace_changes", {**where, "base": BASE_BRANCH})
         files = handed_in(step.get("text") or step.get("output"), task, owners, changes)
@@ -160,6 +169,8 @@ def code_worker(context: df.DurableOrchestrationContext):
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": f"{branch}-kept",
                                                            "source": branch})
         problems.append(problem or missing)
+        without_tools = without_tools or (tool_trouble(problems[-1], step)
+                                           and not (changes["added"] or changes["modified"] or changes["deleted"]))
     if usable:
         if problems[-1] != usable[2]:  # the last attempt left nothing usable: back to the kept one
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch,
