@@ -103,7 +103,8 @@ class LocalHost:
         """Serve on `sock` (see `listening_socket`) until stopped, with the settings' connection limits."""
         settings = self.settings
         app, endings = self.asgi()
-        StoppingServer(uvicorn_config(app, settings.host, settings.port, settings.limits), endings.stop).run([sock])
+        StoppingServer(uvicorn_config(app, settings.host, settings.port, settings.limits), endings.stop,
+                       endings.stopping).run([sock])
 
 
 def refusal_response(path: str, refusal: Refusal) -> Response:

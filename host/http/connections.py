@@ -212,10 +212,17 @@ class CleanEndings:
         self.app = app
         self.render = render
         self._in_flight: set[anyio.CancelScope] = set()
+        self._stopping = False
         self._stopped = False
 
+    def stopping(self) -> None:
+        """The host was told to stop (the signal; `stop` follows on the event loop): a stream the app closes from
+        now on (sse-starlette closes its streams on uvicorn's exit signal, which can come first) still gets its
+        StopAnswer's last chunk. Only sets a flag: it runs in the signal handler."""
+        self._stopping = True
+
     def stop(self) -> None:
-        self._stopped = True
+        self._stopping = self._stopped = True
         for cancel_scope in list(self._in_flight):
             cancel_scope.cancel()
 
@@ -234,6 +241,8 @@ class CleanEndings:
             if message["type"] == "http.response.start":
                 started = True
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                if self._stopping and started and not message.get("body"):  # a stream closed for the stop
+                    message = {**message, "body": answer.last_chunk(STOPPING)}
                 completed = True
             await send(message)
 
@@ -266,10 +275,17 @@ class StoppingServer(uvicorn.Server):
       CancelledError and a KeyboardInterrupt traceback (SIGINT), or kills the process (SIGTERM).
     """
 
-    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]):
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None],
+                 on_signal: Callable[[], None] = lambda: None):
         super().__init__(config)
         self._on_stop = on_stop
+        self._on_signal = on_signal
         self._held: list[int] = []
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """uvicorn's, after `on_signal` (called in the signal handler: it must only set flags)."""
+        self._on_signal()
+        super().handle_exit(sig, frame)
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's run, with a Ctrl+C that comes before its handlers are in place (while asyncio makes

@@ -24,7 +24,7 @@ from mcp.shared.dispatcher import as_request_id, coerce_request_id
 from mcp_types import RequestId
 from starlette.types import Message, Send
 
-from host.mcp.wire import error_message, sse_message_event
+from host.mcp.wire import answered_ids, error_message, sse_message_event
 
 REQUEST_CANCELLED = -32800  # mcp.server.streamable_http.REQUEST_CANCELLED
 
@@ -65,14 +65,18 @@ class ResponseWatch:
         self.started = False
         self.complete = False
         self.sse = False
+        self.answered: set[RequestId] = set()  # the responses its SSE stream carried, by id
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
             self.sse = any(k.lower() == b"content-type" and v.startswith(b"text/event-stream")
                            for k, v in message.get("headers", []))
-        elif message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.complete = True
+        elif message["type"] == "http.response.body":
+            if self.sse and message.get("body"):
+                self.answered.update(answered_ids(message["body"]))
+            if not message.get("more_body", False):
+                self.complete = True
         await self._send(message)
 
     def last_chunk(self, message: dict) -> bytes:

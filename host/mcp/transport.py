@@ -253,7 +253,8 @@ class StreamableHttp:
             await app(scope, receive, send)
             return
         response = ResponseWatch(send)
-        _end_stream_with_errors(scope, lambda: [request_id] if response.sse else [])
+        _end_stream_with_errors(scope, lambda: [request_id] if response.sse and request_id not in response.answered
+                                else [])
         tracked = self.in_flight.track(session_id, request_id) if session_id else contextlib.nullcontext(None)
         with tracked as cancelled_by_client:
             if app is self.json_app:  # the SDK's JSON mode does not notice the client leaving: the call ran on
