@@ -5,8 +5,11 @@ are imported here, inside the KeyboardInterrupt handling); demo/cli.py stops the
 """
 import sys
 
+from host.interrupts import honour_ctrl_c
+
 
 def main() -> int:
+    honour_ctrl_c()
     try:
         from demo.cli import main as run_demo
 

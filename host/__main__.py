@@ -17,9 +17,12 @@ import signal
 import sys
 from typing import NoReturn
 
+from host.interrupts import honour_ctrl_c
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the host until it is stopped: 0 when stopped by Ctrl+C, 2 when it cannot start."""
+    honour_ctrl_c()
     try:
         return serve(argv)
     except KeyboardInterrupt:

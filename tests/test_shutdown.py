@@ -20,6 +20,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 from mcp.shared.exceptions import MCPError
 
 from host.mcp.wire import answered_ids, error_message, sse_message_event
@@ -53,15 +54,25 @@ def test_ctrl_c_stops_an_idle_host_quietly_every_time(tmp_path):
         assert quiet_lines(host.log()) == [], host.log()[-4000:]
 
 
-def test_ctrl_c_while_the_app_loads_is_quiet(tmp_path):
+def ignoring_ctrl_c() -> None:
+    """What a shell without job control does to a command it starts with `&` (host/interrupts.py)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+STARTED = pytest.mark.parametrize("started_with", [None, ignoring_ctrl_c], ids=["foreground", "background"])
+
+
+@STARTED
+def test_ctrl_c_while_the_app_loads_is_quiet(tmp_path, started_with):
     """Loading the project's app (the Agents SDK, the MCP SDK) takes seconds: Ctrl+C during it used to
-    print a KeyboardInterrupt traceback from wherever an import was."""
+    print a KeyboardInterrupt traceback from wherever an import was; started in the background of a
+    script (SIGINT ignored until uvicorn's handler), it was lost."""
     log = tmp_path / "host.log"
     for attempt in range(TIMES):
         with open(log, "wb") as output:
             proc = subprocess.Popen([sys.executable, "-m", "host", "--port", str(free_port()), "--state",
                                      str(tmp_path / "state")], cwd=PROJECT_ROOT, stdout=output,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=started_with)
             while not log.read_bytes() and proc.poll() is None:  # its first line: the app is being imported
                 time.sleep(0.01)
             os.killpg(proc.pid, signal.SIGINT)
@@ -190,14 +201,15 @@ async def mcp_calls(host: HostProcess, seen: dict[str, object]) -> None:
             calls.start_soon(wait_in_a_call, kind, with_progress)
 
 
-def test_ctrl_c_stops_the_demo_and_its_host_quietly(tmp_path):
+@STARTED
+def test_ctrl_c_stops_the_demo_and_its_host_quietly(tmp_path, started_with):
     """`make demo`: Ctrl+C reaches the demo and the host it started; both end, quietly, status 0, and the
     demo's last words are its label."""
     for attempt in range(2):
         port = free_port()
         demo = subprocess.Popen([sys.executable, "-m", "demo", "--port", str(port), "--state", str(tmp_path / "demo")],
                                 cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=started_with)
         while not serving(port):
             assert demo.poll() is None, demo.stdout.read()
             time.sleep(0.1)
