@@ -44,16 +44,29 @@ def verdict(score, *complaints) -> dict:
 # The deterministic step: what the planner and judge return, normalised
 
 
+def test_a_planned_tool_is_kept_only_where_the_task_can_use_it():
+    """calculate needs something to work out and fetch_url an address, in the goal or the task's own text; a
+    range such as "70-80 C" is not arithmetic (issue 22: a real planner handed both to a guide to brewing tea)."""
+    tasks = [{"id": name, "instructions": text, "tools": ["calculate", "fetch_url"]} for name, text in [
+        ("range", "Steep 2-3 minutes at 70-80 C."), ("sum", "Give the total of 3 cups of 250 ml."),
+        ("expression", "Scale it by 12 / 4."), ("page", "Summarise https://example.org/tea for storage.")]]
+    plan = normalise_plan({"contract": "c", "tasks": tasks}, max_workers=4)
+    assert {task["id"]: task["tools"] for task in plan["tasks"]} == {
+        "range": [], "sum": ["calculate"], "expression": ["calculate"], "page": ["fetch_url"]}
+    with_figures = normalise_plan({"contract": "c", "tasks": tasks[:1]}, 1, goal="Brew tea on a budget of 5 EUR")
+    assert with_figures["tasks"][0]["tools"] == ["calculate"]
+
+
 def test_plan_ids_int_or_str_and_tasks_as_dict_are_normalised():
     plan = normalise_plan({"contract": {"names": "snake_case"}, "tasks": {
-        "a": {"id": 1, "title": "One", "instructions": "do one", "tools": "calculate"},
-        "b": {"title": "Two", "instructions": "do two", "tools": ["calculate", "rm_rf"]},
+        "a": {"id": 1, "title": "One", "instructions": "compute 1+1", "tools": "calculate"},
+        "b": {"title": "Two", "instructions": "compute 2*2", "tools": ["calculate", "rm_rf"]},
         "c": {"id": "1", "instructions": "do three\nmore"},
         "d": {"id": "task 4", "instructions": "  "},
     }}, max_workers=2)
     assert [task["id"] for task in plan["tasks"]] == ["1", "b"]
     assert plan["tasks"][0]["tools"] == ["calculate"] and plan["tasks"][1]["tools"] == ["calculate"]
-    assert plan["tasks"][0]["instructions"] == "do one\n\nAlso (task 1-2, do three):\ndo three\nmore"
+    assert plan["tasks"][0]["instructions"] == "compute 1+1\n\nAlso (task 1-2, do three):\ndo three\nmore"
     assert json.loads(plan["contract"]) == {"names": "snake_case"}
     assert plan["dropped"] == ["task b: unknown tools rm_rf removed", "task task-4: no instructions and no title",
                                "task 1-2: over the limit of 2 workers, folded into task 1"]

@@ -106,7 +106,8 @@ def tea_judge(request) -> dict:
 async def test_the_green_tea_swarm_on_a_model_like_the_real_one(llama_host, model):
     """Before: the planner's tasks had no instructions (the schema required none) and the job failed at planning;
     with that patched, both workers became gaps (the tools the planner named were never called, and no tool
-    call can come with a JSON schema), and a judge without bounds ran to the token cap."""
+    call can come with a JSON schema), and a judge without bounds ran to the token cap. The tools it named
+    for tasks that cannot use them (no URL to fetch, nothing to calculate) are removed from the plan."""
     model.reset()
     model.script({"swarm-planner": [tea_planner] * 3,
                   "swarm-worker-1": [tea_worker("## Water\nUse soft water at 70-80 C.")] * 2,
@@ -118,11 +119,11 @@ async def test_the_green_tea_swarm_on_a_model_like_the_real_one(llama_host, mode
     out = job["output"]
     assert [part["status"] for part in out["contributions"]] == ["done", "done"], out["contributions"]
     assert out["gaps"] == [] and out["score"] == 85 and out["passed"]
-    assert "task 1: tool fetch_url removed (no URL to fetch in the goal or the task)" in out["plan"]["dropped"]
+    assert out["plan"]["dropped"] == ["task 1: tool fetch_url removed (no URL to fetch in the goal or the task)",
+                                      "task 2: tool calculate removed (nothing to calculate in the goal or the task)"]
     water, timing = out["contributions"]
     assert water["attempts"] == 1 and water["notes"] == []
-    assert timing["attempts"] == 2 and timing["notes"] == ["unverified: the task named calculate, and no tool was "
-                                                           "called"]
+    assert timing["attempts"] == 1 and timing["notes"] == []
     assert "## Storage\nAirtight, dark, cool." in out["result"]
     assert forbidden_pairs(model) == []
 
@@ -147,8 +148,10 @@ async def test_a_worker_whose_tool_use_goes_wrong_keeps_what_it_wrote(llama_host
 
     model.reset()
     model.script({"swarm-planner": [{"json": {"contract": "Markdown sections with a level-2 heading each.", "tasks": [
-                      {"id": "1", "title": "Water", "instructions": "Explain the water.", "tools": ["calculate"]},
-                      {"id": "2", "title": "Storage", "instructions": "Explain storage.", "tools": ["calculate"]}]}}],
+                      {"id": "1", "title": "Water", "instructions": "Explain the water: how many grams per cup.",
+                       "tools": ["calculate"]},
+                      {"id": "2", "title": "Storage", "instructions": "Explain storage: how much per month.",
+                       "tools": ["calculate"]}]}}],
                   "swarm-worker-1": [water],
                   "swarm-worker-2": [storage] * 8,
                   "swarm-judge": [tea_judge]})
@@ -387,7 +390,7 @@ def test_tasks_over_the_limit_are_folded_never_dropped():
     assert task["files"] == ["a.py", "c.py", "tests/test_c.py"]
     assert "B only" in task["instructions"] and "write c" in task["instructions"]
     assert plan["owners"] == {"a.py": "a", "c.py": "a", "tests/test_c.py": "a"}
-    text_plan = normalise_plan({"contract": "c", "tasks": [{"instructions": "x", "tools": ["calculate"]},
+    text_plan = normalise_plan({"contract": "c", "tasks": [{"instructions": "add 1+2", "tools": ["calculate"]},
                                                            {"instructions": "y", "tools": "fetch_url"}]}, 1,
                                goal="read https://example.org/")
     assert text_plan["tasks"][0]["tools"] == ["calculate", "fetch_url"]

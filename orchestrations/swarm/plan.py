@@ -29,9 +29,16 @@ MAX_PLANNED_TASKS = 10
 SUCCESS_WORDS = {"done", "success", "succeeded", "complete", "completed", "ok"}
 FAILURE_MARK = re.compile(r"^\s*(FAILED|ERROR)\b[:\s]", re.IGNORECASE)
 URL = re.compile(r"https?://", re.IGNORECASE)
-# A tool the planner names is kept for a task only where the task can use it: fetch_url needs an address
-# to fetch (the planner handed fetch_url to a task about brewing tea, and the worker became a gap).
-TOOL_NEEDS = {"fetch_url": (URL, "no URL to fetch in the goal or the task")}
+# Arithmetic written out ("6*7", "12 - 4"; not a range such as "70-80 C") or a word that asks for a figure.
+FIGURES = re.compile(r"\d\s*[+*/×÷^%]\s*\(?\d|\d\s+-\s+\d|\b(calculat\w*|comput\w*|arithmetic|sum|totals?|average"
+                     r"|percent\w*|ratio|convert\w*|multipl\w*|divid\w*|how (many|much)|budget\w*|costs?|prices?)\b",
+                     re.IGNORECASE)
+# A tool the planner names is kept for a task only where the task can use it, decided from the goal and the
+# task's text, not from the planner's say: fetch_url needs an address to fetch, calculate something to work out.
+# Seen on a real model (issue 22): the planner handed both to the tasks of a guide to brewing tea, and its
+# workers spent their turns calling calculate on made-up expressions.
+TOOL_NEEDS = {"fetch_url": (URL, "no URL to fetch in the goal or the task"),
+              "calculate": (FIGURES, "nothing to calculate in the goal or the task")}
 
 Complaint = Annotated[str, StringConstraints(max_length=MAX_COMPLAINT_CHARS)]
 
