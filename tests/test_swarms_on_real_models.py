@@ -174,6 +174,30 @@ async def test_a_worker_whose_tool_use_goes_wrong_keeps_what_it_wrote(llama_host
     assert forbidden_pairs(model) == []
 
 
+async def test_a_worker_whose_tool_use_goes_wrong_on_its_last_attempt_still_gets_one_without_tools(llama_host, model):
+    """The last resort comes also when the tool trouble is on the last attempt: before, a worker that first
+    reported failure and was then stopped on a repeated call was a gap, its attempt without tools never run."""
+    def storage(request) -> dict:
+        if not request.body.get("tools"):
+            return {"text": "## Storage\nAirtight, dark, cool."}
+        if "previous attempt" not in request.user_text():
+            return {"text": "FAILED: I could not work out the shelf life."}
+        return tool_call("calculate", expression="12 * 30")
+
+    model.reset()
+    model.script({"swarm-planner": [{"json": {"contract": "Markdown sections.", "tasks": [
+                      {"id": "1", "title": "Storage", "instructions": "Explain storage: how many months in total.",
+                       "tools": ["calculate"]}]}}],
+                  "swarm-worker-1": [storage] * 10, "swarm-judge": [tea_judge]})
+    async with connect(llama_host) as client:
+        job = await wait_until(client, (await call(client, "run_swarm", goal=TEA, max_workers=1))["job_id"])
+    assert job["status"] == "completed", job
+    [part] = job["output"]["contributions"]
+    assert part["status"] == "done" and part["attempts"] == 3, part
+    assert part["problems"][1].startswith("it repeated the call calculate("), part
+    assert part["result"] == "## Storage\nAirtight, dark, cool."
+
+
 async def test_a_failing_judge_or_fixer_keeps_the_last_good_result(llama_host, model):
     """Before: a fixer or judge step that failed (HTTP 500s after the retries) failed the whole job."""
     def script(judge: list) -> dict:
@@ -352,6 +376,35 @@ async def test_a_code_worker_stopped_with_nothing_written_hands_its_files_in_as_
     assert forbidden_pairs(model) == []
 
 
+async def test_a_code_worker_that_wrote_nothing_in_its_attempts_gets_a_last_one_without_tools(llama_host, model):
+    """Seen on the real model (2026-12-07, solo calc, after the fix above): the first attempt reported success with
+    no file written, the second was stopped on a repeated run_checks, and the attempt without tools never came
+    (it only replaced an attempt that was left): a gap, an empty tree, score 0."""
+    def worker(request) -> dict:
+        if not request.body.get("tools"):
+            return {"text": f"```python\n# calc/tokenizer.py\n{TOKENIZER_TEXT}```\n"}
+        if not [m for m in request.body["messages"] if m.get("role") == "tool"] and \
+                "previous attempt" not in request.user_text():
+            return {"text": "Done: the tokenizer is written."}  # first attempt: success, no file
+        return tool_call("run_checks")
+
+    model.reset()
+    model.script({
+        "code-planner": [{"json": {"contract": "c", "modules": [{"path": "calc/tokenizer.py", "symbols": ["tokenize"],
+                                                                 "purpose": "tokens"}], "tasks": [
+            {"id": "1", "title": "T", "instructions": "Write calc/tokenizer.py.", "files": ["calc/tokenizer.py"]}]}}],
+        "code-worker-1": [worker] * 12, "code-judge": [{"json": {"score": 90, "complaints": []}}] * 2})
+    async with connect(llama_host) as client:
+        job = await wait_until(client, (await call(client, "run_code_swarm", goal="A tokenizer", max_workers=1))[
+            "job_id"], timeout=240)
+    assert job["status"] == "completed", job
+    [branch] = job["output"]["branches"]
+    assert branch["status"] == "done" and branch["attempts"] == 3, branch
+    assert branch["problems"][0].startswith("it reported success but changed no file"), branch
+    assert branch["problems"][1].startswith("it stopped (it repeated the call run_checks("), branch
+    assert [entry["path"] for entry in job["output"]["tree"]] == ["calc/tokenizer.py"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The deterministic parts, directly
 
@@ -399,6 +452,11 @@ def test_tasks_over_the_limit_are_folded_never_dropped():
 def test_what_the_goal_names_is_kept():
     assert goal_names(CALC) == {"calc/tokenizer.py": ["tokenize"], "calc/evaluator.py": ["evaluate"],
                                 "tests/test_calc.py": []}
+    # prose with an aside in parentheses names no symbol (the benchmark's calc goal gave `tokens`, `precedence`)
+    assert goal_names("calc/tokenizer.py with tokenize(text: str), which splits it into number tokens (integers "
+                      "or decimals); calc/parser.py with to_rpn(tokens) and the usual precedence (* and / "
+                      "first); shortener/store.py with a class `UrlStore` that stores a URL (http or https)") == {
+        "calc/tokenizer.py": ["tokenize"], "calc/parser.py": ["to_rpn"], "shortener/store.py": ["UrlStore"]}
     plan = normalise_code_plan({"contract": "c", "modules": [{"path": "tokenizer.py", "symbols": ["split"]}],
                                 "tasks": [{"id": 1, "instructions": "tokenizer", "files": ["tokenizer.py"]},
                                           {"id": 2, "instructions": "evaluator", "files": []}]}, 2, goal=CALC)

@@ -18,7 +18,10 @@ from typing import Any
 from orchestrations.code_swarm.names import BadName, normal_path
 
 PATH = re.compile(r"(?<![\w/.-])((?:[A-Za-z_][\w-]*/)*[A-Za-z_][\w-]*\.py)\b")
-CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)\s*\(")
+# A call is a name directly followed by "(": prose such as "number tokens (integers or decimals)" or "the usual
+# precedence (* and / first)" names no symbol (seen on the real model's calc goal: `tokens` and `precedence`
+# were added to the contract, and the workers were told to define them).
+CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)\(")
 QUOTED = re.compile(r"`(?:class\s+)?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)(?:\([^`]*\))?`")
 CLASS = re.compile(r"\bclass\s+([A-Z]\w*)")
 NOT_SYMBOLS = set(keyword.kwlist) | {

@@ -14,11 +14,14 @@ the contract):
   left unwritten or without any of its symbols: the attempt is nudged with the names; on the last attempt
   the branch is kept as `incomplete` (merged, so the fixer can finish it, and listed among the gaps);
 - a step stopped by a guard (a repeated call, the turn limit) is judged by its branch like any other; when it
-  changed nothing, or the server could not read the model's tool calls, the last attempt runs without tools
+  changed nothing, or the server could not read the model's tool calls, the next attempt runs without tools
   and asks for the files as fenced code blocks (`WITHOUT_TOOLS`): on the real model a solo worker called
   `run_checks` with its own schema as arguments until it was stopped, twice, and the tree stayed empty.
+  A worker whose `MAX_ATTEMPTS` attempts wrote nothing gets that attempt as one more, its last resort (seen on
+  the real model: the first attempt reported success with no file written, the second was stopped on a
+  repeated `run_checks`, and the attempt without tools never came).
 
-After `MAX_ATTEMPTS` a worker with nothing usable is a gap. The fork, every tool call and every write
+After its attempts a worker with nothing usable is a gap. The fork, every tool call and every write
 are activities, so a crash repeats none that finished.
 """
 from __future__ import annotations
@@ -138,8 +141,11 @@ def code_worker(context: df.DurableOrchestrationContext):
     problems: list[str] = []
     changes, usable = None, None
     wanted = f"Your files, and what each must contain:\n{files_wanted(task, modules)}" if task["files"] else None
-    without_tools = False
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    without_tools = ran_without_tools = False
+    attempt = 0
+    while attempt < MAX_ATTEMPTS or (without_tools and not ran_without_tools):  # the last resort: one more
+        attempt += 1
+        ran_without_tools = ran_without_tools or without_tools
         requirement = "\n".join(filter(None, [wanted, WITHOUT_TOOLS if without_tools else None])) or None
         request = step_input(f"code-worker-{task['id']}", INSTRUCTIONS,
                              worker_prompt(assignment, problems[-1] if problems else None, requirement),
@@ -169,13 +175,13 @@ def code_worker(context: df.DurableOrchestrationContext):
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": f"{branch}-kept",
                                                            "source": branch})
         problems.append(problem or missing)
-        without_tools = without_tools or (tool_trouble(problems[-1], step)
-                                           and not (changes["added"] or changes["modified"] or changes["deleted"]))
+        wrote_nothing = not (changes["added"] or changes["modified"] or changes["deleted"])
+        without_tools = without_tools or (wrote_nothing and usable is None
+                                          and (tool_trouble(problems[-1], step) or attempt >= MAX_ATTEMPTS))
     if usable:
         if problems[-1] != usable[2]:  # the last attempt left nothing usable: back to the kept one
             yield context.call_activity("workspace_fork", {"job_id": job_id, "target": branch,
                                                            "source": f"{branch}-kept"})
         return (yield from finish_step(context, CODE_WORKER, contribution(
-            task, usable[0], usable[1], MAX_ATTEMPTS, problems, incomplete=usable[2])))
-    return (yield from finish_step(context, CODE_WORKER, contribution(task, None, changes, MAX_ATTEMPTS,
-                                                                      problems)))
+            task, usable[0], usable[1], attempt, problems, incomplete=usable[2])))
+    return (yield from finish_step(context, CODE_WORKER, contribution(task, None, changes, attempt, problems)))

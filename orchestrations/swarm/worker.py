@@ -9,7 +9,8 @@ have named a tool the task does not need, and a plan's mistake must not empty th
 What a worker wrote is not thrown away for its tool use: an answer refused only for calling no tool is
 kept, and handed in (unverified) when no later attempt does better; an attempt whose tool use went wrong
 (a repeated call or the turn limit ended it, or the server could not read its tool call) is followed by
-a last attempt without tools, whose answer is marked unverified. On a real small model both workers of
+a last attempt without tools, whose answer is marked unverified; when that trouble came on the last of
+`MAX_ATTEMPTS`, the attempt without tools is one more (a last resort, as in the code worker). On a real small model both workers of
 the green tea swarm were gaps otherwise: one wrote its part without a tool, was asked to use one, and its
 next tool calls could not be parsed; the other repeated `calculate` until it was stopped, twice.
 After `MAX_ATTEMPTS` the task is returned as a gap, so one bad worker never fails the swarm. Each retry
@@ -105,8 +106,11 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     problems: list[str] = []
     tool_calls = 0
     kept: dict[str, Any] | None = None  # an answer refused only for calling no tool: {"result", "attempt"}
-    without_tools = False
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    without_tools = ran_without_tools = False
+    attempt = 0
+    while attempt < MAX_ATTEMPTS or (without_tools and not ran_without_tools and kept is None):  # last resort
+        attempt += 1
+        ran_without_tools = ran_without_tools or without_tools
         tools = [] if without_tools else list(BUILTIN_TOOLS)
         requirement = (WITHOUT_TOOLS if without_tools else
                        f"This task needs these tools: {', '.join(task['tools'])}." if task["tools"] else None)
@@ -121,7 +125,7 @@ def swarm_worker(context: df.DurableOrchestrationContext):
         else:
             tool_calls += step["tool_calls"]
             problem, note = attempt_problem({**task, "tools": []} if without_tools else task, step,
-                                            attempt == MAX_ATTEMPTS)
+                                            attempt >= MAX_ATTEMPTS)
             if problem is None:
                 notes = [note] if note else []
                 if without_tools:
@@ -136,7 +140,6 @@ def swarm_worker(context: df.DurableOrchestrationContext):
     if kept is not None:
         note = (f"unverified: the task named {', '.join(task['tools'])}, and no tool was called (the answer of "
                 f"attempt {kept['attempt']}; later attempts were not accepted)")
-        return (yield from finish_step(context, SWARM_WORKER, contribution(task, kept["result"], MAX_ATTEMPTS,
+        return (yield from finish_step(context, SWARM_WORKER, contribution(task, kept["result"], attempt,
                                                                            tool_calls, problems, [note])))
-    return (yield from finish_step(context, SWARM_WORKER, contribution(task, None, MAX_ATTEMPTS, tool_calls,
-                                                                       problems)))
+    return (yield from finish_step(context, SWARM_WORKER, contribution(task, None, attempt, tool_calls, problems)))
