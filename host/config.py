@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from host.durable.config import EngineConfig, Replay
-from host.functions.loader import LoadedApp
+from host.functions.loader import HOST_OVERRIDE_PREFIX, LoadedApp
+from host.functions.timeout import SETTING as FUNCTION_TIMEOUT
+from host.functions.timeout import FunctionTimeout, parse_function_timeout
 from host.http.guard import WILDCARD_BIND
 from host.identity.settings import OAuthSettings, split_list
 from host.keys import RPC_SECRET
@@ -180,6 +182,7 @@ class HostSettings:
     replay: Replay = Replay.KEPT
     worker_threads: int = 0  # with Replay.AZURE: the worker pool's threads
     oauth: OAuthSettings | None = None  # None: keys, as before (no issuer configured)
+    function_timeout: FunctionTimeout = FunctionTimeout()
 
     @property
     def public_base(self) -> str:
@@ -267,6 +270,20 @@ def hub_name(host_config: dict[str, Any]) -> str:
     return hub
 
 
+def function_timeout(host_config: dict[str, Any]) -> FunctionTimeout:
+    """host.json `functionTimeout` (after its `AzureFunctionsJobHost__functionTimeout` override, as on Azure);
+    Flex Consumption's 30 minutes when unset. SettingError naming where the value came from and the format
+    for one the host cannot start with (`host/functions/timeout.py`)."""
+    key = next((name for name in host_config if name.lower() == FUNCTION_TIMEOUT.lower()), FUNCTION_TIMEOUT)
+    try:
+        return FunctionTimeout(parse_function_timeout(host_config.get(key)))
+    except ValueError as exc:
+        override = HOST_OVERRIDE_PREFIX + FUNCTION_TIMEOUT
+        source = (override if any(name.lower() == override.lower() for name in os.environ)
+                  else f"host.json {FUNCTION_TIMEOUT}")
+        raise SettingError(f"{source} {exc}") from None
+
+
 def processor_count() -> int:
     """The processors this process may run on (.NET's Environment.ProcessorCount)."""
     try:
@@ -309,7 +326,8 @@ def settings_for(app: LoadedApp, state_dir: Path, options: HostOptions, keys: di
     replay = replay_mode(options.replay)
     return HostSettings(app.directory, state_dir, options.host, options.port, keys, app.host_config,
                         from_env + options.allowed_hosts, options.limits, hub_name(app.host_config), replay,
-                        worker_threads() if replay is Replay.AZURE else 0, oauth_settings(options))
+                        worker_threads() if replay is Replay.AZURE else 0, oauth_settings(options),
+                        function_timeout(app.host_config))
 
 
 def oauth_settings(options: HostOptions) -> OAuthSettings | None:

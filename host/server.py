@@ -54,7 +54,8 @@ class LocalHost:
             self.function_pool = ThreadPoolExecutor(32, thread_name_prefix="functions")
             self.orchestrator_pool = ThreadPoolExecutor(4, thread_name_prefix="orchestrators")
         client_binding = json.dumps(self.settings.durable_client_binding())
-        self.invoker = FunctionInvoker(self.function_pool, str(app_dir), lambda: client_binding)
+        self.invoker = FunctionInvoker(self.function_pool, str(app_dir), lambda: client_binding,
+                                       self.settings.function_timeout)
         self.engine = Engine(self.app, self.store, self.invoker, self.orchestrator_pool, self.settings.engine_config())
         self.management = ManagementApi(self.engine, self.settings)
         self.http_triggers = HttpTriggers(self.app, self.invoker, self.settings)

@@ -6,6 +6,18 @@ commits, so a crash before that runs it again. A terminated or purged instance's
 stopped (issue 9, item 8): an async activity is cancelled where it waits (a model call in its 429
 backoff, say); a sync one runs in a worker thread, which Python cannot interrupt, so it finishes and
 its result is dropped. On Azure a terminated instance's activities run to completion.
+
+An activity that runs past host.json's `functionTimeout` (`host/functions/timeout.py`) fails as on Azure:
+TaskFailed "Activity function '<name>' failed: Timeout value of 00:30:00 was exceeded by function:
+Functions.<name>" (the Durable extension's TaskActivityShim turns the Functions host's
+FunctionTimeoutException into that failure), and the orchestration's retry policy applies to it like to
+any failure; the orchestration itself goes on. Deadlines are kept by the invoker's `Deadlines`:
+`FunctionInvoker.invoke` applies them to async activities and to every activity with `Replay.AZURE`;
+the sync ones of `Replay.KEPT`, which run on worker threads without a future, are watched here. Either
+way an activity's outcome is delivered once: a thread that returns after its timeout has its result
+dropped (the deadline's failure was delivered instead), so it cannot complete a later attempt of the same
+task either (a rewind runs the task again under the same id). The HTTP activity (`call_http`) is not a
+function execution and has no deadline.
 """
 from __future__ import annotations
 
@@ -13,6 +25,7 @@ import asyncio
 import inspect
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from azure.functions import meta
@@ -28,6 +41,17 @@ from host.durable.replay import HTTP_ACTIVITY
 from host.durable.workers import WorkerThreads
 from host.functions.invoker import FunctionInvoker
 from host.functions.loader import AppFunction, LoadedApp
+from host.functions.timeout import Deadline, FunctionTimeoutError
+
+
+@dataclass(eq=False)
+class _ThreadRun:
+    """A sync activity on a worker thread (`Replay.KEPT`): its deadline, and whether it passed."""
+
+    item: PendingActivity
+    function: AppFunction
+    deadline: Deadline | None = None
+    expired: bool = False
 
 
 class ActivityRunner:
@@ -46,7 +70,7 @@ class ActivityRunner:
         self._threads = WorkerThreads(config.activity_threads, "activities")
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._done: ThreadToLoop[Message] | None = None
+        self._done: ThreadToLoop[tuple[_ThreadRun, dict[str, Any]]] | None = None
         self._running: dict[str, set[asyncio.Task]] = {}
 
     def start(self, activities: list[PendingActivity]) -> None:
@@ -58,7 +82,9 @@ class ActivityRunner:
             function = self.app.activity(item.name) if item.name != HTTP_ACTIVITY else None
             if (self.config.replay is Replay.KEPT and function is not None
                     and not inspect.iscoroutinefunction(function.user_function)):
-                self._threads.submit(self._run_in_thread, item, function)
+                run = _ThreadRun(item, function)
+                run.deadline = self.invoker.deadlines.watch(lambda run=run: self._expire(run))
+                self._threads.submit(self._run_in_thread, run)
                 continue
             task = self._loop.create_task(self._run(item))
             tasks = self._running.setdefault(item.instance_id, set())
@@ -92,7 +118,8 @@ class ActivityRunner:
             event = await execute_activity(self.app, self.invoker, item, self.config.max_payload_bytes)
         self._deliver(item.instance_id, Message(event, activity=item))
 
-    def _run_in_thread(self, item: PendingActivity, function: AppFunction) -> None:
+    def _run_in_thread(self, run: _ThreadRun) -> None:
+        item, function = run.item, run.function
         try:
             value = self.invoker.call(function, decode_input(item.input))
             if inspect.isawaitable(value):  # a sync function that returns a coroutine: it runs on the loop
@@ -102,12 +129,21 @@ class ActivityRunner:
         except Exception as exc:
             event = failed_event(item, function, exc)
         assert self._done is not None
-        self._done.post(Message(event, activity=item))
+        self._done.post((run, event))
 
-    def _finished_in_threads(self, messages: list[Message]) -> None:
-        for message in messages:
-            assert message.activity is not None
-            self._deliver(message.activity.instance_id, message)
+    def _finished_in_threads(self, outcomes: list[tuple[_ThreadRun, dict[str, Any]]]) -> None:
+        for run, event in outcomes:
+            if run.expired:
+                self.invoker.timeout.returned_late(run.function)
+                continue
+            self.invoker.deadlines.done(run.deadline)
+            self._deliver(run.item.instance_id, Message(event, activity=run.item))
+
+    def _expire(self, run: _ThreadRun) -> None:
+        """The deadline of a sync activity still on its thread: it fails now, as on Azure."""
+        run.expired = True
+        error = self.invoker.timeout.exceeded(run.function, runs_on=True)
+        self._deliver(run.item.instance_id, Message(failed_event(run.item, run.function, error), activity=run.item))
 
 
 async def execute_activity(app: LoadedApp, invoker: FunctionInvoker, item: PendingActivity,
@@ -143,9 +179,12 @@ def completed_event(item: PendingActivity, function: AppFunction, value: Any, ma
 
 
 def failed_event(item: PendingActivity, function: AppFunction, exc: Exception) -> dict[str, Any]:
-    """TaskFailed with the Durable extension's wording."""
+    """TaskFailed with the Durable extension's wording (Listener/TaskActivityShim.cs: "Activity function
+    '<name>' failed: <the exception's message>")."""
+    details = (exc.details if isinstance(exc, FunctionTimeoutError)
+               else "".join(traceback.format_exception_only(type(exc), exc)).strip())
     return he.task_failed(time.time(), item.task_id, f"Activity function '{function.durable_name}' failed: {exc}",
-                          "".join(traceback.format_exception_only(type(exc), exc)).strip())
+                          details)
 
 
 async def _awaited(value: Any) -> Any:

@@ -2,7 +2,9 @@
 
 Async functions run on the host's one long-lived event loop (the Durable SDK caches a
 loop-bound aiohttp session); sync functions run in worker threads, where no loop is
-running (the OpenAI Agents SDK's `Runner.run_sync` refuses to run otherwise).
+running (the OpenAI Agents SDK's `Runner.run_sync` refuses to run otherwise). Every execution
+`invoke` makes is bounded by host.json's `functionTimeout`, as the Functions host bounds it
+(`host/functions/timeout.py` says what Azure does and what happens to a thread here).
 """
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import asyncio
 import inspect
 import threading
 import uuid
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any, Callable
 
 import azure.functions as func
 
 from host.functions.loader import AppFunction
+from host.functions.timeout import Deadlines, FunctionTimeout, FunctionTimeoutError
 
 
 class UnsupportedBindingError(Exception):
@@ -58,12 +61,15 @@ class InvocationContext(func.Context):
 
 
 class FunctionInvoker:
-    """Fills input bindings and runs a function on the right thread."""
+    """Fills input bindings and runs a function on the right thread, for at most `timeout`."""
 
-    def __init__(self, executor: Executor, app_directory: str, durable_client_binding: Callable[[], str]):
+    def __init__(self, executor: Executor, app_directory: str, durable_client_binding: Callable[[], str],
+                 timeout: FunctionTimeout = FunctionTimeout()):
         self._executor = executor
         self._directory = app_directory
         self._durable_client_binding = durable_client_binding
+        self.timeout = timeout
+        self.deadlines = Deadlines(timeout)  # every execution in flight, invoked here or run by the caller (`call`)
         self._wants_context: dict[str, bool] = {}  # by function name: inspect.signature is slow per call
 
     def binding_arguments(self, function: AppFunction, trigger_value: Any) -> dict[str, Any]:
@@ -87,16 +93,55 @@ class FunctionInvoker:
         return kwargs
 
     def call(self, function: AppFunction, trigger_value: Any) -> Any:
-        """Run a sync function in the calling thread (a worker thread, where no event loop runs)."""
+        """Run a sync function in the calling thread (a worker thread, where no event loop runs), unbounded:
+        the caller owns its deadline (`host/durable/activities.py`)."""
         return function.user_function(**self.binding_arguments(function, trigger_value))
 
     async def invoke(self, function: AppFunction, trigger_value: Any) -> Any:
+        """The function's result, or what it raised; `FunctionTimeoutError` once it has run for longer than
+        `timeout`: an async function is then cancelled, a sync one's thread runs on and what it returns is
+        dropped (a call still waiting for a thread never starts)."""
         kwargs = self.binding_arguments(function, trigger_value)
         user = function.user_function
+        thread = None
         if inspect.iscoroutinefunction(user):
-            return await user(**kwargs)
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._executor, partial(user, **kwargs))
-        if inspect.isawaitable(result):
-            return await result
+            execution = _Execution(asyncio.ensure_future(user(**kwargs)))
+        else:
+            thread = self._executor.submit(partial(user, **kwargs))
+            execution = _Execution(asyncio.wrap_future(thread))
+        deadline = self.deadlines.watch(execution.expire)
+        try:
+            result = await execution.running
+            if inspect.isawaitable(result):  # a sync function that returned a coroutine: it runs on the loop
+                execution.running = asyncio.ensure_future(result)
+                result = await execution.running
+        except BaseException:
+            if not execution.expired:  # its own failure, or the caller gave up (a terminated job, a closed request)
+                raise
+        finally:
+            self.deadlines.done(deadline)
+        if execution.expired:  # whatever it did once cancelled (raised, or returned after all), it timed out
+            raise self._timed_out(function, thread) from None
         return result
+
+    def _timed_out(self, function: AppFunction, thread: Future | None) -> FunctionTimeoutError:
+        """Log the timeout; a thread still running the function has what it returns dropped when it does."""
+        runs_on = thread is not None and not thread.cancel() and not thread.done()
+        error = self.timeout.exceeded(function, runs_on)
+        if runs_on:
+            thread.add_done_callback(lambda _: self.timeout.returned_late(function))
+        return error
+
+
+class _Execution:
+    """What `invoke` awaits, and whether its deadline stopped it."""
+
+    __slots__ = ("expired", "running")
+
+    def __init__(self, running: asyncio.Future):
+        self.running = running
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        self.running.cancel()
