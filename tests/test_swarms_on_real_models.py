@@ -464,6 +464,17 @@ def test_what_the_goal_names_is_kept():
     assert plan["owners"] == {"calc/tokenizer.py": "1", "calc/evaluator.py": "2", "tests/test_calc.py": "1"}
 
 
+def test_pythons_own_classes_are_not_a_modules_symbols():
+    """The real planner's calc contract (2026-12-07) listed ValueError and ZeroDivisionError, the errors the goal
+    says to raise, among the symbols calc/evaluator.py must define; a function named like a builtin stays."""
+    plan = normalise_code_plan({"contract": "c", "modules": [
+        {"path": "calc/evaluator.py", "symbols": ["evaluate", "ValueError", "ZeroDivisionError", "dict.get", "sum"]}],
+        "tasks": [{"id": 1, "instructions": "write it", "files": ["calc/evaluator.py"]}]}, 1)
+    assert plan["modules"][0]["symbols"] == ["evaluate", "sum"]
+    assert "calc/evaluator.py: ValueError, ZeroDivisionError, dict.get removed from the contract: Python's own, " \
+           "not the module's" in plan["dropped"]
+
+
 def test_the_facts_cap_the_score():
     """The judge scored an empty tree 75 and one module of three 95."""
     modules = [{"path": "calc/tokenizer.py", "symbols": ["tokenize"]}, {"path": "calc/evaluator.py",

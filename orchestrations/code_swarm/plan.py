@@ -13,6 +13,7 @@ ones, or raises `PlanError` with every reason, so the workflow can ask again.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from typing import Annotated, Any
@@ -31,6 +32,9 @@ MAX_TITLE_CHARS = 200
 MAX_MODULES = 20
 MAX_TASKS = 8
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")
+# Python's own classes (ValueError, dict, ...): a module raises or uses them, it does not define them. Builtin
+# functions (open, sum) stay: a module may well define its own.
+BUILTIN_CLASSES = frozenset(name for name in dir(builtins) if isinstance(getattr(builtins, name), type))
 Path = Annotated[str, StringConstraints(max_length=200)]
 
 
@@ -75,10 +79,16 @@ def _as_list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
 
 
-def _symbols(raw: Any) -> list[str]:
-    """`"TodoStore.add(item) -> int"` -> `TodoStore.add`; one symbol per entry, order kept, duplicates dropped."""
+def _symbols(raw: Any, path: str, dropped: list[str]) -> list[str]:
+    """`"TodoStore.add(item) -> int"` -> `TodoStore.add`; one symbol per entry, order kept, duplicates dropped.
+    Python's builtins are not a module's to define: a real planner listed `ValueError` and `ZeroDivisionError`
+    (the errors the goal says to raise) as symbols of calc/evaluator.py, and the workers were told to define
+    them (issue 22); they are dropped with a note."""
     found = [match.group(0) for entry in _as_list(raw) if (match := SYMBOL.match(str(entry).strip()))]
-    return list(dict.fromkeys(found))
+    builtin = [name for name in dict.fromkeys(found) if name.split(".")[0] in BUILTIN_CLASSES]
+    if builtin:
+        dropped.append(f"{path}: {', '.join(builtin)} removed from the contract: Python's own, not the module's")
+    return [name for name in dict.fromkeys(found) if name not in builtin]
 
 
 def _modules(raw: Any, dropped: list[str]) -> list[dict[str, Any]]:
@@ -91,7 +101,7 @@ def _modules(raw: Any, dropped: list[str]) -> list[dict[str, Any]]:
             dropped.append(f"contract module {module.get('path')!r}: {error}")
             continue
         entry = modules.setdefault(path, {"path": path, "symbols": [], "purpose": ""})
-        entry["symbols"] = list(dict.fromkeys(entry["symbols"] + _symbols(module.get("symbols"))))
+        entry["symbols"] = list(dict.fromkeys(entry["symbols"] + _symbols(module.get("symbols"), path, dropped)))
         entry["purpose"] = entry["purpose"] or str(module.get("purpose") or "").strip()
     return list(modules.values())
 
