@@ -3,7 +3,8 @@
 `run_swarm` on the green tea goal (issue 22 §1).
 
 It runs only where a real OpenAI-compatible model is configured (`OPENAI_BASE_URL`, with `OPENAI_API_MODE`,
-`OPENAI_DEFAULT_MODEL`, `MODEL_CONTEXT_TOKENS` as for the app; `../shared/real_llm/` sets up
+`OPENAI_DEFAULT_MODEL`, `MODEL_CONTEXT_TOKENS` as for the app, and `MODEL_REQUEST_TIMEOUT_SECONDS`, 900 unless
+set, for a model on CPU; `../shared/real_llm/` sets up
 Qwen2.5-Coder-1.5B-Instruct on llama.cpp) and says so otherwise. The project's app runs on the local host
 (a subprocess) with those settings; each job is launched over MCP with the official client and followed until
 it ends. Per task and mode it prints: the job's status and score, the hidden tests that pass on its final
@@ -40,6 +41,7 @@ from testing.mcp_client import call, connect
 from .real_model_tasks import TASKS, TEA
 
 POLL_SECONDS = 10
+SLOW_MODEL_REQUEST_TIMEOUT_SECONDS = 900  # unless MODEL_REQUEST_TIMEOUT_SECONDS is set
 METRIC = re.compile(r"^llamacpp:(prompt_tokens_total|tokens_predicted_total)\s+([0-9.e+]+)$", re.MULTILINE)
 
 
@@ -116,13 +118,18 @@ def main() -> None:
               "settings; ../shared/real_llm/serve.sh prints them for a local Qwen2.5-Coder on llama.cpp)")
         return
     model = os.environ.get("OPENAI_DEFAULT_MODEL", "the server's default model")
-    print(f"model: {model} at {base_url}, context {os.environ.get('MODEL_CONTEXT_TOKENS', 'default')} tokens")
+    # A CPU model under load made a planner's answer in over 180 s (the app's default), and every attempt
+    # started over: the job failed at planning. README "Choosing the model": raise it for a slow local model.
+    request_timeout = os.environ.get("MODEL_REQUEST_TIMEOUT_SECONDS", str(SLOW_MODEL_REQUEST_TIMEOUT_SECONDS))
+    print(f"model: {model} at {base_url}, context {os.environ.get('MODEL_CONTEXT_TOKENS', 'default')} tokens, "
+          f"request timeout {request_timeout} s")
     modes = {"swarm": args.workers, "solo": 1}
     rows: dict[str, list[dict]] = {mode: [] for mode in args.modes.split(",") if mode}
     names = [name for name in args.tasks.split(",") if name]
     with tempfile.TemporaryDirectory(prefix="bench-real-model-") as temporary:
         host = HostProcess(PROJECT_ROOT, Path(temporary) / "state",
-                           env={"APP_DATA_DIR": str(Path(temporary) / "appdata")}).start()
+                           env={"APP_DATA_DIR": str(Path(temporary) / "appdata"),
+                                "MODEL_REQUEST_TIMEOUT_SECONDS": request_timeout}).start()
         try:
             print(f"{'task':<10} {'mode':<6} {'status':<10} {'score':>5} {'hidden':>7} {'minutes':>7} {'tokens':>8}")
             for _ in range(args.runs):
