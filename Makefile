@@ -17,6 +17,11 @@ SMOKE_TESTS := tests/test_agent_jobs.py
 AZURE_REPLAY_TESTS := $(sort tests/test_agent_jobs.py tests/test_swarm.py tests/test_code_swarm.py \
 	tests/test_trip.py tests/test_budget.py tests/test_traces.py $(SMOKE_TESTS))
 
+# `make test` and `make test-azure` run test modules in parallel processes (pytest-xdist): a module at a time per
+# process (--dist loadfile), so a module's hosts, model server and browser stay its own; one process per core, at
+# most 4 (each module starts host processes of its own). TEST_WORKERS= runs them one after another.
+TEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+
 .PHONY: setup run test test-azure test-job smoke bench demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -45,10 +50,10 @@ run: $(STAMP)
 	@$(PY) -m host $(ARGS)
 
 test: $(STAMP) $(NODE_STAMP) $(INSPECTOR_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-azure: $(STAMP) $(NODE_STAMP)
-	LOCAL_HOST_REPLAY=azure $(PY) -m pytest $(PYTEST_ARGS) $(AZURE_REPLAY_TESTS)
+	LOCAL_HOST_REPLAY=azure $(PY) -m pytest $(TEST_WORKERS) $(PYTEST_ARGS) $(AZURE_REPLAY_TESTS)
 
 # One job's tests: make test-job JOB=review_text (test modules name their job: pytestmark = pytest.mark.job(...)).
 test-job: $(STAMP) $(NODE_STAMP)
