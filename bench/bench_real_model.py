@@ -69,19 +69,20 @@ async def run_job(host: HostProcess, tool: str, arguments: dict, timeout: float)
     return job
 
 
-def hidden_results(host: HostProcess, job_id: str, tests: str) -> tuple[int, int, list[str]]:
-    """(passed, total, the tree's paths): the hidden tests on the job's final tree, in the sandbox."""
+def hidden_results(host: HostProcess, job_id: str, tests: str) -> tuple[int, int, dict[str, str]]:
+    """(passed, total, the tree: {path: text}): the hidden tests on the job's final tree, in the sandbox. The
+    tree goes into the log, to read what the model wrote."""
     answer = httpx.get(f"{host.base_url}/api/workspaces/{job_id}/zip", timeout=60,
                        headers={"x-functions-key": TEST_KEYS["FUNCTIONS_DEFAULT_KEY"]})
     total = len(re.findall(r"^def test_", tests, re.MULTILINE))
     if answer.status_code != 200:
-        return 0, total, []
+        return 0, total, {}
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     tree = {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
     files = {path: data for path, data in tree.items() if not is_test_file(path)}  # its own tests are not measured
     result = code_checks.run_tests({**files, "hidden_tests/test_hidden.py": tests.encode()})
     passed, run = test_counts(result.get("output") or "")
-    return passed, total, sorted(tree)
+    return passed, total, {path: data.decode(errors="replace") for path, data in sorted(tree.items())}
 
 
 def one_run(host: HostProcess, base_url: str, tool: str, arguments: dict, timeout: float) -> dict:

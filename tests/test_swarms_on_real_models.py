@@ -475,6 +475,22 @@ def test_pythons_own_classes_are_not_a_modules_symbols():
            "not the module's" in plan["dropped"]
 
 
+def test_a_symbol_is_defined_by_one_module():
+    """The real planner's calc contract (2026-12-07): its own constants under all three modules, and to_rpn, which
+    the goal gives to calc/parser.py, under calc/evaluator.py too; each worker was told to define them all."""
+    goal = "calc/tokenizer.py with tokenize(text); calc/parser.py with to_rpn(tokens); calc/evaluator.py with evaluate(text)"
+    constants = ["NUMBER", "LEFT_PAREN"]
+    plan = normalise_code_plan({"contract": "c", "modules": [
+        {"path": "calc/evaluator.py", "symbols": ["evaluate", "to_rpn", *constants]},
+        {"path": "calc/tokenizer.py", "symbols": ["tokenize", *constants]},
+        {"path": "calc/parser.py", "symbols": ["to_rpn", *constants]}],
+        "tasks": [{"id": 1, "instructions": "write it all", "files": ["calc/tokenizer.py"]}]}, 1, goal=goal)
+    assert {module["path"]: module["symbols"] for module in plan["modules"]} == {
+        "calc/evaluator.py": ["evaluate", "NUMBER", "LEFT_PAREN"], "calc/tokenizer.py": ["tokenize"],
+        "calc/parser.py": ["to_rpn"]}
+    assert "calc/evaluator.py: to_rpn left to the module that defines them" in plan["dropped"]
+
+
 def test_the_facts_cap_the_score():
     """The judge scored an empty tree 75 and one module of three 95."""
     modules = [{"path": "calc/tokenizer.py", "symbols": ["tokenize"]}, {"path": "calc/evaluator.py",

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from orchestrations.agents.step import structured_output
-from orchestrations.code_swarm.goal_names import keep_goal_names, owner_for
+from orchestrations.code_swarm.goal_names import goal_names, keep_goal_names, owner_for
 from orchestrations.code_swarm.names import BadName, normal_name, normal_path
 from orchestrations.swarm.plan import PlanError, fold_over_limit, task_text
 from orchestrations.swarm.plan import (
@@ -106,6 +106,24 @@ def _modules(raw: Any, dropped: list[str]) -> list[dict[str, Any]]:
     return list(modules.values())
 
 
+def one_module_per_symbol(modules: list[dict[str, Any]], goal: str, dropped: list[str]) -> None:
+    """A symbol the contract lists under several modules is defined by one: the module the goal names it
+    for, else the first that lists it; the others import it (changed in place, each removal noted). The
+    real planner's calc contract listed `to_rpn` under calc/evaluator.py too, and its own constants under all
+    three modules, so every worker was told to define them all (issue 22)."""
+    named = goal_names(goal)
+    home: dict[str, str] = {}
+    for module in modules:
+        for symbol in module["symbols"]:
+            home.setdefault(symbol, next((path for path, names in named.items() if symbol in names),
+                                         module["path"]))
+    for module in modules:
+        elsewhere = [symbol for symbol in module["symbols"] if home[symbol] != module["path"]]
+        if elsewhere:
+            module["symbols"] = [symbol for symbol in module["symbols"] if symbol not in elsewhere]
+            dropped.append(f"{module['path']}: {', '.join(elsewhere)} left to the module that defines them")
+
+
 def normalise_code_plan(raw: Any, max_workers: int, goal: str = "") -> dict[str, Any]:
     """`{"contract": str, "modules": [{path, symbols, purpose}], "tasks": [{id, title, instructions, files}],
     "owners": {path: task id}, "dropped": [str]}`; raises `PlanError` with every reason it is unusable."""
@@ -152,6 +170,7 @@ def normalise_code_plan(raw: Any, max_workers: int, goal: str = "") -> dict[str,
     if problems:
         raise PlanError("the plan cannot be used: " + "; ".join(problems))
     keep_goal_names(goal, modules, tasks, dropped)
+    one_module_per_symbol(modules, goal, dropped)
     owned = {path for task in tasks for path in task["files"]}
     for module in modules:
         if module["path"] not in owned:
