@@ -52,8 +52,9 @@ INSTRUCTIONS = (
     "cannot talk to the others. Implement exactly your task, following the shared contract to the letter "
     "(module paths, names, signatures), in the files you own. Write real, working code (no placeholders such "
     "as pass or ...) and pytest tests for it. Write each file with write_file(path, content), content being "
-    "the whole file as one string; the other file tools are list_files, read_file, delete_file, search_files "
-    "and run_checks."
+    "the whole file as one string, or put each whole file in your answer as a fenced code block whose first "
+    "line is '# <its path>'; the other file tools are list_files, read_file, delete_file, search_files and "
+    "run_checks."
 )
 WITHOUT_TOOLS = ("No tools are available this time: reply with each whole file of your task in a fenced code "
                  "block whose first line is '# <its path>' (real code, no placeholders).")
