@@ -9,6 +9,7 @@ line either), no traceback or error in the output, and jobs as they were.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,6 +38,17 @@ TIMES = 5
 def quiet_lines(output: str) -> list[str]:
     """The lines of `output` that a quiet stop must not print."""
     return [line for line in output.splitlines() if any(word in line for word in NOISE)]
+
+
+@contextlib.contextmanager
+def killed_if_left(proc: subprocess.Popen):
+    """A process (and its group) that did not end as the test expects is killed, not left serving after it."""
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def stopped(host: HostProcess, times: int = 1) -> int:
@@ -76,7 +88,8 @@ def test_ctrl_c_while_the_app_loads_is_quiet(tmp_path, started_with):
             while not log.read_bytes() and proc.poll() is None:  # its first line: the app is being imported
                 time.sleep(0.01)
             os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(timeout=EXIT_SECONDS) == 0, log.read_text()
+            with killed_if_left(proc):
+                assert proc.wait(timeout=EXIT_SECONDS) == 0, log.read_text()
         assert quiet_lines(log.read_text()) == [], log.read_text()[-4000:]
 
 
@@ -214,7 +227,8 @@ def test_ctrl_c_stops_the_demo_and_its_host_quietly(tmp_path, started_with):
             assert demo.poll() is None, demo.stdout.read()
             time.sleep(0.1)
         os.killpg(demo.pid, signal.SIGINT)
-        output, _ = demo.communicate(timeout=EXIT_SECONDS)
+        with killed_if_left(demo):
+            output, _ = demo.communicate(timeout=EXIT_SECONDS)
         assert demo.returncode == 0, output
         assert quiet_lines(output) == [], output[-4000:]
         assert output.rstrip().endswith("=" * 78), output[-1000:]
