@@ -10,10 +10,10 @@ What a worker wrote is not thrown away for its tool use: an answer refused only 
 kept, and handed in (unverified) when no later attempt does better; an attempt whose tool use went wrong
 (a repeated call or the turn limit ended it, or the server could not read its tool call) is followed by
 a last attempt without tools, whose answer is marked unverified; when that trouble came on the last of
-`MAX_ATTEMPTS`, the attempt without tools is one more (a last resort, as in the code worker). On a real small model both workers of
-the green tea swarm were gaps otherwise: one wrote its part without a tool, was asked to use one, and its
-next tool calls could not be parsed; the other repeated `calculate` until it was stopped, twice.
-After `MAX_ATTEMPTS` the task is returned as a gap, so one bad worker never fails the swarm. Each retry
+`MAX_ATTEMPTS`, the attempt without tools is one more (a last resort, as in the code worker). On a real
+small model both workers of the green tea swarm were gaps otherwise: one wrote its part without a tool, was
+asked to use one, and its next tool calls could not be parsed; the other repeated `calculate` until it was
+stopped, twice. After its attempts the task is returned as a gap, so one bad worker never fails the swarm. Each retry
 prompt differs from the first, so a deterministic model (or a remembered answer) can change its mind.
 """
 from __future__ import annotations
